@@ -1,0 +1,1144 @@
+/* adatoskdfer: dynamic facial expression recognition with AdaTosk.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/**
+ * SECTION:element-adatoskdfer
+ * @title: adatoskdfer
+ *
+ * Recognises dynamic facial expressions in video with the AdaTosk video
+ * transformer. Faces come from upstream GstVideoRegionOfInterestMeta of type
+ * "face" (e.g. the facedetect element) or the whole frame is one face. Each
+ * face is tracked, cropped, scaled to the model's input and collected into a
+ * clip; every clip is classified and the result travels downstream on the
+ * buffers (an "expression" param on the face's ROI meta and an
+ * AdatoskDferMeta custom meta, see adatoskmeta.h) and, optionally, as an
+ * element message. The video itself passes through unchanged.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 -m filesrc location=talk.webm ! decodebin ! videoconvert ! \
+ *     facedetect display=false ! adatoskdfer model=model.safetensors ! fakesink
+ * ]|
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstadatoskdfer.h"
+
+#include "results.h"
+
+#include <math.h>
+#include <string.h>
+
+GST_DEBUG_CATEGORY (gst_adatosk_dfer_debug);
+#define GST_CAT_DEFAULT gst_adatosk_dfer_debug
+
+/* The model used when the `model` property is unset. Empty until the project
+ * ships a trained model; gst-plugin/meson.build sets it (one place). */
+#ifndef ADATOSK_DFER_DEFAULT_MODEL
+#define ADATOSK_DFER_DEFAULT_MODEL ""
+#endif
+
+#define HOW_TO_MAKE_A_MODEL \
+  "Set the 'model' property to an AdaTosk .safetensors file. The project " \
+  "does not ship a trained model yet; make a random-weight one (its labels " \
+  "mean nothing) with: /usr/bin/python3 train/make_model.py --config " \
+  "adatosk-tiny --set num_frames=8 --seed 1 --out adatosk-tiny.safetensors"
+
+#define DEFAULT_KEEP_RATIO 0.0
+#define DEFAULT_FRAME_STEP 0
+#define DEFAULT_CLIP_STRIDE 0
+#define DEFAULT_CROP_MARGIN 0.25
+#define DEFAULT_ROI_MODE GST_ADATOSK_DFER_ROI_MODE_AUTO
+#define DEFAULT_ROI_TYPE "face"
+#define DEFAULT_MAX_TRACKS 4
+#define DEFAULT_TRACK_TIMEOUT 10
+#define DEFAULT_IOU_THRESHOLD 0.3
+#define DEFAULT_INFERENCE_MODE GST_ADATOSK_DFER_INFERENCE_SYNC
+#define DEFAULT_POST_MESSAGES TRUE
+#define DEFAULT_CLASSIFY_PARTIAL FALSE
+#define DEFAULT_BACKEND GST_ADATOSK_DFER_BACKEND_AUTO
+#define DEFAULT_THREADS 0
+
+/* Upstream boxes beyond this many frame sizes are clamped: a face can stick
+ * out of the frame, but not by arbitrary amounts. */
+#define BOX_LIMIT 4
+
+enum
+{
+  PROP_0,
+  PROP_MODEL,
+  PROP_LABELS,
+  PROP_KEEP_RATIO,
+  PROP_FRAME_STEP,
+  PROP_CLIP_STRIDE,
+  PROP_CROP_MARGIN,
+  PROP_ROI_MODE,
+  PROP_ROI_TYPE,
+  PROP_MAX_TRACKS,
+  PROP_TRACK_TIMEOUT,
+  PROP_IOU_THRESHOLD,
+  PROP_INFERENCE_MODE,
+  PROP_POST_MESSAGES,
+  PROP_CLASSIFY_PARTIAL,
+  PROP_BACKEND,
+  PROP_THREADS,
+  PROP_DEVICE,
+  PROP_CLIPS_CLASSIFIED,
+  PROP_CLIPS_DROPPED,
+};
+
+#define VIDEO_CAPS GST_VIDEO_CAPS_MAKE (GST_VIDEO_FORMATS_ALL)
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (VIDEO_CAPS));
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (VIDEO_CAPS));
+
+#define GST_TYPE_ADATOSK_DFER_ROI_MODE (gst_adatosk_dfer_roi_mode_get_type ())
+static GType
+gst_adatosk_dfer_roi_mode_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_ADATOSK_DFER_ROI_MODE_AUTO,
+        "Face ROIs from upstream once any arrived, the whole frame before",
+        "auto"},
+    {GST_ADATOSK_DFER_ROI_MODE_ROI, "Only face ROIs from upstream", "roi"},
+    {GST_ADATOSK_DFER_ROI_MODE_FULL_FRAME, "The whole frame is one face",
+        "full-frame"},
+    {0, NULL, NULL}
+  };
+
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type,
+        g_enum_register_static ("GstAdatoskDferRoiMode", values));
+  return type;
+}
+
+#define GST_TYPE_ADATOSK_DFER_INFERENCE_MODE \
+  (gst_adatosk_dfer_inference_mode_get_type ())
+static GType
+gst_adatosk_dfer_inference_mode_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_ADATOSK_DFER_INFERENCE_SYNC,
+        "In the streaming thread: deterministic, stalls while a clip runs",
+        "sync"},
+    {GST_ADATOSK_DFER_INFERENCE_ASYNC,
+          "On a worker thread: no stall (live sources), results attach when "
+          "ready",
+        "async"},
+    {0, NULL, NULL}
+  };
+
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type,
+        g_enum_register_static ("GstAdatoskDferInferenceMode", values));
+  return type;
+}
+
+#define GST_TYPE_ADATOSK_DFER_BACKEND (gst_adatosk_dfer_backend_get_type ())
+static GType
+gst_adatosk_dfer_backend_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_ADATOSK_DFER_BACKEND_AUTO, "A GPU through Vulkan when present, else "
+          "the CPU", "auto"},
+    {GST_ADATOSK_DFER_BACKEND_CPU, "The CPU (OpenBLAS)", "cpu"},
+    {GST_ADATOSK_DFER_BACKEND_VULKAN, "Vulkan compute", "vulkan"},
+    {0, NULL, NULL}
+  };
+
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type,
+        g_enum_register_static ("GstAdatoskDferBackend", values));
+  return type;
+}
+
+#define gst_adatosk_dfer_parent_class parent_class
+G_DEFINE_TYPE (GstAdatoskDfer, gst_adatosk_dfer, GST_TYPE_BASE_TRANSFORM);
+GST_ELEMENT_REGISTER_DEFINE (adatoskdfer, "adatoskdfer", GST_RANK_NONE,
+    GST_TYPE_ADATOSK_DFER);
+
+static void gst_adatosk_dfer_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec);
+static void gst_adatosk_dfer_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec);
+static void gst_adatosk_dfer_finalize (GObject * object);
+static gboolean gst_adatosk_dfer_start (GstBaseTransform * trans);
+static gboolean gst_adatosk_dfer_stop (GstBaseTransform * trans);
+static gboolean gst_adatosk_dfer_set_caps (GstBaseTransform * trans,
+    GstCaps * incaps, GstCaps * outcaps);
+static gboolean gst_adatosk_dfer_sink_event (GstBaseTransform * trans,
+    GstEvent * event);
+static gboolean gst_adatosk_dfer_query (GstBaseTransform * trans,
+    GstPadDirection direction, GstQuery * query);
+static GstFlowReturn gst_adatosk_dfer_transform_ip (GstBaseTransform * trans,
+    GstBuffer * buf);
+
+static void
+gst_adatosk_dfer_class_init (GstAdatoskDferClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+      GST_PARAM_MUTABLE_READY;
+  const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+
+  gobject_class->set_property = gst_adatosk_dfer_set_property;
+  gobject_class->get_property = gst_adatosk_dfer_get_property;
+  gobject_class->finalize = gst_adatosk_dfer_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model",
+          "Path of the AdaTosk model file (.safetensors)"
+          "; unset: the model the project installs, when there is one",
+          ADATOSK_DFER_DEFAULT_MODEL[0] ? ADATOSK_DFER_DEFAULT_MODEL : NULL,
+          rw));
+  g_object_class_install_property (gobject_class, PROP_LABELS,
+      g_param_spec_string ("labels", "Labels",
+          "Comma-separated class names replacing the model's, one per class "
+          "(unset: the model's)", NULL, rw));
+  g_object_class_install_property (gobject_class, PROP_KEEP_RATIO,
+      g_param_spec_double ("keep-ratio", "Keep ratio",
+          "Fraction of tokens the model keeps after its temporal soft mask "
+          "(fewer is faster); 0: the model's", 0.0, 1.0, DEFAULT_KEEP_RATIO,
+          rw));
+  g_object_class_install_property (gobject_class, PROP_FRAME_STEP,
+      g_param_spec_uint ("frame-step", "Frame step",
+          "Every frame-step-th frame of a face enters its clip; 0: the "
+          "model's (its training sampling)", 0, 1000, DEFAULT_FRAME_STEP, rw));
+  g_object_class_install_property (gobject_class, PROP_CLIP_STRIDE,
+      g_param_spec_uint ("clip-stride", "Clip stride",
+          "Sampled frames between two classifications of a face; 0: half the "
+          "model's clip length", 0, 10000, DEFAULT_CLIP_STRIDE, rw));
+  g_object_class_install_property (gobject_class, PROP_CROP_MARGIN,
+      g_param_spec_double ("crop-margin", "Crop margin",
+          "Margin added on every side of a face box before cropping, as a "
+          "fraction of the box size", 0.0, 2.0, DEFAULT_CROP_MARGIN, rw));
+  g_object_class_install_property (gobject_class, PROP_ROI_MODE,
+      g_param_spec_enum ("roi-mode", "ROI mode",
+          "Where the faces come from", GST_TYPE_ADATOSK_DFER_ROI_MODE,
+          DEFAULT_ROI_MODE, rw));
+  g_object_class_install_property (gobject_class, PROP_ROI_TYPE,
+      g_param_spec_string ("roi-type", "ROI type",
+          "Type of the upstream region-of-interest metas that are faces (and "
+          "of the ROI added in full-frame mode)", DEFAULT_ROI_TYPE, rw));
+  g_object_class_install_property (gobject_class, PROP_MAX_TRACKS,
+      g_param_spec_uint ("max-tracks", "Max tracks",
+          "Faces tracked at once; further faces are ignored until a track "
+          "ends", 1, 64, DEFAULT_MAX_TRACKS, rw));
+  g_object_class_install_property (gobject_class, PROP_TRACK_TIMEOUT,
+      g_param_spec_uint ("track-timeout", "Track timeout",
+          "Frames a face may go undetected before its track is dropped "
+          "(meanwhile its last box is used)", 1, 100000,
+          DEFAULT_TRACK_TIMEOUT, rw));
+  g_object_class_install_property (gobject_class, PROP_IOU_THRESHOLD,
+      g_param_spec_double ("iou-threshold", "IoU threshold",
+          "Least intersection over union of a face box with a track's last "
+          "box for the box to continue the track", 0.01, 1.0,
+          DEFAULT_IOU_THRESHOLD, rw));
+  g_object_class_install_property (gobject_class, PROP_INFERENCE_MODE,
+      g_param_spec_enum ("inference-mode", "Inference mode",
+          "Where clips are classified", GST_TYPE_ADATOSK_DFER_INFERENCE_MODE,
+          DEFAULT_INFERENCE_MODE, rw));
+  g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
+      g_param_spec_boolean ("post-messages", "Post messages",
+          "Post an element message named \"adatoskdfer\" for every "
+          "classified clip", DEFAULT_POST_MESSAGES,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+          GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_CLASSIFY_PARTIAL,
+      g_param_spec_boolean ("classify-partial", "Classify partial clips",
+          "At end of stream, classify faces that have at least half a clip "
+          "but were never classified, repeating their last frame (the "
+          "result is posted as a message only: no buffer follows)",
+          DEFAULT_CLASSIFY_PARTIAL, rw));
+  g_object_class_install_property (gobject_class, PROP_BACKEND,
+      g_param_spec_enum ("backend", "Backend",
+          "Where the model runs", GST_TYPE_ADATOSK_DFER_BACKEND,
+          DEFAULT_BACKEND, rw));
+  g_object_class_install_property (gobject_class, PROP_THREADS,
+      g_param_spec_uint ("threads", "Threads",
+          "CPU threads of the model's forward; 0: all cores", 0, 1024,
+          DEFAULT_THREADS, rw));
+  g_object_class_install_property (gobject_class, PROP_DEVICE,
+      g_param_spec_string ("device", "Device",
+          "The backend and device the model runs on (known once started)",
+          NULL, ro));
+  g_object_class_install_property (gobject_class, PROP_CLIPS_CLASSIFIED,
+      g_param_spec_uint64 ("clips-classified", "Clips classified",
+          "Clips classified since the element started", 0, G_MAXUINT64, 0,
+          ro));
+  g_object_class_install_property (gobject_class, PROP_CLIPS_DROPPED,
+      g_param_spec_uint64 ("clips-dropped", "Clips dropped",
+          "Clips dropped unclassified because the async worker fell behind",
+          0, G_MAXUINT64, 0, ro));
+
+  gst_element_class_set_static_metadata (element_class,
+      "AdaTosk dynamic facial expression recognition", "Filter/Analyzer/Video",
+      "Classifies the expressions of tracked faces over clips of frames "
+      "with the AdaTosk video transformer and attaches the results as "
+      "metadata", "The adatoskdfer authors");
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_adatosk_dfer_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_adatosk_dfer_stop);
+  trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_adatosk_dfer_set_caps);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_adatosk_dfer_sink_event);
+  trans_class->query = GST_DEBUG_FUNCPTR (gst_adatosk_dfer_query);
+  trans_class->transform_ip =
+      GST_DEBUG_FUNCPTR (gst_adatosk_dfer_transform_ip);
+  /* Buffers pass unchanged: never copy them for an identical caps pair. */
+  trans_class->passthrough_on_same_caps = FALSE;
+  trans_class->transform_ip_on_passthrough = FALSE;
+
+  gst_type_mark_as_plugin_api (GST_TYPE_ADATOSK_DFER_ROI_MODE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_ADATOSK_DFER_INFERENCE_MODE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_ADATOSK_DFER_BACKEND, 0);
+  adatosk_dfer_meta_register ();
+}
+
+static void
+gst_adatosk_dfer_init (GstAdatoskDfer * self)
+{
+  GstAdatoskDferSettings *s = &self->settings;
+
+  s->model = ADATOSK_DFER_DEFAULT_MODEL[0] ?
+      g_strdup (ADATOSK_DFER_DEFAULT_MODEL) : NULL;
+  s->labels = NULL;
+  s->keep_ratio = DEFAULT_KEEP_RATIO;
+  s->frame_step = DEFAULT_FRAME_STEP;
+  s->clip_stride = DEFAULT_CLIP_STRIDE;
+  s->crop_margin = DEFAULT_CROP_MARGIN;
+  s->roi_mode = DEFAULT_ROI_MODE;
+  s->roi_type = g_strdup (DEFAULT_ROI_TYPE);
+  s->max_tracks = DEFAULT_MAX_TRACKS;
+  s->track_timeout = DEFAULT_TRACK_TIMEOUT;
+  s->iou_threshold = DEFAULT_IOU_THRESHOLD;
+  s->inference_mode = DEFAULT_INFERENCE_MODE;
+  s->post_messages = DEFAULT_POST_MESSAGES;
+  s->classify_partial = DEFAULT_CLASSIFY_PARTIAL;
+  s->backend = DEFAULT_BACKEND;
+  s->threads = DEFAULT_THREADS;
+  self->latency = 0;
+
+  /* Only metadata is added: in place, and base transform makes the buffer
+   * (not its memory) writable when it is shared. */
+  gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
+  gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), FALSE);
+}
+
+static void
+settings_clear (GstAdatoskDferSettings * s)
+{
+  g_clear_pointer (&s->model, g_free);
+  g_clear_pointer (&s->labels, g_free);
+  g_clear_pointer (&s->roi_type, g_free);
+}
+
+static void
+settings_copy (GstAdatoskDferSettings * dst, const GstAdatoskDferSettings * src)
+{
+  settings_clear (dst);
+  *dst = *src;
+  dst->model = g_strdup (src->model);
+  dst->labels = g_strdup (src->labels);
+  dst->roi_type = g_strdup (src->roi_type);
+}
+
+static void
+gst_adatosk_dfer_finalize (GObject * object)
+{
+  GstAdatoskDfer *self = GST_ADATOSK_DFER (object);
+
+  settings_clear (&self->settings);
+  settings_clear (&self->run);
+  g_free (self->device);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_adatosk_dfer_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstAdatoskDfer *self = GST_ADATOSK_DFER (object);
+  GstAdatoskDferSettings *s = &self->settings;
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_free (s->model);
+      s->model = g_value_dup_string (value);
+      break;
+    case PROP_LABELS:
+      g_free (s->labels);
+      s->labels = g_value_dup_string (value);
+      break;
+    case PROP_KEEP_RATIO:
+      s->keep_ratio = g_value_get_double (value);
+      break;
+    case PROP_FRAME_STEP:
+      s->frame_step = g_value_get_uint (value);
+      break;
+    case PROP_CLIP_STRIDE:
+      s->clip_stride = g_value_get_uint (value);
+      break;
+    case PROP_CROP_MARGIN:
+      s->crop_margin = g_value_get_double (value);
+      break;
+    case PROP_ROI_MODE:
+      s->roi_mode = g_value_get_enum (value);
+      break;
+    case PROP_ROI_TYPE:
+      g_free (s->roi_type);
+      s->roi_type = g_value_dup_string (value);
+      break;
+    case PROP_MAX_TRACKS:
+      s->max_tracks = g_value_get_uint (value);
+      break;
+    case PROP_TRACK_TIMEOUT:
+      s->track_timeout = g_value_get_uint (value);
+      break;
+    case PROP_IOU_THRESHOLD:
+      s->iou_threshold = g_value_get_double (value);
+      break;
+    case PROP_INFERENCE_MODE:
+      s->inference_mode = g_value_get_enum (value);
+      break;
+    case PROP_POST_MESSAGES:
+      s->post_messages = g_value_get_boolean (value);
+      break;
+    case PROP_CLASSIFY_PARTIAL:
+      s->classify_partial = g_value_get_boolean (value);
+      break;
+    case PROP_BACKEND:
+      s->backend = g_value_get_enum (value);
+      break;
+    case PROP_THREADS:
+      s->threads = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  if (self->inference != NULL && prop_id != PROP_POST_MESSAGES)
+    GST_WARNING_OBJECT (self, "'%s' changed while running: it applies from "
+        "the next start", pspec->name);
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_adatosk_dfer_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec)
+{
+  GstAdatoskDfer *self = GST_ADATOSK_DFER (object);
+  GstAdatoskDferSettings *s = &self->settings;
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_value_set_string (value, s->model);
+      break;
+    case PROP_LABELS:
+      g_value_set_string (value, s->labels);
+      break;
+    case PROP_KEEP_RATIO:
+      g_value_set_double (value, s->keep_ratio);
+      break;
+    case PROP_FRAME_STEP:
+      g_value_set_uint (value, s->frame_step);
+      break;
+    case PROP_CLIP_STRIDE:
+      g_value_set_uint (value, s->clip_stride);
+      break;
+    case PROP_CROP_MARGIN:
+      g_value_set_double (value, s->crop_margin);
+      break;
+    case PROP_ROI_MODE:
+      g_value_set_enum (value, s->roi_mode);
+      break;
+    case PROP_ROI_TYPE:
+      g_value_set_string (value, s->roi_type);
+      break;
+    case PROP_MAX_TRACKS:
+      g_value_set_uint (value, s->max_tracks);
+      break;
+    case PROP_TRACK_TIMEOUT:
+      g_value_set_uint (value, s->track_timeout);
+      break;
+    case PROP_IOU_THRESHOLD:
+      g_value_set_double (value, s->iou_threshold);
+      break;
+    case PROP_INFERENCE_MODE:
+      g_value_set_enum (value, s->inference_mode);
+      break;
+    case PROP_POST_MESSAGES:
+      g_value_set_boolean (value, s->post_messages);
+      break;
+    case PROP_CLASSIFY_PARTIAL:
+      g_value_set_boolean (value, s->classify_partial);
+      break;
+    case PROP_BACKEND:
+      g_value_set_enum (value, s->backend);
+      break;
+    case PROP_THREADS:
+      g_value_set_uint (value, s->threads);
+      break;
+    case PROP_DEVICE:
+      g_value_set_string (value, self->device);
+      break;
+    case PROP_CLIPS_CLASSIFIED:
+      g_value_set_uint64 (value, self->clips_classified);
+      break;
+    case PROP_CLIPS_DROPPED:
+      g_value_set_uint64 (value, self->clips_dropped);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* ------------------------------------------------------------------------ */
+/* start / stop */
+
+static void
+post_model_error (GstAdatoskDfer * self, const gchar * path, GError * error)
+{
+  switch (error->code) {
+    case ADATOSK_ERROR_IO:
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
+          ("Cannot read the model file \"%s\": %s", path, error->message),
+          ("%s", HOW_TO_MAKE_A_MODEL));
+      break;
+    case ADATOSK_ERROR_FORMAT:
+      GST_ELEMENT_ERROR (self, RESOURCE, READ,
+          ("\"%s\" is not a valid AdaTosk model: %s", path, error->message),
+          ("Give the 'model' property a file written by train/ (export or "
+              "make_model.py). %s", HOW_TO_MAKE_A_MODEL));
+      break;
+    case ADATOSK_ERROR_BACKEND:
+      GST_ELEMENT_ERROR (self, LIBRARY, INIT,
+          ("The model cannot run on the chosen backend: %s", error->message),
+          ("Try backend=cpu."));
+      break;
+    case ADATOSK_ERROR_OUT_OF_MEMORY:
+      GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+          ("Out of memory loading the model \"%s\": %s", path,
+              error->message), ("Use a smaller model."));
+      break;
+    default:
+      GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
+          ("Cannot use the model \"%s\": %s", path, error->message),
+          ("Check the element's properties (keep-ratio, threads, backend)."));
+      break;
+  }
+}
+
+/* The class names: the model's, or the `labels` override. */
+static gboolean
+resolve_labels (GstAdatoskDfer * self)
+{
+  const AdatoskModel *model = adatosk_inference_get_model (self->inference);
+  gint n = self->config->num_classes;
+
+  if (self->run.labels != NULL && self->run.labels[0] != '\0') {
+    gchar **names = g_strsplit (self->run.labels, ",", -1);
+    gint count = (gint) g_strv_length (names);
+
+    for (gint i = 0; i < count; i++) {
+      g_strstrip (names[i]);
+      if (names[i][0] == '\0')
+        count = -1;
+    }
+    if (count != n) {
+      GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
+          ("The 'labels' property has %d names (\"%s\") but the model has "
+              "%d classes", count, self->run.labels, n),
+          ("Give exactly %d non-empty comma-separated names, or unset "
+              "'labels' to use the model's.", n));
+      g_strfreev (names);
+      return FALSE;
+    }
+    self->class_labels = names;
+    return TRUE;
+  }
+  self->class_labels = g_new0 (gchar *, n + 1);
+  for (gint i = 0; i < n; i++) {
+    const gchar *label = adatosk_model_get_label (model, i);
+
+    self->class_labels[i] = label && label[0] ? g_strdup (label) :
+        g_strdup_printf ("class-%d", i);
+  }
+  return TRUE;
+}
+
+/* One forward on a neutral clip: proves the backend runs before data flows
+ * and measures what a clip costs (the latency sync mode adds). */
+static gboolean
+warm_up (GstAdatoskDfer * self)
+{
+  AdatoskClip *clip = adatosk_clip_new (self->inference);
+  const AdatoskConfig *c = self->config;
+  GError *error = NULL;
+  gboolean ok;
+
+  memset (clip->pixels, 0, sizeof (gfloat) * 3 * c->num_frames *
+      c->img_height * c->img_width);
+  ok = adatosk_inference_run (self->inference, clip, &error);
+  if (!ok) {
+    GST_ELEMENT_ERROR (self, LIBRARY, FAILED,
+        ("The model's first forward failed: %s", error->message),
+        ("Try backend=cpu, or check the model file."));
+    g_error_free (error);
+  } else {
+    GST_INFO_OBJECT (self, "one clip takes %" G_GINT64_FORMAT " us on %s",
+        clip->forward_us, self->device);
+    GST_OBJECT_LOCK (self);
+    self->latency = self->run.inference_mode == GST_ADATOSK_DFER_INFERENCE_SYNC
+        ? clip->forward_us * GST_USECOND : 0;
+    GST_OBJECT_UNLOCK (self);
+  }
+  adatosk_clip_free (clip);
+  return ok;
+}
+
+static gboolean
+gst_adatosk_dfer_start (GstBaseTransform * trans)
+{
+  GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
+  const gchar *path;
+  GError *error = NULL;
+  static const AdatoskBackendKind kinds[] = {
+    [GST_ADATOSK_DFER_BACKEND_AUTO] = ADATOSK_BACKEND_AUTO,
+    [GST_ADATOSK_DFER_BACKEND_CPU] = ADATOSK_BACKEND_CPU,
+    [GST_ADATOSK_DFER_BACKEND_VULKAN] = ADATOSK_BACKEND_VULKAN,
+  };
+
+  GST_OBJECT_LOCK (self);
+  settings_copy (&self->run, &self->settings);
+  self->clips_classified = 0;
+  self->clips_dropped = 0;
+  GST_OBJECT_UNLOCK (self);
+
+  path = self->run.model;
+  if (path == NULL || path[0] == '\0') {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+        ("No model: the 'model' property is not set. %s",
+            HOW_TO_MAKE_A_MODEL), (NULL));
+    return FALSE;
+  }
+  if (self->run.roi_mode != GST_ADATOSK_DFER_ROI_MODE_FULL_FRAME &&
+      (self->run.roi_type == NULL || self->run.roi_type[0] == '\0')) {
+    GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
+        ("The 'roi-type' property is empty, so no upstream region of "
+            "interest can be a face"),
+        ("Set roi-type (facedetect's faces are \"face\") or "
+            "roi-mode=full-frame."));
+    return FALSE;
+  }
+
+  self->inference = adatosk_inference_new (path, kinds[self->run.backend],
+      (gint) self->run.threads, self->run.keep_ratio, &error);
+  if (self->inference == NULL) {
+    post_model_error (self, path, error);
+    g_error_free (error);
+    return FALSE;
+  }
+  self->config = adatosk_inference_get_config (self->inference);
+  {
+    const gchar *name =
+        adatosk_model_get_name (adatosk_inference_get_model (self->inference));
+    const gchar *reason =
+        adatosk_inference_get_choice_reason (self->inference);
+
+    self->model_name = name && name[0] ? g_strdup (name) :
+        g_path_get_basename (path);
+    GST_OBJECT_LOCK (self);
+    g_free (self->device);
+    self->device = g_strdup (adatosk_inference_get_device (self->inference));
+    GST_OBJECT_UNLOCK (self);
+    if (reason && reason[0])
+      GST_ELEMENT_WARNING (self, LIBRARY, INIT,
+          ("Running the model on %s", self->device), ("%s", reason));
+    GST_INFO_OBJECT (self, "model \"%s\" (%s) on %s", self->model_name, path,
+        self->device);
+  }
+  if (!resolve_labels (self))
+    goto failed;
+
+  self->frame_step = self->run.frame_step ? self->run.frame_step :
+      (guint) MAX (self->config->frame_step, 1);
+  self->clip_stride = self->run.clip_stride ? self->run.clip_stride :
+      (guint) MAX (self->config->num_frames / 2, 1);
+  self->roi_quark = g_quark_from_string (self->run.roi_type ?
+      self->run.roi_type : DEFAULT_ROI_TYPE);
+  self->tracker = adatosk_tracker_new (self->run.max_tracks,
+      self->run.track_timeout, self->run.iou_threshold,
+      (guint) self->config->num_frames,
+      (gsize) 3 * self->config->img_height * self->config->img_width);
+  self->roi_seen = FALSE;
+
+  if (!warm_up (self))
+    goto failed;
+
+  if (self->run.inference_mode == GST_ADATOSK_DFER_INFERENCE_ASYNC) {
+    /* One waiting clip per face: a newer clip replaces the oldest. */
+    self->worker = adatosk_worker_new (self->inference, self->run.max_tracks,
+        &error);
+    if (self->worker == NULL) {
+      GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
+          ("Cannot start the inference thread: %s", error->message),
+          ("Use inference-mode=sync."));
+      g_error_free (error);
+      goto failed;
+    }
+  }
+  GST_INFO_OBJECT (self, "clips of %d frames, frame-step %u, clip-stride %u, "
+      "%s inference", self->config->num_frames, self->frame_step,
+      self->clip_stride, self->worker ? "async" : "sync");
+  return TRUE;
+
+failed:
+  gst_adatosk_dfer_stop (trans);
+  return FALSE;
+}
+
+static gboolean
+gst_adatosk_dfer_stop (GstBaseTransform * trans)
+{
+  GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
+
+  /* The worker first: it uses the inference. */
+  g_clear_pointer (&self->worker, adatosk_worker_free);
+  g_clear_pointer (&self->tracker, adatosk_tracker_free);
+  g_clear_pointer (&self->cropper, adatosk_cropper_free);
+  g_clear_pointer (&self->inference, adatosk_inference_free);
+  g_clear_pointer (&self->class_labels, g_strfreev);
+  g_clear_pointer (&self->model_name, g_free);
+  self->config = NULL;
+  self->have_info = FALSE;
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* caps */
+
+static gboolean
+gst_adatosk_dfer_set_caps (GstBaseTransform * trans, GstCaps * incaps,
+    GstCaps * outcaps)
+{
+  GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
+  GstVideoInfo info;
+  AdatoskCropper *cropper;
+  AdatoskBox probe;
+  GstBuffer *buffer;
+  GstVideoFrame frame;
+  gfloat *scratch;
+  gboolean ok;
+
+  if (!gst_video_info_from_caps (&info, incaps)) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("Unsupported video caps %" GST_PTR_FORMAT, incaps),
+        ("Put videoconvert in front of adatoskdfer."));
+    return FALSE;
+  }
+  if (self->have_info && gst_video_info_is_equal (&info, &self->info))
+    return TRUE;
+
+  cropper = adatosk_cropper_new (&info, self->config->img_width,
+      self->config->img_height, self->config->mean, self->config->std,
+      self->run.crop_margin);
+  /* Prove GstVideoConverter reads this format before any data arrives. */
+  buffer = gst_buffer_new_allocate (NULL, info.size, NULL);
+  gst_buffer_memset (buffer, 0, 0, info.size);
+  scratch = g_new (gfloat, (gsize) 3 * self->config->img_width *
+      self->config->img_height);
+  probe.x = 0;
+  probe.y = 0;
+  probe.w = GST_VIDEO_INFO_WIDTH (&info);
+  probe.h = GST_VIDEO_INFO_HEIGHT (&info);
+  ok = gst_video_frame_map (&frame, &info, buffer, GST_MAP_READ);
+  if (ok) {
+    ok = adatosk_cropper_run (cropper, &frame, &probe, scratch);
+    gst_video_frame_unmap (&frame);
+  }
+  g_free (scratch);
+  gst_buffer_unref (buffer);
+  if (!ok) {
+    adatosk_cropper_free (cropper);
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("Cannot convert %s video to the model's input",
+            gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info))),
+        ("Put videoconvert in front of adatoskdfer."));
+    return FALSE;
+  }
+
+  GST_INFO_OBJECT (self, "%s %dx%d: resetting the tracks",
+      gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&info)),
+      GST_VIDEO_INFO_WIDTH (&info), GST_VIDEO_INFO_HEIGHT (&info));
+  g_clear_pointer (&self->cropper, adatosk_cropper_free);
+  self->cropper = cropper;
+  self->info = info;
+  self->have_info = TRUE;
+  adatosk_tracker_reset (self->tracker);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* results */
+
+static void
+deliver (GstAdatoskDfer * self, AdatoskClip * clip)
+{
+  const AdatoskConfig *c = self->config;
+  GstStructure *result;
+  AdatoskTrack *track;
+  gboolean post;
+
+  result = adatosk_dfer_result_new (clip, self->class_labels,
+      (guint) c->num_classes, (guint) c->num_frames, self->model_name);
+  GST_DEBUG_OBJECT (self, "track %u clip %" GST_TIME_FORMAT " - %"
+      GST_TIME_FORMAT ": %s (%.3f) in %" G_GINT64_FORMAT " us",
+      clip->track_id, GST_TIME_ARGS (clip->start), GST_TIME_ARGS (clip->end),
+      self->class_labels[clip->label_id], clip->confidence, clip->forward_us);
+
+  GST_OBJECT_LOCK (self);
+  self->clips_classified++;
+  post = self->settings.post_messages;
+  GST_OBJECT_UNLOCK (self);
+  if (post)
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_element (GST_OBJECT (self),
+            adatosk_dfer_result_to_message (result, &clip->box)));
+
+  track = adatosk_tracker_find (self->tracker, clip->track_id);
+  if (track != NULL)
+    adatosk_track_set_result (track, result);
+  else
+    gst_structure_free (result);
+  adatosk_clip_free (clip);
+}
+
+/* Sync mode: a forward longer than the latency reported so far makes the
+ * pipeline recompute its latency. */
+static void
+update_latency (GstAdatoskDfer * self, gint64 forward_us)
+{
+  GstClockTime t = (GstClockTime) forward_us * GST_USECOND;
+  gboolean grew = FALSE;
+
+  GST_OBJECT_LOCK (self);
+  if (t > self->latency + self->latency / 4) {
+    self->latency = t;
+    grew = TRUE;
+  }
+  GST_OBJECT_UNLOCK (self);
+  if (grew) {
+    GST_INFO_OBJECT (self, "latency now %" GST_TIME_FORMAT, GST_TIME_ARGS (t));
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_latency (GST_OBJECT (self)));
+  }
+}
+
+static gboolean
+classify (GstAdatoskDfer * self, AdatoskClip * clip)
+{
+  GError *error = NULL;
+  guint dropped;
+
+  if (self->worker != NULL) {
+    dropped = adatosk_worker_push (self->worker, clip);
+    if (dropped) {
+      GST_OBJECT_LOCK (self);
+      self->clips_dropped += dropped;
+      GST_OBJECT_UNLOCK (self);
+      GST_INFO_OBJECT (self, "the worker is behind: dropped a waiting clip");
+    }
+    return TRUE;
+  }
+  if (!adatosk_inference_run (self->inference, clip, &error)) {
+    GST_ELEMENT_ERROR (self, LIBRARY, FAILED,
+        ("Classifying a clip failed: %s", error->message), (NULL));
+    g_error_free (error);
+    adatosk_clip_free (clip);
+    return FALSE;
+  }
+  update_latency (self, clip->forward_us);
+  deliver (self, clip);
+  return TRUE;
+}
+
+static AdatoskClip *
+take_clip (GstAdatoskDfer * self, AdatoskTrack * track)
+{
+  AdatoskClip *clip = adatosk_clip_new (self->inference);
+
+  adatosk_track_take_clip (track, clip->pixels, &clip->start, &clip->end);
+  clip->track_id = track->id;
+  clip->box = track->box;
+  return clip;
+}
+
+/* Async mode: results that finished since the last buffer. */
+static gboolean
+collect (GstAdatoskDfer * self)
+{
+  AdatoskClip *clip;
+  GError *error;
+
+  if (self->worker == NULL)
+    return TRUE;
+  error = adatosk_worker_take_error (self->worker);
+  if (error != NULL) {
+    GST_ELEMENT_ERROR (self, LIBRARY, FAILED,
+        ("Classifying a clip failed: %s", error->message), (NULL));
+    g_error_free (error);
+    return FALSE;
+  }
+  while ((clip = adatosk_worker_pop (self->worker)) != NULL)
+    deliver (self, clip);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* data flow */
+
+typedef struct
+{
+  AdatoskBox box;
+  GstVideoRegionOfInterestMeta *roi;
+} Face;
+
+static gboolean
+has_face_roi (GstAdatoskDfer * self, GstBuffer * buf)
+{
+  gpointer state = NULL;
+  GstMeta *meta;
+
+  while ((meta = gst_buffer_iterate_meta_filtered (buf, &state,
+              GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) != NULL) {
+    if (((GstVideoRegionOfInterestMeta *) meta)->roi_type == self->roi_quark)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* This frame's faces: the upstream face ROIs (boxes clamped to a sane range,
+ * those entirely outside the frame skipped), or one ROI for the whole frame
+ * that the element adds. */
+static GArray *
+gather_faces (GstAdatoskDfer * self, GstBuffer * buf)
+{
+  GArray *faces = g_array_new (FALSE, FALSE, sizeof (Face));
+  gint fw = GST_VIDEO_INFO_WIDTH (&self->info);
+  gint fh = GST_VIDEO_INFO_HEIGHT (&self->info);
+  gboolean use_roi;
+  Face face;
+
+  switch (self->run.roi_mode) {
+    case GST_ADATOSK_DFER_ROI_MODE_ROI:
+      use_roi = TRUE;
+      break;
+    case GST_ADATOSK_DFER_ROI_MODE_FULL_FRAME:
+      use_roi = FALSE;
+      break;
+    default:
+      if (!self->roi_seen && has_face_roi (self, buf)) {
+        GST_INFO_OBJECT (self, "face ROIs from upstream: roi mode from now");
+        self->roi_seen = TRUE;
+        adatosk_tracker_reset (self->tracker);
+      }
+      use_roi = self->roi_seen;
+      break;
+  }
+
+  if (use_roi) {
+    gpointer state = NULL;
+    GstMeta *meta;
+
+    while ((meta = gst_buffer_iterate_meta_filtered (buf, &state,
+                GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) != NULL) {
+      GstVideoRegionOfInterestMeta *roi = (GstVideoRegionOfInterestMeta *) meta;
+
+      if (roi->roi_type != self->roi_quark || roi->x >= (guint) fw
+          || roi->y >= (guint) fh || roi->w == 0 || roi->h == 0)
+        continue;
+      face.roi = roi;
+      face.box.x = (gint) roi->x;
+      face.box.y = (gint) roi->y;
+      face.box.w = (gint) MIN (roi->w, (guint) (BOX_LIMIT * fw));
+      face.box.h = (gint) MIN (roi->h, (guint) (BOX_LIMIT * fh));
+      g_array_append_val (faces, face);
+    }
+  } else {
+    face.box.x = 0;
+    face.box.y = 0;
+    face.box.w = fw;
+    face.box.h = fh;
+    face.roi = gst_buffer_add_video_region_of_interest_meta_id (buf,
+        self->roi_quark, 0, 0, (guint) fw, (guint) fh);
+    g_array_append_val (faces, face);
+  }
+  return faces;
+}
+
+static GstFlowReturn
+gst_adatosk_dfer_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+{
+  GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
+  GArray *faces;
+  AdatoskTrack **matches;
+  GstVideoFrame frame;
+  gboolean mapped = FALSE;
+  GstFlowReturn ret = GST_FLOW_OK;
+  AdatoskBox *boxes;
+
+  if (G_UNLIKELY (!self->have_info)) {
+    GST_ELEMENT_ERROR (self, CORE, NOT_IMPLEMENTED, ("No caps before data"),
+        (NULL));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  if (!collect (self))
+    return GST_FLOW_ERROR;
+
+  faces = gather_faces (self, buf);
+  boxes = g_newa (AdatoskBox, faces->len + 1);
+  matches = g_newa (AdatoskTrack *, faces->len + 1);
+  for (guint i = 0; i < faces->len; i++)
+    boxes[i] = g_array_index (faces, Face, i).box;
+  adatosk_tracker_update (self->tracker, boxes, faces->len, matches);
+
+  /* Sample the tracks whose turn it is; a track without a box in this frame
+   * samples its last box. */
+  for (guint t = 0; t < self->tracker->tracks->len; t++) {
+    AdatoskTrack *track = g_ptr_array_index (self->tracker->tracks, t);
+    gfloat *slot;
+
+    if (track->age % self->frame_step != 0)
+      continue;
+    if (!mapped) {
+      if (!gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READ)) {
+        GST_ELEMENT_ERROR (self, RESOURCE, READ,
+            ("Cannot map a video frame for reading"), (NULL));
+        ret = GST_FLOW_ERROR;
+        goto done;
+      }
+      mapped = TRUE;
+    }
+    slot = adatosk_track_push (track, GST_BUFFER_PTS (buf),
+        GST_BUFFER_DURATION (buf));
+    if (!adatosk_cropper_run (self->cropper, &frame, &track->box, slot))
+      memset (slot, 0, sizeof (gfloat) * track->frame_floats);
+    if (adatosk_track_clip_ready (track, self->clip_stride)
+        && !classify (self, take_clip (self, track))) {
+      ret = GST_FLOW_ERROR;
+      goto done;
+    }
+  }
+
+  for (guint i = 0; i < faces->len; i++) {
+    if (matches[i] != NULL && matches[i]->result != NULL)
+      adatosk_dfer_result_attach (matches[i]->result, buf,
+          g_array_index (faces, Face, i).roi);
+  }
+
+done:
+  if (mapped)
+    gst_video_frame_unmap (&frame);
+  g_array_unref (faces);
+  return ret;
+}
+
+/* ------------------------------------------------------------------------ */
+/* events and queries */
+
+/* End of stream: partial clips (optional), then every pending result. */
+static void
+drain (GstAdatoskDfer * self)
+{
+  if (self->tracker == NULL)
+    return;
+  if (self->run.classify_partial) {
+    guint half = (guint) (self->config->num_frames + 1) / 2;
+
+    for (guint t = 0; t < self->tracker->tracks->len; t++) {
+      AdatoskTrack *track = g_ptr_array_index (self->tracker->tracks, t);
+
+      if (!track->classified && track->count >= half) {
+        GST_DEBUG_OBJECT (self, "track %u: partial clip of %u frames",
+            track->id, track->count);
+        if (!classify (self, take_clip (self, track)))
+          return;
+      }
+    }
+  }
+  if (self->worker != NULL) {
+    adatosk_worker_drain (self->worker);
+    collect (self);
+  }
+}
+
+static gboolean
+gst_adatosk_dfer_sink_event (GstBaseTransform * trans, GstEvent * event)
+{
+  GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_FLUSH_START:
+      /* Not serialised: only wake a draining streaming thread. */
+      if (self->worker != NULL)
+        adatosk_worker_flush (self->worker);
+      break;
+    case GST_EVENT_FLUSH_STOP:
+      if (self->worker != NULL)
+        adatosk_worker_flush (self->worker);
+      if (self->tracker != NULL)
+        adatosk_tracker_reset (self->tracker);
+      break;
+    case GST_EVENT_EOS:
+      drain (self);
+      break;
+    default:
+      break;
+  }
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
+}
+
+static gboolean
+gst_adatosk_dfer_query (GstBaseTransform * trans, GstPadDirection direction,
+    GstQuery * query)
+{
+  GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
+  gboolean ret;
+
+  ret = GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction,
+      query);
+  if (ret && direction == GST_PAD_SRC
+      && GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
+    gboolean live;
+    GstClockTime min, max, ours;
+
+    gst_query_parse_latency (query, &live, &min, &max);
+    GST_OBJECT_LOCK (self);
+    ours = self->latency;
+    GST_OBJECT_UNLOCK (self);
+    min += ours;
+    if (GST_CLOCK_TIME_IS_VALID (max))
+      max += ours;
+    GST_DEBUG_OBJECT (self, "adding %" GST_TIME_FORMAT " of latency",
+        GST_TIME_ARGS (ours));
+    gst_query_set_latency (query, live, min, max);
+  }
+  return ret;
+}

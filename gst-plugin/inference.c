@@ -1,0 +1,158 @@
+/* adatoskdfer: the model, its backend, and one clip's classification.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "inference.h"
+
+struct AdatoskInference
+{
+  AdatoskModel *model;
+  AdatoskBackend *backend;
+  AdatoskOutput *output;
+  const AdatoskConfig *config;
+  gdouble keep_ratio;           /* <= 0: the model's */
+  gchar *device;
+};
+
+G_DEFINE_QUARK (adatosk-dfer-error-quark, adatosk_dfer_error);
+
+static void
+set_error (GError ** error, const AdatoskError * err)
+{
+  g_set_error_literal (error, ADATOSK_DFER_ERROR, err->status, err->message);
+}
+
+AdatoskInference *
+adatosk_inference_new (const gchar * model_path, AdatoskBackendKind kind,
+    gint threads, gdouble keep_ratio, GError ** error)
+{
+  AdatoskInference *inference = g_new0 (AdatoskInference, 1);
+  AdatoskBackendOptions options = ADATOSK_BACKEND_OPTIONS_DEFAULT;
+  AdatoskError err = { 0 };
+
+  inference->keep_ratio = keep_ratio;
+  if (adatosk_model_load (model_path, &inference->model, &err) != ADATOSK_OK)
+    goto failed;
+  inference->config = adatosk_model_get_config (inference->model);
+  options.kind = kind;
+  options.threads = threads;
+  if (adatosk_backend_new (inference->model, &options, &inference->backend,
+          &err) != ADATOSK_OK)
+    goto failed;
+  inference->output = adatosk_output_new (inference->model);
+  if (inference->output == NULL) {
+    g_set_error (error, ADATOSK_DFER_ERROR, ADATOSK_ERROR_OUT_OF_MEMORY,
+        "Out of memory allocating the model's output");
+    adatosk_inference_free (inference);
+    return NULL;
+  }
+  inference->device = g_strdup_printf ("%s: %s",
+      adatosk_backend_get_name (inference->backend),
+      adatosk_backend_get_device (inference->backend));
+  return inference;
+
+failed:
+  set_error (error, &err);
+  adatosk_inference_free (inference);
+  return NULL;
+}
+
+void
+adatosk_inference_free (AdatoskInference * inference)
+{
+  if (inference == NULL)
+    return;
+  if (inference->output)
+    adatosk_output_free (inference->output);
+  if (inference->backend)
+    adatosk_backend_free (inference->backend);
+  if (inference->model)
+    adatosk_model_free (inference->model);
+  g_free (inference->device);
+  g_free (inference);
+}
+
+const AdatoskConfig *
+adatosk_inference_get_config (const AdatoskInference * inference)
+{
+  return inference->config;
+}
+
+const AdatoskModel *
+adatosk_inference_get_model (const AdatoskInference * inference)
+{
+  return inference->model;
+}
+
+const gchar *
+adatosk_inference_get_device (const AdatoskInference * inference)
+{
+  return inference->device;
+}
+
+const gchar *
+adatosk_inference_get_choice_reason (const AdatoskInference * inference)
+{
+  return adatosk_backend_get_choice_reason (inference->backend);
+}
+
+AdatoskClip *
+adatosk_clip_new (const AdatoskInference * inference)
+{
+  const AdatoskConfig *c = inference->config;
+  AdatoskClip *clip = g_new0 (AdatoskClip, 1);
+
+  clip->pixels = g_new (gfloat,
+      (gsize) 3 * c->num_frames * c->img_height * c->img_width);
+  clip->probs = g_new0 (gfloat, c->num_classes);
+  clip->significance = g_new0 (gfloat, c->num_frames);
+  clip->label_id = -1;
+  return clip;
+}
+
+void
+adatosk_clip_free (AdatoskClip * clip)
+{
+  if (clip == NULL)
+    return;
+  g_free (clip->pixels);
+  g_free (clip->probs);
+  g_free (clip->significance);
+  g_free (clip);
+}
+
+gboolean
+adatosk_inference_run (AdatoskInference * inference, AdatoskClip * clip,
+    GError ** error)
+{
+  const AdatoskConfig *c = inference->config;
+  AdatoskOutput *out = inference->output;
+  AdatoskError err = { 0 };
+  gint64 t0 = g_get_monotonic_time ();
+  gint best = 0;
+
+  g_return_val_if_fail (clip->pixels != NULL, FALSE);
+  if (adatosk_backend_forward (inference->backend, clip->pixels,
+          inference->keep_ratio, out, &err) != ADATOSK_OK) {
+    set_error (error, &err);
+    return FALSE;
+  }
+  clip->forward_us = g_get_monotonic_time () - t0;
+  g_clear_pointer (&clip->pixels, g_free);
+
+  for (gint k = 0; k < c->num_classes; k++) {
+    clip->probs[k] = out->probs[k];
+    if (out->probs[k] > out->probs[best])
+      best = k;
+  }
+  clip->label_id = best;
+  clip->confidence = out->probs[best];
+  /* The model scores temporal slots of tubelet_size frames; report it per
+   * frame so that applications need not know the model's tubelets. */
+  for (gint t = 0; t < c->num_frames; t++)
+    clip->significance[t] = out->significance[MIN (t / c->tubelet_size,
+            out->num_slots - 1)];
+  clip->kept_fraction = out->num_tokens > 0 ?
+      (gdouble) out->num_kept / out->num_tokens : 0.0;
+  return TRUE;
+}

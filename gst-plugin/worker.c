@@ -1,0 +1,179 @@
+/* adatoskdfer: the inference worker thread.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "worker.h"
+
+struct AdatoskWorker
+{
+  AdatoskInference *inference;
+  guint max_waiting;
+  GThread *thread;
+
+  GMutex lock;
+  GCond cond;                   /* work arrived, work finished, flush, quit */
+  GQueue waiting;               /* AdatoskClip* to run, oldest first */
+  GQueue done;                  /* AdatoskClip* finished, oldest first */
+  gboolean running;             /* a clip is in the forward now */
+  guint generation;             /* bumped by flush: stale results are dropped */
+  gboolean quit;
+  GError *error;
+};
+
+static gpointer
+worker_main (gpointer data)
+{
+  AdatoskWorker *worker = data;
+
+  g_mutex_lock (&worker->lock);
+  for (;;) {
+    AdatoskClip *clip;
+    guint generation;
+    GError *error = NULL;
+    gboolean ok;
+
+    while (!worker->quit && g_queue_is_empty (&worker->waiting))
+      g_cond_wait (&worker->cond, &worker->lock);
+    if (worker->quit)
+      break;
+    clip = g_queue_pop_head (&worker->waiting);
+    generation = worker->generation;
+    worker->running = TRUE;
+    g_mutex_unlock (&worker->lock);
+
+    ok = adatosk_inference_run (worker->inference, clip, &error);
+
+    g_mutex_lock (&worker->lock);
+    worker->running = FALSE;
+    if (!ok) {
+      if (worker->error == NULL)
+        worker->error = error;
+      else
+        g_error_free (error);
+      adatosk_clip_free (clip);
+    } else if (generation != worker->generation) {
+      adatosk_clip_free (clip);
+    } else {
+      g_queue_push_tail (&worker->done, clip);
+    }
+    g_cond_broadcast (&worker->cond);
+  }
+  g_mutex_unlock (&worker->lock);
+  return NULL;
+}
+
+AdatoskWorker *
+adatosk_worker_new (AdatoskInference * inference, guint max_waiting,
+    GError ** error)
+{
+  AdatoskWorker *worker = g_new0 (AdatoskWorker, 1);
+
+  worker->inference = inference;
+  worker->max_waiting = MAX (max_waiting, 1);
+  g_mutex_init (&worker->lock);
+  g_cond_init (&worker->cond);
+  g_queue_init (&worker->waiting);
+  g_queue_init (&worker->done);
+  worker->thread = g_thread_try_new ("adatoskdfer-worker", worker_main,
+      worker, error);
+  if (worker->thread == NULL) {
+    g_mutex_clear (&worker->lock);
+    g_cond_clear (&worker->cond);
+    g_free (worker);
+    return NULL;
+  }
+  return worker;
+}
+
+void
+adatosk_worker_free (AdatoskWorker * worker)
+{
+  if (worker == NULL)
+    return;
+  g_mutex_lock (&worker->lock);
+  worker->quit = TRUE;
+  g_cond_broadcast (&worker->cond);
+  g_mutex_unlock (&worker->lock);
+  g_thread_join (worker->thread);
+
+  g_queue_clear_full (&worker->waiting, (GDestroyNotify) adatosk_clip_free);
+  g_queue_clear_full (&worker->done, (GDestroyNotify) adatosk_clip_free);
+  g_clear_error (&worker->error);
+  g_mutex_clear (&worker->lock);
+  g_cond_clear (&worker->cond);
+  g_free (worker);
+}
+
+guint
+adatosk_worker_push (AdatoskWorker * worker, AdatoskClip * clip)
+{
+  guint dropped = 0;
+
+  g_mutex_lock (&worker->lock);
+  if (g_queue_get_length (&worker->waiting) >= worker->max_waiting) {
+    adatosk_clip_free (g_queue_pop_head (&worker->waiting));
+    dropped = 1;
+  }
+  g_queue_push_tail (&worker->waiting, clip);
+  g_cond_broadcast (&worker->cond);
+  g_mutex_unlock (&worker->lock);
+  return dropped;
+}
+
+AdatoskClip *
+adatosk_worker_pop (AdatoskWorker * worker)
+{
+  AdatoskClip *clip;
+
+  g_mutex_lock (&worker->lock);
+  clip = g_queue_pop_head (&worker->done);
+  g_mutex_unlock (&worker->lock);
+  return clip;
+}
+
+void
+adatosk_worker_drain (AdatoskWorker * worker)
+{
+  guint generation;
+
+  g_mutex_lock (&worker->lock);
+  generation = worker->generation;
+  while (generation == worker->generation && (worker->running
+          || !g_queue_is_empty (&worker->waiting)))
+    g_cond_wait (&worker->cond, &worker->lock);
+  g_mutex_unlock (&worker->lock);
+}
+
+void
+adatosk_worker_flush (AdatoskWorker * worker)
+{
+  g_mutex_lock (&worker->lock);
+  worker->generation++;
+  g_queue_clear_full (&worker->waiting, (GDestroyNotify) adatosk_clip_free);
+  g_queue_clear_full (&worker->done, (GDestroyNotify) adatosk_clip_free);
+  g_cond_broadcast (&worker->cond);
+  g_mutex_unlock (&worker->lock);
+}
+
+GError *
+adatosk_worker_take_error (AdatoskWorker * worker)
+{
+  GError *error;
+
+  g_mutex_lock (&worker->lock);
+  error = worker->error;
+  worker->error = NULL;
+  g_mutex_unlock (&worker->lock);
+  return error;
+}
+
+guint
+adatosk_worker_get_pending (AdatoskWorker * worker)
+{
+  guint n;
+
+  g_mutex_lock (&worker->lock);
+  n = g_queue_get_length (&worker->waiting) + (worker->running ? 1 : 0);
+  g_mutex_unlock (&worker->lock);
+  return n;
+}

@@ -1,0 +1,48 @@
+/* adatoskdfer: a thread that classifies clips off the streaming thread.
+ *
+ * For live sources the streaming thread must not wait for a forward: it hands
+ * each clip to the worker and picks the finished ones up on a later buffer.
+ * When the worker falls behind, the oldest waiting clip is dropped (a newer
+ * clip of the same faces is more useful than a late one) and counted.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#ifndef ADATOSK_WORKER_H
+#define ADATOSK_WORKER_H
+
+#include "inference.h"
+
+G_BEGIN_DECLS
+
+typedef struct AdatoskWorker AdatoskWorker;
+
+/* The worker runs `inference` (which must outlive it) and keeps at most
+ * `max_waiting` clips waiting besides the one running. */
+AdatoskWorker *adatosk_worker_new (AdatoskInference * inference,
+    guint max_waiting, GError ** error);
+/* Joins the thread; waiting and finished clips are freed. */
+void adatosk_worker_free (AdatoskWorker * worker);
+
+/* Queues `clip` (taking it). Returns the number of waiting clips dropped to
+ * make room (0 or 1). */
+guint adatosk_worker_push (AdatoskWorker * worker, AdatoskClip * clip);
+
+/* A finished clip (the caller frees it), or NULL when none is ready. */
+AdatoskClip *adatosk_worker_pop (AdatoskWorker * worker);
+
+/* Blocks until no clip waits or runs, or until a flush. */
+void adatosk_worker_drain (AdatoskWorker * worker);
+
+/* Drops the waiting and finished clips and the result of the running one,
+ * and wakes a drain. */
+void adatosk_worker_flush (AdatoskWorker * worker);
+
+/* The first forward error since the last call, if any (the caller owns it). */
+GError *adatosk_worker_take_error (AdatoskWorker * worker);
+
+/* Clips waiting or running now. */
+guint adatosk_worker_get_pending (AdatoskWorker * worker);
+
+G_END_DECLS
+
+#endif /* ADATOSK_WORKER_H */

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs everything adatoskdfer needs to build, test and run on Debian 12.
+# Safe to run again; needs root or sudo.
+set -euo pipefail
+
+packages=(
+  # build
+  meson ninja-build pkg-config gcc libc6-dev
+  libglib2.0-dev libjson-glib-dev libopenblas-dev
+  # the element
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-opencv opencv-data
+  # the Vulkan backend and its tests on Mesa's lavapipe
+  libvulkan-dev glslc spirv-tools mesa-vulkan-drivers vulkan-validationlayers
+  # the PyTorch reference, parity fixtures and training
+  python3 python3-torch python3-numpy python3-pytest python3-matplotlib
+  # memory checks
+  valgrind
+)
+
+sudo=""
+if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+# npm fetches the face videos (tests/media/fetch-media.sh); Node.js 20 with npm
+# is on these machines already, Debian's npm is the fallback.
+command -v npm >/dev/null || $sudo apt-get install -y -qq --no-install-recommends npm >/dev/null
+echo "setup: all packages installed"

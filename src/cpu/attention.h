@@ -1,0 +1,12 @@
+/* Multi-head self-attention of the CPU forward.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef ADATOSK_CPU_ATTENTION_H
+#define ADATOSK_CPU_ATTENTION_H
+
+/* out[n][D] = concat over heads of softmax(Q K^T / sqrt(D/h) + key_bias) V,
+ * with Q, K, V read from qkv[n][3D] (rows [q | k | v], heads contiguous).
+ * `key_bias` [n] may be NULL; `scores` is scratch of n * n floats. */
+void adatosk_attention (const float *qkv, int n, int dim, int heads,
+    const float *key_bias, float *scores, float *out);
+
+#endif

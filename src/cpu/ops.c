@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "ops.h"
+#include "simd.h"
+
+#include <cblas.h>
+#include <math.h>
+
+void
+adatosk_linear (const float *x, int n, int in, const float *weight,
+    const float *bias, int out, float *y, int accumulate)
+{
+  /* Put the bias into y first so that one sgemm with beta = 1 does the rest. */
+  if (bias) {
+    for (int i = 0; i < n; i++) {
+      float *row = y + (size_t) i * out;
+      if (accumulate)
+        for (int j = 0; j < out; j++) row[j] += bias[j];
+      else
+        for (int j = 0; j < out; j++) row[j] = bias[j];
+    }
+  }
+  float beta = (bias || accumulate) ? 1.0f : 0.0f;
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in,
+      1.0f, x, in, weight, in, beta, y, out);
+}
+
+/* Sums in double: the residual stream of a trained ViT has channels far
+ * larger than its spread, where float sums lose the variance. */
+ADATOSK_SIMD_CLONES void
+adatosk_layer_norm (const float *x, float *y, int n, int d,
+    const float *weight, const float *bias, float eps)
+{
+  for (int i = 0; i < n; i++) {
+    const float *xi = x + (size_t) i * d;
+    float *yi = y + (size_t) i * d;
+    double sum = 0.0;
+    for (int j = 0; j < d; j++) sum += xi[j];
+    double mean = sum / d;
+    double sq = 0.0;
+    for (int j = 0; j < d; j++) {
+      double c = xi[j] - mean;
+      sq += c * c;
+    }
+    double inv = 1.0 / sqrt (sq / d + eps);
+    for (int j = 0; j < d; j++)
+      yi[j] = (float) ((xi[j] - mean) * inv) * weight[j] + bias[j];
+  }
+}
+
+/* A rational approximation in x^2 on [-4, 4] (the form used by Eigen and
+ * XLA); beyond 4, erf(x) rounds to +-1 in float. Max error ~2 ulp. */
+ADATOSK_INLINE float
+erf_approx (float x)
+{
+  x = fminf (4.0f, fmaxf (-4.0f, x));
+  float x2 = x * x;
+  float p = -2.72614225801306e-10f;
+  p = p * x2 + 2.77068142495902e-08f;
+  p = p * x2 - 2.10102402082508e-06f;
+  p = p * x2 - 5.69250639462346e-05f;
+  p = p * x2 - 7.34990630326855e-04f;
+  p = p * x2 - 2.95459980854025e-03f;
+  p = p * x2 - 1.60960333262415e-02f;
+  float q = -1.45660718464996e-05f;
+  q = q * x2 - 2.13374055278905e-04f;
+  q = q * x2 - 1.68282697438203e-03f;
+  q = q * x2 - 7.37332916720468e-03f;
+  q = q * x2 - 1.42647390514189e-02f;
+  return x * p / q;
+}
+
+/* exp(x) = 2^k * exp(r), r = x - k ln2 in [-ln2/2, ln2/2] (Cody-Waite split
+ * of ln2), exp(r) by a degree-6 polynomial; 2^k built in the exponent bits. */
+ADATOSK_INLINE float
+exp_approx (float x)
+{
+  x = fminf (88.3762626647949f, fmaxf (-87.3365478515625f, x));
+  float k = floorf (x * 1.44269504088896341f + 0.5f);
+  float r = x - k * 0.693359375f;
+  r = r - k * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  union { float f; int i; } scale = { .i = ((int) k + 127) << 23 };
+  return p * scale.f;
+}
+
+float adatosk_erf (float x) { return erf_approx (x); }
+float adatosk_exp (float x) { return exp_approx (x); }
+
+ADATOSK_SIMD_CLONES void
+adatosk_gelu (float *x, size_t count)
+{
+  for (size_t i = 0; i < count; i++)
+    x[i] = 0.5f * x[i] * (1.0f + erf_approx (x[i] * 0.70710678118654752f));
+}
+
+ADATOSK_SIMD_CLONES void
+adatosk_softmax_row (float *row, int count, float scale, const float *bias)
+{
+  float max = -INFINITY;
+  for (int j = 0; j < count; j++) {
+    row[j] = row[j] * scale + (bias ? bias[j] : 0.0f);
+    max = fmaxf (max, row[j]);
+  }
+  float sum = 0.0f;
+  for (int j = 0; j < count; j++) {
+    row[j] = exp_approx (row[j] - max);
+    sum += row[j];
+  }
+  float inv = 1.0f / sum;
+  for (int j = 0; j < count; j++) row[j] *= inv;
+}
+
+void
+adatosk_position_table (float *table, int first, int count, int dim)
+{
+  for (int n = 0; n < count; n++) {
+    double pos = first + n;
+    for (int j = 0; j < dim; j++) {
+      int i2 = j & ~1;  /* 2i for both members of the (sin, cos) pair */
+      double angle = pos / pow (10000.0, (double) i2 / dim);
+      table[(size_t) n * dim + j] = (float) ((j & 1) ? cos (angle) : sin (angle));
+    }
+  }
+}

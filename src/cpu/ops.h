@@ -1,0 +1,34 @@
+/* Element-wise and row-wise kernels of the CPU forward (everything that is
+ * not a matrix product). Each has a naive twin in tests/unit/test_ops.c.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef ADATOSK_CPU_OPS_H
+#define ADATOSK_CPU_OPS_H
+
+#include <stddef.h>
+
+/* Row-major linear layer: y[n][out] = x[n][in] W[out][in]^T + bias, or, with
+ * `accumulate`, y += ... (the residual add comes free from sgemm's beta). */
+void adatosk_linear (const float *x, int n, int in, const float *weight,
+    const float *bias, int out, float *y, int accumulate);
+
+/* LayerNorm of each of `n` rows of width `d` (two-pass mean and variance). */
+void adatosk_layer_norm (const float *x, float *y, int n, int d,
+    const float *weight, const float *bias, float eps);
+
+/* Exact (erf) GELU in place. */
+void adatosk_gelu (float *x, size_t count);
+
+/* In-place softmax of a row after adding `scale * x + bias[j]` (bias may be
+ * NULL). */
+void adatosk_softmax_row (float *row, int count, float scale, const float *bias);
+
+/* erf and exp accurate to a few float ulp, written so the compiler can
+ * vectorise loops that call them (libm's are scalar calls). */
+float adatosk_erf (float x);
+float adatosk_exp (float x);
+
+/* The fixed sinusoid position table PE[n][d] of the spec, rows `first` ..
+ * `first + count - 1`. */
+void adatosk_position_table (float *table, int first, int count, int dim);
+
+#endif

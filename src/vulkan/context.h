@@ -1,0 +1,54 @@
+/* The Vulkan context: instance, the chosen physical device, a logical device
+ * with one compute queue, and the command pool the forward records into.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef ADATOSK_VK_CONTEXT_H
+#define ADATOSK_VK_CONTEXT_H
+
+#include "adatosk.h"
+
+#include <stdbool.h>
+#include <vulkan/vulkan.h>
+
+typedef struct {
+  VkInstance instance;
+  VkDebugUtilsMessengerEXT messenger;   /* VK_NULL_HANDLE without validation */
+  VkPhysicalDevice physical;
+  VkPhysicalDeviceProperties props;
+  VkPhysicalDeviceMemoryProperties memory;
+  VkDevice device;
+  VkQueue queue;
+  uint32_t queue_family;
+  VkCommandPool command_pool;
+  VkFence fence;
+  bool validation;                      /* the Khronos layer is enabled */
+  char description[256];                /* "llvmpipe (LLVM 15.0.6, 256 bits) (CPU), Vulkan 1.3.230" */
+} AdatoskVkContext;
+
+/* Validation: the environment variable ADATOSK_VULKAN_VALIDATION=1 enables
+ * VK_LAYER_KHRONOS_validation and a debug messenger; every warning or error
+ * it reports is printed to stderr and counted (the tests require zero). When
+ * the variable is set and the layer is missing, creation fails. */
+bool adatosk_vk_validation_requested (void);
+unsigned adatosk_vk_validation_message_count (void);
+
+/* Creates the context on the device `device_index` selects (-1: the best one:
+ * discrete GPU > integrated GPU > virtual GPU > CPU; ties: lower index). */
+AdatoskStatus adatosk_vk_context_new (int device_index,
+    AdatoskVkContext **context_out, AdatoskError *error);
+void adatosk_vk_context_free (AdatoskVkContext *context);
+
+/* Picks the physical device without creating a logical device: fills `type`
+ * and `name` (may be NULL). Used by `auto` to decide whether the Vulkan path
+ * runs on a real GPU. */
+AdatoskStatus adatosk_vk_probe (int device_index,
+    VkPhysicalDeviceType *type, char *name, size_t name_size,
+    AdatoskError *error);
+
+const char *adatosk_vk_device_type_name (VkPhysicalDeviceType type);
+const char *adatosk_vk_result_name (VkResult result);
+
+/* Submits one recorded command buffer and waits for it to finish. */
+AdatoskStatus adatosk_vk_submit_and_wait (AdatoskVkContext *context,
+    VkCommandBuffer command_buffer, AdatoskError *error);
+
+#endif

@@ -1,0 +1,313 @@
+/* Recording the forward's operations: kernel interfaces, tile choices,
+ * dispatch sizes.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "ops.h"
+
+#include "error.h"
+
+#include <string.h>
+
+/* Push constant blocks, laid out exactly as in the shaders. */
+typedef struct {
+  uint32_t m, n, k, lda, a_off, w_off, ldc, c_off, bias_off, flags;
+  float alpha;
+} GemmPush;
+typedef struct { uint32_t rows, cols, ldx, ldy; float eps; } LayerNormPush;
+typedef struct { uint32_t n, dim, ld_qkv, ld_out, flags; float scale; } AttentionPush;
+typedef struct {
+  uint32_t frames, height, width, tau, p, grid_width, spatial, patch_dim, total;
+} Im2colPush;
+typedef struct { uint32_t total; } AddPush;
+typedef struct { uint32_t dim, classes, spatial, slots; } AtsmTokenPush;
+typedef struct {
+  uint32_t tokens, classes, spatial, slots;
+  float alpha_dyn, alpha_sem, beta;
+} AtsmMaskPush;
+typedef struct { uint32_t tokens, k, spatial, slots; } TopkPush;
+typedef struct { uint32_t dim; } GatherPush;
+typedef struct { uint32_t rows, dim, classes; float eps; } HeadPush;
+
+static uint32_t
+gemm_shared (const uint32_t *spec)
+{
+  return 4 * spec[3] * ((spec[1] + 1) + (spec[2] + 1));
+}
+
+static uint32_t
+attention_shared (const uint32_t *spec)
+{
+  uint32_t br = spec[1], bc = spec[2], dh = spec[3];
+  return 4 * (br * dh + bc * (dh + 1) + bc * dh + br * bc + 3 * br);
+}
+
+static uint32_t
+reduction_shared (const uint32_t *spec)
+{
+  return 4 * spec[0];
+}
+
+static const AdatoskVkKernel gemm_kernel = {
+  "gemm", 4, sizeof (GemmPush), 6, gemm_shared };
+static const AdatoskVkKernel gemm_f16_kernel = {
+  "gemm_f16", 4, sizeof (GemmPush), 6, gemm_shared };
+static const AdatoskVkKernel layernorm_kernel = {
+  "layernorm", 4, sizeof (LayerNormPush), 1, reduction_shared };
+static const AdatoskVkKernel attention_kernel = {
+  "attention", 3, sizeof (AttentionPush), 4, attention_shared };
+static const AdatoskVkKernel im2col_kernel = {
+  "im2col", 2, sizeof (Im2colPush), 1, NULL };
+static const AdatoskVkKernel add_kernel = {
+  "add", 3, sizeof (AddPush), 1, NULL };
+static const AdatoskVkKernel atsm_token_kernel = {
+  "atsm_token", 5, sizeof (AtsmTokenPush), 1, reduction_shared };
+static const AdatoskVkKernel atsm_mask_kernel = {
+  "atsm_mask", 6, sizeof (AtsmMaskPush), 1, reduction_shared };
+static const AdatoskVkKernel topk_kernel = {
+  "topk", 4, sizeof (TopkPush), 1, reduction_shared };
+static const AdatoskVkKernel gather_kernel = {
+  "gather", 6, sizeof (GatherPush), 1, NULL };
+static const AdatoskVkKernel head_kernel = {
+  "head", 8, sizeof (HeadPush), 1, reduction_shared };
+
+static uint32_t
+floor_pow2 (uint32_t v)
+{
+  uint32_t p = 1;
+  while (p * 2 <= v)
+    p *= 2;
+  return p;
+}
+
+void
+adatosk_vk_tuning_default (const AdatoskVkContext *ctx, AdatoskVkTuning *t)
+{
+  const VkPhysicalDeviceLimits *limits = &ctx->props.limits;
+  uint32_t max_wg = limits->maxComputeWorkGroupInvocations;
+  if (limits->maxComputeWorkGroupSize[0] < max_wg)
+    max_wg = limits->maxComputeWorkGroupSize[0];
+  max_wg = floor_pow2 (max_wg);
+  bool cpu = ctx->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  /* A GPU wants many invocations, each with a large register tile; a CPU
+   * device (lavapipe runs an invocation per SIMD lane) wants small tiles. */
+  static const uint32_t gemm_gpu[6] = { 256, 128, 128, 8, 8, 8 };
+  static const uint32_t gemm_cpu[6] = { 64, 32, 32, 16, 4, 4 };
+  static const uint32_t gemm_small[6] = { 64, 32, 32, 8, 4, 4 };
+  memcpy (t->gemm, cpu ? gemm_cpu : gemm_gpu, sizeof t->gemm);
+  AdatoskVkKernel probe = gemm_kernel;
+  if (!adatosk_vk_kernel_fits (ctx, &probe, t->gemm))
+    memcpy (t->gemm, gemm_small, sizeof t->gemm);
+  t->attention[0] = cpu ? 64 : 128;
+  t->attention[1] = 32;
+  t->attention[2] = 32;
+  t->row_wg = cpu ? 64 : 128;
+  t->single_wg = 256;
+  t->elementwise_wg = 256;
+  if (t->attention[0] > max_wg)
+    t->attention[0] = max_wg;
+  if (t->row_wg > max_wg)
+    t->row_wg = max_wg;
+  if (t->single_wg > max_wg)
+    t->single_wg = max_wg;
+  if (t->elementwise_wg > max_wg)
+    t->elementwise_wg = max_wg;
+}
+
+static uint32_t
+div_up (uint64_t a, uint64_t b)
+{
+  return (uint32_t) ((a + b - 1) / b);
+}
+
+static uint32_t
+elementwise_groups (const AdatoskVkTuning *t, uint64_t total)
+{
+  uint64_t groups = (total + t->elementwise_wg - 1) / t->elementwise_wg;
+  return groups > 65535 ? 65535 : (groups ? (uint32_t) groups : 1);
+}
+
+static AdatoskStatus
+fail (AdatoskVkRecorder *rec, const char *format, const char *what, uint64_t a,
+    uint64_t b)
+{
+  AdatoskError e = { 0 };
+  adatosk_fail (&e, ADATOSK_ERROR_BACKEND, format, what, (unsigned long long) a,
+      (unsigned long long) b);
+  return adatosk_vk_recorder_fail (rec, &e);
+}
+
+AdatoskStatus
+adatosk_vk_gemm (AdatoskVkRecorder *rec, const AdatoskVkTuning *t,
+    const AdatoskVkGemm *g)
+{
+  const AdatoskVkContext *ctx = adatosk_vk_recorder_context (rec);
+  const VkDeviceSize max_range = ctx->props.limits.maxStorageBufferRange;
+  const VkDeviceSize alignment = ctx->props.limits.minStorageBufferOffsetAlignment;
+  const VkDeviceSize elem = g->w_f16 ? 2 : 4;
+  const VkDeviceSize row_bytes = (VkDeviceSize) g->k * elem;
+  if (g->m == 0 || g->n == 0 || g->k == 0)
+    return fail (rec, "internal error: empty %s (%llu x %llu)", "GEMM", g->m, g->n);
+  if ((VkDeviceSize) g->n * row_bytes > g->w->size)
+    return fail (rec, "internal error: %s weights of %llu bytes, %llu expected",
+        "GEMM", g->w->size, (VkDeviceSize) g->n * row_bytes);
+  /* Whole rows of W per window, leaving room for the alignment slack. */
+  VkDeviceSize rows_per_window = (max_range - alignment - 4) / row_bytes;
+  if (rows_per_window == 0)
+    return fail (rec, "%s: one weight row of %llu bytes exceeds maxStorageBufferRange (%llu)",
+        "GEMM", row_bytes, max_range);
+  const uint32_t bm = t->gemm[1], bn = t->gemm[2];
+  for (uint32_t n0 = 0; n0 < g->n; n0 += (uint32_t) rows_per_window) {
+    uint32_t rows = g->n - n0 < rows_per_window ? g->n - n0 : (uint32_t) rows_per_window;
+    AdatoskVkRange window;
+    VkDeviceSize skip;
+    adatosk_vk_range_window (g->w, (VkDeviceSize) n0 * row_bytes,
+        (VkDeviceSize) rows * row_bytes, alignment, &window, &skip);
+    window.size = (window.size + 3) / 4 * 4;   /* whole words for the f16 path */
+    GemmPush push = {
+      .m = g->m, .n = rows, .k = g->k,
+      .lda = g->lda, .a_off = 0,
+      .w_off = (uint32_t) (skip / elem),
+      .ldc = g->ldc, .c_off = g->c_col + n0,
+      .bias_off = n0,
+      .flags = (g->bias ? 1u : 0u) | (g->gelu ? 2u : 0u) | (g->accumulate ? 4u : 0u),
+      .alpha = g->alpha,
+    };
+    AdatoskVkRange bindings[4] = { *g->a, window, g->bias ? *g->bias : *g->a, *g->c };
+    AdatoskStatus status = adatosk_vk_recorder_dispatch (rec,
+        g->w_f16 ? &gemm_f16_kernel : &gemm_kernel, t->gemm, bindings, &push,
+        div_up (rows, bn), div_up (g->m, bm), 1);
+    if (status != ADATOSK_OK)
+      return status;
+  }
+  return ADATOSK_OK;
+}
+
+AdatoskStatus
+adatosk_vk_layernorm (AdatoskVkRecorder *rec, const AdatoskVkTuning *t,
+    const AdatoskVkRange *x, const AdatoskVkRange *gamma, const AdatoskVkRange *beta,
+    const AdatoskVkRange *y, uint32_t rows, uint32_t cols, float eps)
+{
+  LayerNormPush push = { rows, cols, cols, cols, eps };
+  AdatoskVkRange bindings[4] = { *x, *gamma, *beta, *y };
+  return adatosk_vk_recorder_dispatch (rec, &layernorm_kernel, &t->row_wg, bindings,
+      &push, rows, 1, 1);
+}
+
+AdatoskStatus
+adatosk_vk_attention (AdatoskVkRecorder *rec, const AdatoskVkTuning *t,
+    const AdatoskVkRange *qkv, const AdatoskVkRange *key_bias,
+    const AdatoskVkRange *out, uint32_t n, uint32_t dim, uint32_t heads)
+{
+  const AdatoskVkContext *ctx = adatosk_vk_recorder_context (rec);
+  uint32_t dh = dim / heads;
+  uint32_t spec[4] = { t->attention[0], t->attention[1], t->attention[2], dh };
+  /* Halve the key block, then the query block, until the tiles fit the
+   * device's shared memory (a large head dimension on a 32 KiB device). */
+  while (!adatosk_vk_kernel_fits (ctx, &attention_kernel, spec) &&
+      (spec[1] > 1 || spec[2] > 1)) {
+    if (spec[2] >= spec[1] && spec[2] > 1)
+      spec[2] /= 2;
+    else
+      spec[1] /= 2;
+  }
+  AttentionPush push = {
+    .n = n, .dim = dim, .ld_qkv = 3 * dim, .ld_out = dim,
+    .flags = key_bias ? 1u : 0u,
+    .scale = (float) (1.0 / __builtin_sqrt ((double) dh)),
+  };
+  AdatoskVkRange bindings[3] = { *qkv, key_bias ? *key_bias : *qkv, *out };
+  return adatosk_vk_recorder_dispatch (rec, &attention_kernel, spec, bindings, &push,
+      div_up (n, spec[1]), heads, 1);
+}
+
+AdatoskStatus
+adatosk_vk_im2col (AdatoskVkRecorder *rec, const AdatoskVkTuning *t,
+    const AdatoskVkRange *clip, const AdatoskVkRange *patches,
+    const AdatoskConfig *c)
+{
+  Im2colPush push = {
+    .frames = (uint32_t) c->num_frames, .height = (uint32_t) c->img_height,
+    .width = (uint32_t) c->img_width, .tau = (uint32_t) c->tubelet_size,
+    .p = (uint32_t) c->patch_size, .grid_width = (uint32_t) c->grid_width,
+    .spatial = (uint32_t) c->num_spatial, .patch_dim = (uint32_t) c->patch_dim,
+    .total = (uint32_t) c->num_tokens * (uint32_t) c->patch_dim,
+  };
+  AdatoskVkRange bindings[2] = { *clip, *patches };
+  return adatosk_vk_recorder_dispatch (rec, &im2col_kernel, &t->elementwise_wg,
+      bindings, &push, elementwise_groups (t, push.total), 1, 1);
+}
+
+AdatoskStatus
+adatosk_vk_add (AdatoskVkRecorder *rec, const AdatoskVkTuning *t,
+    const AdatoskVkRange *a, const AdatoskVkRange *b, const AdatoskVkRange *out,
+    uint32_t count)
+{
+  AddPush push = { count };
+  AdatoskVkRange bindings[3] = { *a, *b, *out };
+  return adatosk_vk_recorder_dispatch (rec, &add_kernel, &t->elementwise_wg,
+      bindings, &push, elementwise_groups (t, count), 1, 1);
+}
+
+AdatoskStatus
+adatosk_vk_atsm_token (AdatoskVkRecorder *rec, const AdatoskVkTuning *t,
+    const AdatoskVkRange *emb, const AdatoskVkRange *logits,
+    const AdatoskVkRange *dist, const AdatoskVkRange *q, const AdatoskVkRange *conf,
+    uint32_t slots, uint32_t spatial, uint32_t dim, uint32_t classes)
+{
+  AtsmTokenPush push = { dim, classes, spatial, slots };
+  AdatoskVkRange bindings[5] = { *emb, *logits, *dist, *q, *conf };
+  return adatosk_vk_recorder_dispatch (rec, &atsm_token_kernel, &t->row_wg,
+      bindings, &push, slots * spatial, 1, 1);
+}
+
+AdatoskStatus
+adatosk_vk_atsm_mask (AdatoskVkRecorder *rec, const AdatoskVkTuning *t,
+    const AdatoskVkRange *dist, const AdatoskVkRange *q, const AdatoskVkRange *conf,
+    const AdatoskVkRange *r, const AdatoskVkRange *g, const AdatoskVkRange *m,
+    uint32_t slots, uint32_t spatial, uint32_t classes,
+    float alpha_dyn, float alpha_sem, float beta)
+{
+  AtsmMaskPush push = { slots * spatial, classes, spatial, slots,
+    alpha_dyn, alpha_sem, beta };
+  AdatoskVkRange bindings[6] = { *dist, *q, *conf, *r, *g, *m };
+  return adatosk_vk_recorder_dispatch (rec, &atsm_mask_kernel, &t->single_wg,
+      bindings, &push, 1, 1, 1);
+}
+
+AdatoskStatus
+adatosk_vk_topk (AdatoskVkRecorder *rec, const AdatoskVkTuning *t,
+    const AdatoskVkRange *m, const AdatoskVkRange *keep, const AdatoskVkRange *kept,
+    const AdatoskVkRange *kept_fraction, uint32_t slots, uint32_t spatial,
+    uint32_t k)
+{
+  TopkPush push = { slots * spatial, k, spatial, slots };
+  AdatoskVkRange bindings[4] = { *m, *keep, *kept, *kept_fraction };
+  return adatosk_vk_recorder_dispatch (rec, &topk_kernel, &t->single_wg,
+      bindings, &push, 1, 1, 1);
+}
+
+AdatoskStatus
+adatosk_vk_gather (AdatoskVkRecorder *rec, const AdatoskVkTuning *t,
+    const AdatoskVkRange *x, const AdatoskVkRange *kept, const AdatoskVkRange *m,
+    const AdatoskVkRange *xk, const AdatoskVkRange *key_bias,
+    const AdatoskVkRange *weight, uint32_t k, uint32_t dim)
+{
+  GatherPush push = { dim };
+  AdatoskVkRange bindings[6] = { *x, *kept, *m, *xk, *key_bias, *weight };
+  return adatosk_vk_recorder_dispatch (rec, &gather_kernel, &t->row_wg,
+      bindings, &push, k, 1, 1);
+}
+
+AdatoskStatus
+adatosk_vk_head (AdatoskVkRecorder *rec, const AdatoskVkTuning *t,
+    const AdatoskVkRange *xk, const AdatoskVkRange *weight,
+    const AdatoskVkRange *gamma, const AdatoskVkRange *beta,
+    const AdatoskVkRange *head_w, const AdatoskVkRange *head_b,
+    const AdatoskVkRange *h, const AdatoskVkRange *result, uint32_t k,
+    uint32_t dim, uint32_t classes, float eps)
+{
+  HeadPush push = { k, dim, classes, eps };
+  AdatoskVkRange bindings[8] = { *xk, *weight, *gamma, *beta, *head_w, *head_b,
+    *h, *result };
+  return adatosk_vk_recorder_dispatch (rec, &head_kernel, &t->single_wg,
+      bindings, &push, 1, 1, 1);
+}
