@@ -4,6 +4,8 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 void
 adatosk_linear (const float *x, int n, int in, const float *weight,
@@ -52,7 +54,8 @@ adatosk_layer_norm (const float *x, float *y, int n, int d,
 ADATOSK_INLINE float
 erf_approx (float x)
 {
-  x = fminf (4.0f, fmaxf (-4.0f, x));
+  /* comparisons, not fminf/fmaxf: those are libm calls unless NaN rules are relaxed */
+  x = x > 4.0f ? 4.0f : (x < -4.0f ? -4.0f : x);
   float x2 = x * x;
   float p = -2.72614225801306e-10f;
   p = p * x2 + 2.77068142495902e-08f;
@@ -74,7 +77,7 @@ erf_approx (float x)
 ADATOSK_INLINE float
 exp_approx (float x)
 {
-  x = fminf (88.3762626647949f, fmaxf (-87.3365478515625f, x));
+  x = x > 88.3762626647949f ? 88.3762626647949f : (x < -87.3365478515625f ? -87.3365478515625f : x);
   float k = floorf (x * 1.44269504088896341f + 0.5f);
   float r = x - k * 0.693359375f;
   r = r - k * -2.12194440e-4f;
@@ -85,8 +88,10 @@ exp_approx (float x)
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  union { float f; int i; } scale = { .i = ((int) k + 127) << 23 };
-  return p * scale.f;
+  int32_t bits = ((int32_t) k + 127) << 23;
+  float two_k;
+  memcpy (&two_k, &bits, sizeof two_k);
+  return p * two_k;
 }
 
 float adatosk_erf (float x) { return erf_approx (x); }
@@ -99,21 +104,40 @@ adatosk_gelu (float *x, size_t count)
     x[i] = 0.5f * x[i] * (1.0f + erf_approx (x[i] * 0.70710678118654752f));
 }
 
+/* The reductions keep LANES partial results so the compiler can vectorise
+ * them without reassociating float sums on its own. */
+enum { LANES = 16 };
+
 ADATOSK_SIMD_CLONES void
-adatosk_softmax_row (float *row, int count, float scale, const float *bias)
+adatosk_softmax_row (float *restrict row, int count, float scale,
+    const float *restrict bias)
 {
-  float max = -INFINITY;
-  for (int j = 0; j < count; j++) {
-    row[j] = row[j] * scale + (bias ? bias[j] : 0.0f);
-    max = fmaxf (max, row[j]);
-  }
+  if (bias)
+    for (int j = 0; j < count; j++) row[j] = row[j] * scale + bias[j];
+  else
+    for (int j = 0; j < count; j++) row[j] *= scale;
+
+  float lane_max[LANES];
+  for (int l = 0; l < LANES; l++) lane_max[l] = -INFINITY;
+  int j = 0;
+  for (; j + LANES <= count; j += LANES)
+    for (int l = 0; l < LANES; l++)
+      lane_max[l] = row[j + l] > lane_max[l] ? row[j + l] : lane_max[l];
+  for (; j < count; j++) lane_max[0] = row[j] > lane_max[0] ? row[j] : lane_max[0];
+  float max = lane_max[0];
+  for (int l = 1; l < LANES; l++) max = lane_max[l] > max ? lane_max[l] : max;
+
+  for (j = 0; j < count; j++) row[j] = exp_approx (row[j] - max);
+
+  float lane_sum[LANES] = { 0 };
+  for (j = 0; j + LANES <= count; j += LANES)
+    for (int l = 0; l < LANES; l++) lane_sum[l] += row[j + l];
+  for (; j < count; j++) lane_sum[0] += row[j];
   float sum = 0.0f;
-  for (int j = 0; j < count; j++) {
-    row[j] = exp_approx (row[j] - max);
-    sum += row[j];
-  }
+  for (int l = 0; l < LANES; l++) sum += lane_sum[l];
+
   float inv = 1.0f / sum;
-  for (int j = 0; j < count; j++) row[j] *= inv;
+  for (j = 0; j < count; j++) row[j] *= inv;
 }
 
 void
