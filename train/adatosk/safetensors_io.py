@@ -39,7 +39,8 @@ def encode(a, dtype):
     if dtype == "F32":
         return a32.tobytes()
     if dtype == "F16":
-        return a32.astype("<f2").tobytes()
+        with np.errstate(over="ignore"):          # beyond 65504 becomes inf, as it should
+            return a32.astype("<f2").tobytes()
     if dtype == "BF16":
         return f32_to_bf16_bits(a32).tobytes()
     raise ValueError(f"unsupported dtype {dtype!r} (F32, F16, BF16)")
