@@ -77,9 +77,9 @@ typedef struct AdatoskModel AdatoskModel;
  * tensors are converted to float32 once). */
 AdatoskStatus adatosk_model_load (const char *path, AdatoskModel **model_out,
     AdatoskError *error);
-/* The same from a buffer (e.g. a model embedded in a binary); the bytes are
- * copied, the caller keeps ownership of `data`. `origin` names the buffer in
- * error messages. */
+/* The same from a buffer (e.g. a model embedded in a binary). The weights
+ * are converted during the call and no reference to `data` is kept.
+ * `origin` names the buffer in error messages. */
 AdatoskStatus adatosk_model_load_from_memory (const void *data, size_t size,
     const char *origin, AdatoskModel **model_out, AdatoskError *error);
 void adatosk_model_free (AdatoskModel *model);

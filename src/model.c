@@ -242,8 +242,8 @@ check_element_count (double count, const char *what, AdatoskError *error)
   if (count <= MAX_ELEMENTS)
     return ADATOSK_OK;
   return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
-      "adatosk.config gives %s of %.0f elements, more than the 2^31 - 1 "
-      "this runtime supports", what, count);
+      "adatosk.config is too large: %s = %.0f, more than the 2^31 - 1 "
+      "elements this runtime supports", what, count);
 }
 
 /* round(mlp_ratio * width), the MLP's hidden width, or 0 when out of range. */
@@ -307,8 +307,8 @@ check_sizes (const AdatoskConfig *c, AdatoskError *error)
   double n = c->num_tokens, d = c->embed_dim;
   const struct { double count; const char *what; } sizes[] = {
     { 3.0 * c->num_frames * c->img_height * c->img_width,
-      "an input clip (3 x num_frames x height x width)" },
-    { n * c->patch_dim, "the patch matrix (tokens x 3 x tubelet x patch x patch)" },
+      "the input clip (3 x num_frames x height x width)" },
+    { n * c->patch_dim, "the patch matrix (tokens x patch)" },
     { n * 3 * d, "qkv activations (tokens x 3 x embed_dim)" },
     { n * c->mlp_hidden, "MLP activations (tokens x MLP width)" },
     { c->num_heads * n * n, "attention scores (num_heads x tokens x tokens)" },
@@ -358,10 +358,10 @@ derive_config (AdatoskConfig *c, AdatoskError *error)
   c->grid_width = c->img_width / c->patch_size;
   /* Each factor is <= 2^20, so check in double before the int products. */
   double tokens = (double) c->num_slots * c->grid_height * c->grid_width;
-  status = check_element_count (tokens, "a token count", error);
+  status = check_element_count (tokens, "the number of tokens", error);
   if (status == ADATOSK_OK)
     status = check_element_count (3.0 * c->tubelet_size * c->patch_size
-        * c->patch_size, "a patch (3 x tubelet x patch x patch)", error);
+        * c->patch_size, "one patch (3 x tubelet_size x patch_size x patch_size)", error);
   if (status != ADATOSK_OK)
     return status;
   c->num_spatial = c->grid_height * c->grid_width;

@@ -23,40 +23,50 @@ is_json_space (char c)
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* Finds where the first top-level array or object ends, and fails when
- * brackets nest deeper than MAX_JSON_DEPTH. Only brackets outside strings
- * count; for text json-glib accepts, that makes the end position exact. */
+/* Checks what json-glib gets wrong on untrusted text, before it sees it:
+ * it recurses per nesting level (a deep document overflows the stack), and
+ * it accepts, and leaks, a second value after the first. So: the text must
+ * be one array or object, nested at most MAX_JSON_DEPTH deep, then only
+ * spaces. Only brackets outside strings count; json-glib checks the rest. */
 static AdatoskStatus
-scan_json_nesting (const char *text, size_t length, const char *what,
-    size_t *value_end, AdatoskError *error)
+scan_json_structure (const char *text, size_t length, const char *what,
+    AdatoskError *error)
 {
+  size_t i = 0;
+  while (i < length && is_json_space (text[i]))
+    i++;
+  if (i == length)
+    return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
+        "%s is empty where JSON was expected", what);
+  if (text[i] != '{' && text[i] != '[')
+    return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
+        "%s is not a JSON object or list", what);
+
   int depth = 0;
   bool in_string = false;
-
-  *value_end = length;
-  for (size_t i = 0; i < length; i++) {
+  for (; i < length; i++) {
     char c = text[i];
     if (in_string) {
       if (c == '\\')
         i++;    /* the escaped character cannot end the string */
       else if (c == '"')
         in_string = false;
-      continue;
-    }
-    if (c == '"') {
+    } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
       if (++depth > MAX_JSON_DEPTH)
         return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
-            "%s nests JSON arrays/objects more than %d levels deep",
+            "%s nests JSON lists/objects more than %d levels deep",
             what, MAX_JSON_DEPTH);
-    } else if (c == ']' || c == '}') {
-      if (--depth == 0) {
-        *value_end = i + 1;
-        return ADATOSK_OK;
-      }
+    } else if ((c == ']' || c == '}') && --depth == 0) {
+      break;
     }
   }
+  for (i++; i < length; i++)
+    if (!is_json_space (text[i]))
+      return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
+          "%s is not valid JSON: more text follows the end of its value (at "
+          "byte %zu)", what, i);
   return ADATOSK_OK;
 }
 
@@ -64,9 +74,7 @@ AdatoskStatus
 adatosk_json_parse_untrusted (const char *text, size_t length,
     const char *what, JsonNode **root_out, AdatoskError *error)
 {
-  size_t value_end;
-  AdatoskStatus status = scan_json_nesting (text, length, what, &value_end,
-      error);
+  AdatoskStatus status = scan_json_structure (text, length, what, error);
   if (status != ADATOSK_OK)
     return status;
 
@@ -77,26 +85,11 @@ adatosk_json_parse_untrusted (const char *text, size_t length,
     status = adatosk_fail (error, ADATOSK_ERROR_FORMAT,
         "%s is not valid JSON: %s", what, json_error->message);
     g_error_free (json_error);
-    g_object_unref (parser);
-    return status;
+  } else {
+    *root_out = json_parser_steal_root (parser);
   }
-  JsonNode *root = json_parser_steal_root (parser);
   g_object_unref (parser);
-  if (!root)
-    return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
-        "%s is empty where JSON was expected", what);
-
-  /* json-glib silently ignores a second value after the first. */
-  for (size_t i = value_end; i < length; i++) {
-    if (!is_json_space (text[i])) {
-      json_node_unref (root);
-      return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
-          "%s has unexpected text after the JSON value (at byte %zu)",
-          what, i);
-    }
-  }
-  *root_out = root;
-  return ADATOSK_OK;
+  return status;
 }
 
 const char *
@@ -355,8 +348,9 @@ compare_by_offset (const void *a, const void *b)
 static AdatoskStatus
 check_tiling (AdatoskSafetensors *file, AdatoskError *error)
 {
-  qsort (file->tensors, (size_t) file->num_tensors, sizeof *file->tensors,
-      compare_by_offset);
+  if (file->num_tensors > 1)
+    qsort (file->tensors, (size_t) file->num_tensors, sizeof *file->tensors,
+        compare_by_offset);
 
   uint64_t covered = 0;
   const AdatoskSafetensorsEntry *previous = NULL;
@@ -461,7 +455,7 @@ adatosk_safetensors_parse (const uint8_t *bytes, size_t size,
     AdatoskSafetensors *file, AdatoskError *error)
 {
   memset (file, 0, sizeof *file);
-  uint64_t header_length;
+  uint64_t header_length = 0;
   AdatoskStatus status = read_header_length (bytes, size, &header_length,
       error);
   if (status != ADATOSK_OK)

@@ -179,7 +179,8 @@ st_tensor_reshape (StTensor *tensor, int ndim, const int64_t *shape)
   gsize old_numel = tensor->data->len / sizeof (float);
   gsize numel = shape_numel (ndim, shape);
   tensor->ndim = ndim;
-  memcpy (tensor->shape, shape, (gsize) ndim * sizeof *shape);
+  for (int i = 0; i < ndim; i++)
+    tensor->shape[i] = shape[i];
   g_byte_array_set_size (tensor->data, (guint) (numel * sizeof (float)));
   for (gsize i = old_numel; i < numel; i++)
     st_tensor_set_f32 (tensor, i, 0.1f);
