@@ -6,6 +6,7 @@
 // memory BC at a time. qkv rows are [q; k; v], heads contiguous in each.
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #extension GL_GOOGLE_include_directive : require
+#extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -74,7 +75,7 @@ void main()
       float s = ADATOSK_NEG_BIG;
       if (j0 + c < pc.n) {
         float dot = 0.0;
-        for (uint d = 0; d < DH; d++)
+        [[dont_unroll]] for (uint d = 0; d < DH; d++)
           dot = fma(Qs[r * DH + d], Ks[c * KS_STRIDE + d], dot);
         s = dot * pc.scale;
         if ((pc.flags & 1u) != 0u)
@@ -100,14 +101,16 @@ void main()
       row_rescale[r] = rescale;
     }
     barrier();
+    // Keys outermost and not unrolled: the body stays OPT multiply-adds, so
+    // that a JIT (lavapipe's LLVM) compiles it in reasonable time.
     for (uint i = 0; i < OPT; i++) {
-      uint e = tid + i * WG;
-      if (e < BR * DH) {
-        uint r = e / DH, d = e % DH;
-        float v = acc[i] * row_rescale[r];
-        for (uint c = 0; c < BC; c++)
-          v = fma(Ss[r * BC + c], Vs[c * DH + d], v);
-        acc[i] = v;
+      uint e = min(tid + i * WG, BR * DH - 1u);
+      acc[i] *= row_rescale[e / DH];
+    }
+    [[dont_unroll]] for (uint c = 0; c < BC; c++) {
+      for (uint i = 0; i < OPT; i++) {
+        uint e = min(tid + i * WG, BR * DH - 1u);
+        acc[i] = fma(Ss[(e / DH) * BC + c], Vs[c * DH + e % DH], acc[i]);
       }
     }
     barrier();

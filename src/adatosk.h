@@ -129,9 +129,10 @@ typedef struct {
   AdatoskBackendKind kind;
   int threads;       /* CPU threads; 0 = all cores */
   int device_index;  /* Vulkan physical device; -1 = best available */
+  int weights_fp16;  /* Vulkan: store the large weight matrices as fp16 */
 } AdatoskBackendOptions;
 
-#define ADATOSK_BACKEND_OPTIONS_DEFAULT { ADATOSK_BACKEND_AUTO, 0, -1 }
+#define ADATOSK_BACKEND_OPTIONS_DEFAULT { ADATOSK_BACKEND_AUTO, 0, -1, 0 }
 
 typedef struct AdatoskBackend AdatoskBackend;
 

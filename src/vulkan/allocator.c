@@ -203,7 +203,7 @@ adatosk_vk_alloc (AdatoskVkAllocator *a, AdatoskVkMemoryKind kind,
     /* Host blocks only carry the clip, the results and staging: keep them
      * small unless asked for more. */
     VkDeviceSize block_size = kind == ADATOSK_VK_MEMORY_HOST ?
-        ((VkDeviceSize) 16 << 20) : a->block_size;
+        ((VkDeviceSize) 4 << 20) : a->block_size;
     if (padded > block_size)
       block_size = padded;
     AdatoskStatus status = new_block (a, kind, block_size, &a->blocks[a->num_blocks], error);

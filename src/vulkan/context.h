@@ -21,7 +21,7 @@ typedef struct {
   VkCommandPool command_pool;
   VkFence fence;
   bool validation;                      /* the Khronos layer is enabled */
-  char description[256];                /* "llvmpipe (LLVM 15.0.6, 256 bits) (CPU), Vulkan 1.3.230" */
+  char description[384];                /* "llvmpipe (LLVM 15.0.6, 256 bits) (CPU), Vulkan 1.3.230" */
 } AdatoskVkContext;
 
 /* Validation: the environment variable ADATOSK_VULKAN_VALIDATION=1 enables

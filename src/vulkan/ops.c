@@ -90,12 +90,19 @@ adatosk_vk_tuning_default (const AdatoskVkContext *ctx, AdatoskVkTuning *t)
   /* A GPU wants many invocations, each with a large register tile; a CPU
    * device (lavapipe runs an invocation per SIMD lane) wants small tiles. */
   static const uint32_t gemm_gpu[6] = { 256, 128, 128, 8, 8, 8 };
+  static const uint32_t gemm_gpu_small[6] = { 256, 64, 64, 16, 4, 4 };
   static const uint32_t gemm_cpu[6] = { 64, 32, 32, 16, 4, 4 };
-  static const uint32_t gemm_small[6] = { 64, 32, 32, 8, 4, 4 };
+  static const uint32_t gemm_fallback[6] = { 64, 32, 32, 8, 4, 4 };
   memcpy (t->gemm, cpu ? gemm_cpu : gemm_gpu, sizeof t->gemm);
-  AdatoskVkKernel probe = gemm_kernel;
-  if (!adatosk_vk_kernel_fits (ctx, &probe, t->gemm))
-    memcpy (t->gemm, gemm_small, sizeof t->gemm);
+  memcpy (t->gemm_small, cpu ? gemm_cpu : gemm_gpu_small, sizeof t->gemm_small);
+  if (!adatosk_vk_kernel_fits (ctx, &gemm_kernel, t->gemm))
+    memcpy (t->gemm, gemm_fallback, sizeof t->gemm);
+  if (!adatosk_vk_kernel_fits (ctx, &gemm_kernel, t->gemm_small))
+    memcpy (t->gemm_small, gemm_fallback, sizeof t->gemm_small);
+  /* The model's products are small (N = 800 tokens, D = 768): with 128 x 128
+   * tiles most would leave a large GPU's compute units idle, so those with
+   * fewer tiles than about two per compute unit of a large GPU take 64 x 64. */
+  t->gemm_min_tiles = cpu ? 0 : 256;
   t->attention[0] = cpu ? 64 : 128;
   t->attention[1] = 32;
   t->attention[2] = 32;
@@ -154,7 +161,14 @@ adatosk_vk_gemm (AdatoskVkRecorder *rec, const AdatoskVkTuning *t,
   if (rows_per_window == 0)
     return fail (rec, "%s: one weight row of %llu bytes exceeds maxStorageBufferRange (%llu)",
         "GEMM", row_bytes, max_range);
-  const uint32_t bm = t->gemm[1], bn = t->gemm[2];
+  const uint32_t *tiles = t->gemm;
+  if ((uint64_t) div_up (g->m, t->gemm[1]) * div_up (g->n, t->gemm[2]) < t->gemm_min_tiles)
+    tiles = t->gemm_small;
+  const uint32_t bm = tiles[1], bn = tiles[2];
+  if (tiles[4] == 0 || tiles[5] == 0 || bm % tiles[4] || bn % tiles[5] ||
+      tiles[0] != (bm / tiles[4]) * (bn / tiles[5]))
+    return fail (rec, "internal error: %s tiles need (BM/TM)(BN/TN) invocations, "
+        "not %llu (BM %llu)", "GEMM", tiles[0], bm);
   for (uint32_t n0 = 0; n0 < g->n; n0 += (uint32_t) rows_per_window) {
     uint32_t rows = g->n - n0 < rows_per_window ? g->n - n0 : (uint32_t) rows_per_window;
     AdatoskVkRange window;
@@ -173,7 +187,7 @@ adatosk_vk_gemm (AdatoskVkRecorder *rec, const AdatoskVkTuning *t,
     };
     AdatoskVkRange bindings[4] = { *g->a, window, g->bias ? *g->bias : *g->a, *g->c };
     AdatoskStatus status = adatosk_vk_recorder_dispatch (rec,
-        g->w_f16 ? &gemm_f16_kernel : &gemm_kernel, t->gemm, bindings, &push,
+        g->w_f16 ? &gemm_f16_kernel : &gemm_kernel, tiles, bindings, &push,
         div_up (rows, bn), div_up (g->m, bm), 1);
     if (status != ADATOSK_OK)
       return status;

@@ -9,7 +9,9 @@
 
 /* Tile and workgroup sizes, chosen once per device. */
 typedef struct {
-  uint32_t gemm[6];          /* WG, BM, BN, BK, TM, TN */
+  uint32_t gemm[6];          /* WG, BM, BN, BK, TM, TN: large products */
+  uint32_t gemm_small[6];    /* the same for products with few tiles */
+  uint32_t gemm_min_tiles;   /* fewer large tiles than this: use gemm_small */
   uint32_t attention[3];     /* WG, BR, BC (DH comes from the model) */
   uint32_t row_wg;           /* LayerNorm, per-token ATSM, gather (power of two) */
   uint32_t single_wg;        /* one-workgroup kernels: ATSM mask, top-K, head (power of two) */

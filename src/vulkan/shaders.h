@@ -1,5 +1,5 @@
-/* The SPIR-V modules compiled from shaders/*.comp at build time and embedded
- * in the library (the generated shaders.c; see src/vulkan/embed_spirv.py).
+/* The SPIR-V modules compiled from the GLSL in shaders/ at build time and
+ * embedded in the library (the generated shaders.c; see src/vulkan/embed_spirv.py).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #ifndef ADATOSK_VK_SHADERS_H
 #define ADATOSK_VK_SHADERS_H

@@ -59,7 +59,7 @@ check_case (gconstpointer data)
   JsonObject *expected = json_node_get_object (json_parser_get_root (parser));
   double keep = json_object_get_double_member (expected, "keep_ratio");
 
-  AdatoskBackendOptions options = { ADATOSK_BACKEND_CPU, 0, -1 };
+  AdatoskBackendOptions options = { ADATOSK_BACKEND_CPU, 0, -1, 0 };
   AdatoskBackend *backend;
   g_assert_cmpint (adatosk_backend_new (model, &options, &backend, &error), ==, ADATOSK_OK);
   AdatoskOutput *out = adatosk_output_new (model);

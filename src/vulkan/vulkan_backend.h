@@ -1,0 +1,22 @@
+/* The Vulkan backend's state behind the vtable; tests and the benchmark call
+ * it directly to compare fp32 and fp16 weight storage in one process.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef ADATOSK_VK_BACKEND_H
+#define ADATOSK_VK_BACKEND_H
+
+#include "adatosk.h"
+
+#include <stdbool.h>
+
+typedef struct AdatoskVkBackend AdatoskVkBackend;
+
+/* The vtable's create() calls this with options->weights_fp16. */
+AdatoskVkBackend *adatosk_vk_backend_new (const AdatoskModel *model,
+    int device_index, bool weights_f16, AdatoskError *error);
+void adatosk_vk_backend_free (AdatoskVkBackend *backend);
+const char *adatosk_vk_backend_device (const AdatoskVkBackend *backend);
+AdatoskStatus adatosk_vk_backend_forward (AdatoskVkBackend *backend,
+    const float *clip, double keep_ratio, AdatoskOutput *output,
+    AdatoskError *error);
+
+#endif
