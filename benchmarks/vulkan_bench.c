@@ -11,6 +11,7 @@
  * table (benchmarks/vulkan_results.md keeps the ones that matter).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "adatosk.h"
+#include "timing.h"
 #include "vulkan/ops.h"
 #include "vulkan/vulkan_backend.h"
 
@@ -19,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #ifndef ADATOSK_SOURCE_DIR
@@ -32,28 +32,6 @@ typedef struct {
   int num_keeps, repeat, device, gemm_size, threads;
   bool cpu;
 } Options;
-
-static double
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-static int
-compare_double (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return (x > y) - (x < y);
-}
-
-static double
-median (double *v, int n)
-{
-  qsort (v, n, sizeof *v, compare_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* What the PyTorch peer printed; negative where it has no number. */
 typedef struct {
@@ -141,15 +119,15 @@ time_forward (ForwardFn fn, void *state, const float *clip, double keep,
   if (repeat > 64)
     repeat = 64;
   for (int r = 0; r <= repeat; r++) {
-    double start = now_ms ();
+    double start = timing_now_ms ();
     if (fn (state, clip, keep, out, &error) != ADATOSK_OK) {
       fprintf (stderr, "forward failed: %s\n", error.message);
       return -1;
     }
     if (r > 0)
-      times[r - 1] = now_ms () - start;   /* run 0 records and warms up */
+      times[r - 1] = timing_now_ms () - start;   /* run 0 records and warms up */
   }
-  return median (times, repeat);
+  return timing_median (times, repeat);
 }
 
 /* GFLOP/s of the GEMM shader on a square product (fp32), `device_name` set. */
@@ -205,15 +183,15 @@ gemm_gflops (int device_index, int size, int repeat, char *device_name, size_t n
   if (repeat > 64)
     repeat = 64;
   for (int r = 0; r <= repeat; r++) {
-    double start = now_ms ();
+    double start = timing_now_ms ();
     if (adatosk_vk_recorder_submit (rec, &error) != ADATOSK_OK) {
       fprintf (stderr, "GEMM benchmark: %s\n", error.message);
       goto out;
     }
     if (r > 0)
-      times[r - 1] = (now_ms () - start) / per_submit;
+      times[r - 1] = (timing_now_ms () - start) / per_submit;
   }
-  result = 2.0 * size * (double) size * size / (median (times, repeat) * 1e6);
+  result = 2.0 * size * (double) size * size / (timing_median (times, repeat) * 1e6);
   fprintf (stderr, "GEMM %d^3 with tiles %ux%ux%u (micro %ux%u): %.1f GFLOP/s\n", size,
       tuning.gemm[1], tuning.gemm[2], tuning.gemm[3], tuning.gemm[4], tuning.gemm[5], result);
 out:

@@ -4,6 +4,7 @@
  * with the same thread count.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "cli.h"
+#include "timing.h"
 
 #include <cblas.h>
 #include <glib.h>
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 typedef struct {
@@ -24,28 +24,6 @@ typedef struct {
   const char *python;
   const char *reference;
 } BenchOptions;
-
-static double
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-static int
-compare_double (const void *a, const void *b)
-{
-  double x = *(const double *) a, y = *(const double *) b;
-  return (x > y) - (x < y);
-}
-
-static double
-median (double *values, int n)
-{
-  qsort (values, n, sizeof *values, compare_double);
-  return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
 
 /* GFLOP/s of a large square sgemm: the rate the model's GEMMs could reach. */
 static double
@@ -60,15 +38,15 @@ sgemm_gflops (int size, int repeat)
   }
   double times[16];
   for (int r = 0; r <= repeat; r++) {
-    double start = now_ms ();
+    double start = timing_now_ms ();
     cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, size, size, size,
         1.0f, a, size, b, size, 0.0f, c, size);
-    if (r > 0) times[r - 1] = now_ms () - start;  /* run 0 warms up */
+    if (r > 0) times[r - 1] = timing_now_ms () - start;  /* run 0 warms up */
   }
   free (a);
   free (b);
   free (c);
-  return 2.0 * size * (double) count / (median (times, repeat) * 1e6);
+  return 2.0 * size * (double) count / (timing_median (times, repeat) * 1e6);
 }
 
 /* Runs the PyTorch reference; it writes the model file and prints one JSON
@@ -139,15 +117,15 @@ forward_ms (const BenchOptions *opt, const AdatoskModel *model, double keep)
   AdatoskOutput *out = adatosk_output_new (model);
   double times[64];
   for (int r = 0; r <= opt->repeat; r++) {
-    double start = now_ms ();
+    double start = timing_now_ms ();
     adatosk_backend_forward (backend, clip, keep, out, NULL);
-    if (r > 0) times[r - 1] = now_ms () - start;
+    if (r > 0) times[r - 1] = timing_now_ms () - start;
   }
   g_rand_free (rand);
   adatosk_output_free (out);
   free (clip);
   adatosk_backend_free (backend);
-  return median (times, opt->repeat);
+  return timing_median (times, opt->repeat);
 }
 
 static int
