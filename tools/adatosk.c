@@ -1,6 +1,7 @@
 /* `adatosk`: the command-line face of libadatosk, for scripts and users.
  *   adatosk info MODEL
  *   adatosk run MODEL CLIP [--keep R] [--backend auto|cpu|vulkan] [--threads N]
+ *                          [--device INDEX] [--fp16]
  *   adatosk bench [options]     (see bench.c)
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "adatosk.h"
@@ -16,6 +17,7 @@ usage (FILE *to)
   fprintf (to,
       "usage: adatosk info MODEL\n"
       "       adatosk run MODEL CLIP [--keep R] [--backend auto|cpu|vulkan] [--threads N]\n"
+      "                              [--device INDEX] [--fp16]\n"
       "       adatosk bench [--configs a,b] [--keeps 1.0,0.5] [--threads N] [--repeat N]\n"
       "                     [--python PATH] [--reference PATH]\n"
       "CLIP is raw little-endian float32 [3][T][H][W], normalised with the model's mean/std.\n");
@@ -107,6 +109,10 @@ cmd_run (int argc, char **argv)
   AdatoskBackendOptions options = ADATOSK_BACKEND_OPTIONS_DEFAULT;
   double keep = 0.0;
   for (int i = 2; i < argc; i++) {
+    if (!strcmp (argv[i], "--fp16")) {
+      options.weights_fp16 = 1;
+      continue;
+    }
     if (i + 1 >= argc) return usage (stderr);
     const char *value = argv[++i];
     char *end;
@@ -120,6 +126,12 @@ cmd_run (int argc, char **argv)
       options.threads = (int) strtol (value, &end, 10);
       if (*end || options.threads < 0) {
         fprintf (stderr, "adatosk: --threads %s: must be 0 (all cores) or more\n", value);
+        return 2;
+      }
+    } else if (!strcmp (argv[i - 1], "--device")) {
+      options.device_index = (int) strtol (value, &end, 10);
+      if (*end || options.device_index < -1) {
+        fprintf (stderr, "adatosk: --device %s: a Vulkan device index, or -1 for the best\n", value);
         return 2;
       }
     } else if (!strcmp (argv[i - 1], "--backend")) {
@@ -149,6 +161,8 @@ cmd_run (int argc, char **argv)
   }
   printf ("backend: %s (%s)\n", adatosk_backend_get_name (backend),
       adatosk_backend_get_device (backend));
+  if (*adatosk_backend_get_choice_reason (backend))
+    printf ("chosen because: %s\n", adatosk_backend_get_choice_reason (backend));
   int best = 0;
   for (int i = 0; i < c->num_classes; i++) {
     if (out->probs[i] > out->probs[best]) best = i;
