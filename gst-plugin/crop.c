@@ -65,6 +65,11 @@ adatosk_cropper_new (const GstVideoInfo * in_info, gint width, gint height,
   cropper->in_info = *in_info;
   gst_video_info_set_format (&cropper->out_info, GST_VIDEO_FORMAT_RGB, width,
       height);
+  /* GstVideoConverter converts pixels, not rates or field layouts. */
+  GST_VIDEO_INFO_FPS_N (&cropper->out_info) = GST_VIDEO_INFO_FPS_N (in_info);
+  GST_VIDEO_INFO_FPS_D (&cropper->out_info) = GST_VIDEO_INFO_FPS_D (in_info);
+  GST_VIDEO_INFO_INTERLACE_MODE (&cropper->out_info) =
+      GST_VIDEO_INFO_INTERLACE_MODE (in_info);
   cropper->width = width;
   cropper->height = height;
   cropper->margin = margin;

@@ -8,13 +8,35 @@
  * @title: adatoskdfer
  *
  * Recognises dynamic facial expressions in video with the AdaTosk video
- * transformer. Faces come from upstream GstVideoRegionOfInterestMeta of type
- * "face" (e.g. the facedetect element) or the whole frame is one face. Each
- * face is tracked, cropped, scaled to the model's input and collected into a
- * clip; every clip is classified and the result travels downstream on the
- * buffers (an "expression" param on the face's ROI meta and an
- * AdatoskDferMeta custom meta, see adatoskmeta.h) and, optionally, as an
- * element message. The video itself passes through unchanged.
+ * transformer. The video passes through unchanged (in place); only metadata
+ * is added.
+ *
+ * Faces come from upstream GstVideoRegionOfInterestMeta of type #roi-type
+ * ("face", e.g. from facedetect) or the whole frame is one face
+ * (#roi-mode: in auto mode the whole frame is used until the first face ROI
+ * arrives, ROIs only from then on). Faces are tracked across frames by IoU
+ * (upstream ids are all 0); a face missed by the detector keeps its last box
+ * for up to #track-timeout frames. Every #frame-step-th frame of a track is
+ * cropped (the box plus #crop-margin, grown to the model's aspect ratio),
+ * converted and scaled by GstVideoConverter, normalised and added to the
+ * track's ring; once the ring holds the model's clip and #clip-stride new
+ * frames came, the clip is classified.
+ *
+ * Each result travels downstream on the track's frames until its next one:
+ * an "expression" param on the face's ROI meta (label, label_id, confidence,
+ * model_name, track-id, clip-start, clip-end), an AdatoskDferMeta custom meta
+ * with the probabilities, labels and frame significance (read it with
+ * adatoskmeta.h), and with #post-messages an element message "adatoskdfer".
+ *
+ * #inference-mode=sync runs the model in the streaming thread (deterministic;
+ * the LATENCY query reports one forward); async runs it on a worker thread
+ * and attaches results when ready (no latency added). In async mode a live
+ * source never waits: when the worker falls behind the oldest waiting clip is
+ * dropped (#clips-dropped); other sources wait, so no clip is lost.
+ *
+ * FLUSH drops the tracks and pending clips, new caps reset the tracks, EOS
+ * waits for pending clips (and with #classify-partial classifies faces that
+ * had at least half a clip; those results are posted as messages only).
  *
  * ## Example launch line
  * |[
@@ -22,9 +44,6 @@
  *     facedetect display=false ! adatoskdfer model=model.safetensors ! fakesink
  * ]|
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
 
 #include "gstadatoskdfer.h"
 
@@ -225,7 +244,8 @@ gst_adatosk_dfer_class_init (GstAdatoskDferClass * klass)
           "fraction of the box size", 0.0, 2.0, DEFAULT_CROP_MARGIN, rw));
   g_object_class_install_property (gobject_class, PROP_ROI_MODE,
       g_param_spec_enum ("roi-mode", "ROI mode",
-          "Where the faces come from", GST_TYPE_ADATOSK_DFER_ROI_MODE,
+          "Where the faces come from: upstream face ROIs or the whole frame",
+          GST_TYPE_ADATOSK_DFER_ROI_MODE,
           DEFAULT_ROI_MODE, rw));
   g_object_class_install_property (gobject_class, PROP_ROI_TYPE,
       g_param_spec_string ("roi-type", "ROI type",
@@ -247,7 +267,8 @@ gst_adatosk_dfer_class_init (GstAdatoskDferClass * klass)
           DEFAULT_IOU_THRESHOLD, rw));
   g_object_class_install_property (gobject_class, PROP_INFERENCE_MODE,
       g_param_spec_enum ("inference-mode", "Inference mode",
-          "Where clips are classified", GST_TYPE_ADATOSK_DFER_INFERENCE_MODE,
+          "Where clips are classified: in the streaming thread or on a "
+          "worker thread", GST_TYPE_ADATOSK_DFER_INFERENCE_MODE,
           DEFAULT_INFERENCE_MODE, rw));
   g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
       g_param_spec_boolean ("post-messages", "Post messages",
@@ -263,7 +284,8 @@ gst_adatosk_dfer_class_init (GstAdatoskDferClass * klass)
           DEFAULT_CLASSIFY_PARTIAL, rw));
   g_object_class_install_property (gobject_class, PROP_BACKEND,
       g_param_spec_enum ("backend", "Backend",
-          "Where the model runs", GST_TYPE_ADATOSK_DFER_BACKEND,
+          "Where the model runs (the choice is readable in 'device')",
+          GST_TYPE_ADATOSK_DFER_BACKEND,
           DEFAULT_BACKEND, rw));
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_uint ("threads", "Threads",
@@ -557,9 +579,15 @@ resolve_labels (GstAdatoskDfer * self)
     gint count = (gint) g_strv_length (names);
 
     for (gint i = 0; i < count; i++) {
-      g_strstrip (names[i]);
-      if (names[i][0] == '\0')
-        count = -1;
+      if (g_strstrip (names[i])[0] == '\0') {
+        GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
+            ("The 'labels' property has an empty name (\"%s\")",
+                self->run.labels),
+            ("Give %d non-empty comma-separated names, or unset 'labels' to "
+                "use the model's.", n));
+        g_strfreev (names);
+        return FALSE;
+      }
     }
     if (count != n) {
       GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
@@ -669,8 +697,8 @@ gst_adatosk_dfer_start (GstBaseTransform * trans)
     self->device = g_strdup (adatosk_inference_get_device (self->inference));
     GST_OBJECT_UNLOCK (self);
     if (reason && reason[0])
-      GST_ELEMENT_WARNING (self, LIBRARY, INIT,
-          ("Running the model on %s", self->device), ("%s", reason));
+      GST_WARNING_OBJECT (self, "backend auto chose %s: %s", self->device,
+          reason);
     GST_INFO_OBJECT (self, "model \"%s\" (%s) on %s", self->model_name, path,
         self->device);
   }
@@ -688,6 +716,7 @@ gst_adatosk_dfer_start (GstBaseTransform * trans)
       (guint) self->config->num_frames,
       (gsize) 3 * self->config->img_height * self->config->img_width);
   self->roi_seen = FALSE;
+  self->upstream_live = -1;
 
   if (!warm_up (self))
     goto failed;
@@ -736,7 +765,7 @@ gst_adatosk_dfer_stop (GstBaseTransform * trans)
 
 static gboolean
 gst_adatosk_dfer_set_caps (GstBaseTransform * trans, GstCaps * incaps,
-    GstCaps * outcaps)
+    G_GNUC_UNUSED GstCaps * outcaps)
 {
   GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
   GstVideoInfo info;
@@ -851,6 +880,24 @@ update_latency (GstAdatoskDfer * self, gint64 forward_us)
   }
 }
 
+/* Whether upstream is live: then async mode drops clips rather than wait. */
+static gboolean
+upstream_is_live (GstAdatoskDfer * self)
+{
+  if (self->upstream_live < 0) {
+    GstQuery *query = gst_query_new_latency ();
+    gboolean live = FALSE;
+
+    if (gst_pad_peer_query (GST_BASE_TRANSFORM_SINK_PAD (self), query))
+      gst_query_parse_latency (query, &live, NULL, NULL);
+    gst_query_unref (query);
+    self->upstream_live = live ? 1 : 0;
+    GST_INFO_OBJECT (self, "upstream is %slive: the worker %s when behind",
+        live ? "" : "not ", live ? "drops clips" : "makes the stream wait");
+  }
+  return self->upstream_live > 0;
+}
+
 static gboolean
 classify (GstAdatoskDfer * self, AdatoskClip * clip)
 {
@@ -858,7 +905,8 @@ classify (GstAdatoskDfer * self, AdatoskClip * clip)
   guint dropped;
 
   if (self->worker != NULL) {
-    dropped = adatosk_worker_push (self->worker, clip);
+    dropped = adatosk_worker_push (self->worker, clip,
+        !upstream_is_live (self));
     if (dropped) {
       GST_OBJECT_LOCK (self);
       self->clips_dropped += dropped;
@@ -966,6 +1014,8 @@ gather_faces (GstAdatoskDfer * self, GstBuffer * buf)
   if (use_roi) {
     gpointer state = NULL;
     GstMeta *meta;
+    gint64 limit_w = MIN ((gint64) BOX_LIMIT * fw, G_MAXINT / 2);
+    gint64 limit_h = MIN ((gint64) BOX_LIMIT * fh, G_MAXINT / 2);
 
     while ((meta = gst_buffer_iterate_meta_filtered (buf, &state,
                 GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) != NULL) {
@@ -977,8 +1027,8 @@ gather_faces (GstAdatoskDfer * self, GstBuffer * buf)
       face.roi = roi;
       face.box.x = (gint) roi->x;
       face.box.y = (gint) roi->y;
-      face.box.w = (gint) MIN (roi->w, (guint) (BOX_LIMIT * fw));
-      face.box.h = (gint) MIN (roi->h, (guint) (BOX_LIMIT * fh));
+      face.box.w = (gint) MIN ((gint64) roi->w, limit_w);
+      face.box.h = (gint) MIN ((gint64) roi->h, limit_h);
       g_array_append_val (faces, face);
     }
   } else {
@@ -1047,6 +1097,11 @@ gst_adatosk_dfer_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
     }
   }
 
+  /* A mapped frame holds a reference: unmap before the buffer is written. */
+  if (mapped) {
+    gst_video_frame_unmap (&frame);
+    mapped = FALSE;
+  }
   for (guint i = 0; i < faces->len; i++) {
     if (matches[i] != NULL && matches[i]->result != NULL)
       adatosk_dfer_result_attach (matches[i]->result, buf,

@@ -86,6 +86,7 @@ struct _GstAdatoskDfer
   AdatoskCropper *cropper;
   AdatoskTracker *tracker;
   gboolean roi_seen;            /* auto mode: face ROIs came from upstream */
+  gint upstream_live;           /* -1 unknown, else from a LATENCY query */
 
   /* Readable as properties (object lock). */
   gchar *device;

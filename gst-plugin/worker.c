@@ -105,11 +105,23 @@ adatosk_worker_free (AdatoskWorker * worker)
 }
 
 guint
-adatosk_worker_push (AdatoskWorker * worker, AdatoskClip * clip)
+adatosk_worker_push (AdatoskWorker * worker, AdatoskClip * clip,
+    gboolean wait)
 {
   guint dropped = 0;
+  guint generation;
 
   g_mutex_lock (&worker->lock);
+  generation = worker->generation;
+  while (wait && generation == worker->generation
+      && g_queue_get_length (&worker->waiting) >= worker->max_waiting)
+    g_cond_wait (&worker->cond, &worker->lock);
+  if (generation != worker->generation) {
+    /* Flushed while waiting for room: the clip belongs to the old data. */
+    g_mutex_unlock (&worker->lock);
+    adatosk_clip_free (clip);
+    return 0;
+  }
   if (g_queue_get_length (&worker->waiting) >= worker->max_waiting) {
     adatosk_clip_free (g_queue_pop_head (&worker->waiting));
     dropped = 1;

