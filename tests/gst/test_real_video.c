@@ -8,7 +8,9 @@
  *       main face is classified, with the right pts range, and every result
  *       appears in all three forms (ROI param, custom meta, message), equal;
  *   test-real-video compare VIDEO              sync and async inference give
- *       the same clips with the same labels and probabilities.
+ *       the same clips with the same labels and probabilities;
+ *   test-real-video compare-backends VIDEO     backend=vulkan gives the same
+ *       clips and labels as backend=cpu, probabilities within 1e-5.
  *
  * Exit status 77 (skip) only when the video cannot be fetched because npm or
  * its registry is unreachable.
@@ -114,13 +116,14 @@ on_output (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
+/* `settings`: adatoskdfer properties, e.g. "inference-mode=async". */
 static GList *
-run_pipeline (const gchar * video, const gchar * model, const gchar * mode,
+run_pipeline (const gchar * video, const gchar * model, const gchar * settings,
     Run * run)
 {
   gchar *d = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! "
       "videoconvert ! facedetect display=false ! adatoskdfer name=dfer "
-      "model=\"%s\" inference-mode=%s ! fakesink", video, model, mode);
+      "model=\"%s\" %s ! fakesink", video, model, settings);
   GError *error = NULL;
   GstElement *pipeline = gst_parse_launch (d, &error);
   GstElement *dfer;
@@ -170,7 +173,7 @@ run_pipeline (const gchar * video, const gchar * model, const gchar * mode,
   g_object_get (dfer, "clips-classified", &classified, "clips-dropped",
       &dropped, NULL);
   g_print ("%s: %u frames, %u messages, %u results on buffers, %u frames "
-      "with results, %.1f s\n", mode, run->pts->len, g_list_length (results),
+      "with results, %.1f s\n", settings, run->pts->len, g_list_length (results),
       g_hash_table_size (run->on_buffers), run->frames_with_results,
       (g_get_monotonic_time () - t0) / 1e6);
   CHECK (classified == g_list_length (results), "%" G_GUINT64_FORMAT
@@ -208,7 +211,7 @@ test_full (const gchar * video, const gchar * model, guint T, guint step,
     guint stride)
 {
   Run run = { 0 };
-  GList *msgs = run_pipeline (video, model, "sync", &run), *l;
+  GList *msgs = run_pipeline (video, model, "inference-mode=sync", &run), *l;
   guint samples, expected, j = 0, main_clips = 0;
 
   CHECK (run.pts->len > 1000, "only %u frames decoded", run.pts->len);
@@ -271,29 +274,60 @@ test_full (const gchar * video, const gchar * model, guint T, guint step,
   return 0;
 }
 
+/* The largest difference between two float GstValueArrays. */
+static gdouble
+max_difference (const GValue * a, const GValue * b)
+{
+  gdouble worst = 0.0;
+
+  CHECK (gst_value_array_get_size (a) == gst_value_array_get_size (b),
+      "probability vectors of different lengths");
+  for (guint i = 0; i < gst_value_array_get_size (a); i++) {
+    gdouble d = g_value_get_float (gst_value_array_get_value (a, i))
+        - g_value_get_float (gst_value_array_get_value (b, i));
+    worst = MAX (worst, ABS (d));
+  }
+  return worst;
+}
+
+/* The same clips with the same labels under two settings; probabilities
+ * equal, or within `tolerance` when it is > 0. */
 static int
-test_compare (const gchar * video, const gchar * model)
+test_compare (const gchar * video, const gchar * model, const gchar * settings_a,
+    const gchar * settings_b, gdouble tolerance)
 {
   Run a = { 0 }, b = { 0 };
-  GList *ma = run_pipeline (video, model, "sync", &a);
-  GList *mb = run_pipeline (video, model, "async", &b);
+  GList *ma = run_pipeline (video, model, settings_a, &a);
+  GList *mb = run_pipeline (video, model, settings_b, &b);
   GList *la, *lb;
   const gchar *same[] = { "track-id", "clip-start", "clip-end", "label",
-    "label_id", "probabilities", NULL
+    "label_id", NULL
   };
+  gdouble worst = 0.0;
 
   CHECK (g_list_length (ma) > 0, "no clip classified");
-  CHECK (g_list_length (ma) == g_list_length (mb), "sync %u clips, async %u",
-      g_list_length (ma), g_list_length (mb));
-  for (la = ma, lb = mb; la && lb; la = la->next, lb = lb->next)
+  CHECK (g_list_length (ma) == g_list_length (mb), "%s: %u clips, %s: %u",
+      settings_a, g_list_length (ma), settings_b, g_list_length (mb));
+  for (la = ma, lb = mb; la && lb; la = la->next, lb = lb->next) {
+    const GstStructure *sa = gst_message_get_structure (la->data);
+    const GstStructure *sb = gst_message_get_structure (lb->data);
+    const GValue *pa = gst_structure_get_value (sa, "probabilities");
+    const GValue *pb = gst_structure_get_value (sb, "probabilities");
+
     for (guint k = 0; same[k]; k++)
-      CHECK (gst_value_compare (gst_structure_get_value
-              (gst_message_get_structure (la->data), same[k]),
-              gst_structure_get_value (gst_message_get_structure (lb->data),
-                  same[k])) == GST_VALUE_EQUAL, "sync and async differ on %s",
-          same[k]);
-  g_print ("sync and async: the same %u clips and labels\n",
-      g_list_length (ma));
+      CHECK (gst_value_compare (gst_structure_get_value (sa, same[k]),
+              gst_structure_get_value (sb, same[k])) == GST_VALUE_EQUAL,
+          "%s and %s differ on %s", settings_a, settings_b, same[k]);
+    if (tolerance > 0.0)
+      worst = MAX (worst, max_difference (pa, pb));
+    else
+      CHECK (gst_value_compare (pa, pb) == GST_VALUE_EQUAL,
+          "%s and %s differ on the probabilities", settings_a, settings_b);
+  }
+  CHECK (worst <= tolerance, "probabilities differ by %g (allowed %g)", worst,
+      tolerance);
+  g_print ("%s and %s: the same %u clips and labels, probabilities within "
+      "%.3g\n", settings_a, settings_b, g_list_length (ma), worst);
   g_list_free_full (ma, (GDestroyNotify) gst_message_unref);
   g_list_free_full (mb, (GDestroyNotify) gst_message_unref);
   run_clear (&a);
@@ -338,7 +372,7 @@ main (int argc, char **argv)
   int ret;
 
   gst_init (&argc, &argv);
-  CHECK (argc >= 3 && model, "usage: ADATOSK_TEST_MODEL=M %s full|compare "
+  CHECK (argc >= 3 && model, "usage: ADATOSK_TEST_MODEL=M %s full|compare|compare-backends "
       "VIDEO [T STEP STRIDE]", argv[0]);
   for (guint i = 0; needed[i]; i++) {
     GstElementFactory *f = gst_element_factory_find (needed[i]);
@@ -353,8 +387,11 @@ main (int argc, char **argv)
     CHECK (argc == 6, "full needs T STEP STRIDE");
     ret = test_full (video, model, atoi (argv[3]), atoi (argv[4]),
         atoi (argv[5]));
+  } else if (g_str_equal (argv[1], "compare-backends")) {
+    ret = test_compare (video, model, "backend=cpu", "backend=vulkan", 1e-5);
   } else {
-    ret = test_compare (video, model);
+    ret = test_compare (video, model, "inference-mode=sync",
+        "inference-mode=async", 0.0);
   }
   g_free (video);
   return ret;
