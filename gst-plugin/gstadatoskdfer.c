@@ -47,6 +47,7 @@
 
 #include "gstadatoskdfer.h"
 
+#include "default_model.h"
 #include "results.h"
 
 #include <math.h>
@@ -55,17 +56,12 @@
 GST_DEBUG_CATEGORY (gst_adatosk_dfer_debug);
 #define GST_CAT_DEFAULT gst_adatosk_dfer_debug
 
-/* The model used when the `model` property is unset. Empty until the project
- * ships a trained model; gst-plugin/meson.build sets it (one place). */
-#ifndef ADATOSK_DFER_DEFAULT_MODEL
-#define ADATOSK_DFER_DEFAULT_MODEL ""
-#endif
-
 #define HOW_TO_MAKE_A_MODEL \
-  "Set the 'model' property to an AdaTosk .safetensors file. The project " \
-  "does not ship a trained model yet; make a random-weight one (its labels " \
-  "mean nothing) with: /usr/bin/python3 train/make_model.py --config " \
-  "adatosk-tiny --set num_frames=8 --seed 1 --out adatosk-tiny.safetensors"
+  "Set the 'model' property to an AdaTosk .safetensors file: the project's " \
+  "models/ folder has a trained one, train/train.py and train/export.py " \
+  "make your own, and /usr/bin/python3 train/make_model.py --config " \
+  "adatosk-tiny --out adatosk-tiny.safetensors makes a random-weight one " \
+  "for trying the element (its labels mean nothing)"
 
 #define DEFAULT_KEEP_RATIO 0.0
 #define DEFAULT_FRAME_STEP 0
@@ -217,10 +213,9 @@ gst_adatosk_dfer_class_init (GstAdatoskDferClass * klass)
 
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Model",
-          "Path of the AdaTosk model file (.safetensors)"
-          "; unset: the model the project installs, when there is one",
-          ADATOSK_DFER_DEFAULT_MODEL[0] ? ADATOSK_DFER_DEFAULT_MODEL : NULL,
-          rw));
+          "Path of the AdaTosk model file (.safetensors); unset: the model "
+          "built into the plugin (models/" ADATOSK_DFER_DEFAULT_MODEL_FILE
+          ", when the build had it)", NULL, rw));
   g_object_class_install_property (gobject_class, PROP_LABELS,
       g_param_spec_string ("labels", "Labels",
           "Comma-separated class names replacing the model's, one per class "
@@ -334,8 +329,7 @@ gst_adatosk_dfer_init (GstAdatoskDfer * self)
 {
   GstAdatoskDferSettings *s = &self->settings;
 
-  s->model = ADATOSK_DFER_DEFAULT_MODEL[0] ?
-      g_strdup (ADATOSK_DFER_DEFAULT_MODEL) : NULL;
+  s->model = NULL;
   s->labels = NULL;
   s->keep_ratio = DEFAULT_KEEP_RATIO;
   s->frame_step = DEFAULT_FRAME_STEP;
@@ -659,11 +653,11 @@ gst_adatosk_dfer_start (GstBaseTransform * trans)
   self->clips_dropped = 0;
   GST_OBJECT_UNLOCK (self);
 
-  path = self->run.model;
-  if (path == NULL || path[0] == '\0') {
+  path = self->run.model && self->run.model[0] ? self->run.model : NULL;
+  if (path == NULL && !adatosk_dfer_has_default_model ()) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-        ("No model: the 'model' property is not set. %s",
-            HOW_TO_MAKE_A_MODEL), (NULL));
+        ("No model: the 'model' property is not set and this build of the "
+            "plugin has no built-in model. %s", HOW_TO_MAKE_A_MODEL), (NULL));
     return FALSE;
   }
   if (self->run.roi_mode != GST_ADATOSK_DFER_ROI_MODE_FULL_FRAME &&
@@ -679,7 +673,8 @@ gst_adatosk_dfer_start (GstBaseTransform * trans)
   self->inference = adatosk_inference_new (path, kinds[self->run.backend],
       (gint) self->run.threads, self->run.keep_ratio, &error);
   if (self->inference == NULL) {
-    post_model_error (self, path, error);
+    post_model_error (self, path ? path : ADATOSK_DFER_DEFAULT_MODEL_ORIGIN,
+        error);
     g_error_free (error);
     return FALSE;
   }
@@ -691,7 +686,7 @@ gst_adatosk_dfer_start (GstBaseTransform * trans)
         adatosk_inference_get_choice_reason (self->inference);
 
     self->model_name = name && name[0] ? g_strdup (name) :
-        g_path_get_basename (path);
+        g_path_get_basename (path ? path : ADATOSK_DFER_DEFAULT_MODEL_FILE);
     GST_OBJECT_LOCK (self);
     g_free (self->device);
     self->device = g_strdup (adatosk_inference_get_device (self->inference));

@@ -4,6 +4,8 @@
  */
 #include "inference.h"
 
+#include "default_model.h"
+
 struct AdatoskInference
 {
   AdatoskModel *model;
@@ -31,8 +33,24 @@ adatosk_inference_new (const gchar * model_path, AdatoskBackendKind kind,
   AdatoskError err = { 0 };
 
   inference->keep_ratio = keep_ratio;
-  if (adatosk_model_load (model_path, &inference->model, &err) != ADATOSK_OK)
-    goto failed;
+  if (model_path) {
+    if (adatosk_model_load (model_path, &inference->model, &err) != ADATOSK_OK)
+      goto failed;
+  } else {
+    const guint8 *data;
+    gsize size;
+
+    if (!adatosk_dfer_default_model (&data, &size)) {
+      g_set_error (error, ADATOSK_DFER_ERROR, ADATOSK_ERROR_IO,
+          "This build of the plugin has no built-in model");
+      adatosk_inference_free (inference);
+      return NULL;
+    }
+    if (adatosk_model_load_from_memory (data, size,
+            ADATOSK_DFER_DEFAULT_MODEL_ORIGIN, &inference->model,
+            &err) != ADATOSK_OK)
+      goto failed;
+  }
   inference->config = adatosk_model_get_config (inference->model);
   options.kind = kind;
   options.threads = threads;

@@ -36,6 +36,7 @@ typedef struct
 
 typedef struct AdatoskInference AdatoskInference;
 
+/* `model_path` NULL: the built-in model (default_model.h). */
 AdatoskInference *adatosk_inference_new (const gchar * model_path,
     AdatoskBackendKind kind, gint threads, gdouble keep_ratio,
     GError ** error);
