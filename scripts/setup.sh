@@ -14,7 +14,9 @@ packages=(
   # the Vulkan backend and its tests on Mesa's lavapipe
   libvulkan-dev glslc spirv-tools mesa-vulkan-drivers vulkan-validationlayers
   # the PyTorch reference, parity fixtures and training
-  python3 python3-torch python3-numpy python3-pytest python3-matplotlib
+  python3 python3-torch python3-numpy python3-pytest python3-matplotlib python3-pil
+  # train/make_dataset.py runs GStreamer (facedetect, GstVideoConverter) from Python
+  python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
   # memory checks
   valgrind
 )
