@@ -1,0 +1,168 @@
+"""Training clips: a clip list (CSV) and clips stored as arrays.
+
+clips.csv (a header row, then one row per clip; further columns are ignored):
+    path,label
+    clips/cap12_edit_t1_0000.npy,0.91 0.01 0.02 0.01 0.01 0.00 0.04     (soft label: C probabilities)
+    clips/other.npy,surprised                                         (hard label: a class name)
+    clips/third.npy,6                                                 (hard label: a class index)
+path is relative to the CSV's folder (or absolute). A clip file is a .npy uint8 array
+[T][H][W][3] (RGB crops as the element makes them, before normalisation); the model's own
+normalize() (its config's mean/std) is applied inside the model's forward_train, and by
+`normalized()` here for inference.
+"""
+
+import csv
+import math
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def parse_label(text, labels):
+    """-> int class index or float64 vector of len(labels)."""
+    text = text.strip()
+    parts = text.split()
+    if len(parts) > 1:
+        v = np.array([float(p) for p in parts], dtype=np.float64)
+        if len(v) != len(labels):
+            raise ValueError(f"soft label with {len(v)} values for {len(labels)} classes")
+        if np.any(v < 0) or abs(v.sum() - 1.0) > 1e-3:
+            raise ValueError(f"soft label {text!r} is not a probability vector")
+        return v / v.sum()
+    if text.lstrip("-").isdigit():
+        i = int(text)
+        if not 0 <= i < len(labels):
+            raise ValueError(f"class index {i} out of range")
+        return i
+    if text in labels:
+        return labels.index(text)
+    raise ValueError(f"unknown label {text!r} (classes: {labels})")
+
+
+def read_clip_list(csv_path, labels):
+    """-> list of (absolute clip path, label (int or vector), row dict)."""
+    base = os.path.dirname(os.path.abspath(csv_path))
+    out = []
+    with open(csv_path, newline="") as f:
+        for row in csv.DictReader(f):
+            path = row["path"]
+            if not os.path.isabs(path):
+                path = os.path.join(base, path)
+            out.append((path, parse_label(row["label"], labels), row))
+    if not out:
+        raise ValueError(f"{csv_path}: no clips")
+    return out
+
+
+def target_distribution(label, num_classes):
+    if isinstance(label, (int, np.integer)):
+        v = np.zeros(num_classes)
+        v[int(label)] = 1.0
+        return v
+    return np.asarray(label, dtype=np.float64)
+
+
+def hard_label(label):
+    return int(label) if isinstance(label, (int, np.integer)) else int(np.argmax(label))
+
+
+def load_clip(path, T, H, W):
+    a = np.load(path)
+    if a.dtype != np.uint8 or a.ndim != 4 or a.shape[3] != 3:
+        raise ValueError(f"{path}: want uint8 [T][H][W][3], got {a.dtype} {a.shape}")
+    if a.shape[0] != T or a.shape[1] != H or a.shape[2] != W:
+        raise ValueError(f"{path}: clip {a.shape[:3]} but the model wants [{T}][{H}][{W}]")
+    return a
+
+
+def to_x01(clip_u8):
+    """uint8 [T][H][W][3] -> float32 tensor [3][T][H][W] in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(clip_u8)).permute(3, 0, 1, 2).float() / 255.0
+
+
+def normalized(x01, mean, std):
+    """[..., 3, T, H, W] in [0, 1] -> the model input (per-channel mean/std)."""
+    m = torch.tensor(mean, dtype=x01.dtype).view(3, 1, 1, 1)
+    s = torch.tensor(std, dtype=x01.dtype).view(3, 1, 1, 1)
+    return (x01 - m) / s
+
+
+def augment(x01, generator, scale=(0.8, 1.0), ratio=(3 / 4, 4 / 3), flip=0.5, jitter=2):
+    """One clip [3][T][H][W]: random resized crop (same box for every frame, area fraction in
+    `scale`, aspect in `ratio`, resized back bilinearly), horizontal flip, temporal jitter (the
+    clip shifted by up to `jitter` frames, edge frames repeated)."""
+    C, T, H, W = x01.shape
+
+    def rand():
+        return float(torch.rand((), generator=generator))
+
+    area = H * W
+    for _ in range(10):
+        target = area * (scale[0] + (scale[1] - scale[0]) * rand())
+        logr = math.log(ratio[0]) + (math.log(ratio[1]) - math.log(ratio[0])) * rand()
+        ar = math.exp(logr)
+        w = int(round(math.sqrt(target * ar)))
+        h = int(round(math.sqrt(target / ar)))
+        if 0 < w <= W and 0 < h <= H:
+            break
+    else:
+        w, h = W, H
+    y0 = int(rand() * (H - h + 1))
+    x0 = int(rand() * (W - w + 1))
+    x = x01[:, :, y0:y0 + h, x0:x0 + w]
+    if (h, w) != (H, W):
+        x = F.interpolate(x, size=(H, W), mode="bilinear", align_corners=False)
+    if rand() < flip:
+        x = x.flip(-1)
+    if jitter > 0:
+        shift = int(torch.randint(-jitter, jitter + 1, (), generator=generator))
+        idx = torch.clamp(torch.arange(T) + shift, 0, T - 1)
+        x = x[:, idx]
+    return x.contiguous()
+
+
+class ClipDataset(torch.utils.data.Dataset):
+    """Items: (x01 [3][T][H][W] float32 in [0, 1], target distribution [C] float32, hard label).
+    Clips are cached in memory as uint8 (a 16x112x112 clip is 0.6 MB)."""
+
+    def __init__(self, csv_path, config, labels, train=False, seed=0, cache=True):
+        self.items = read_clip_list(csv_path, labels)
+        self.config, self.labels, self.train = config, list(labels), train
+        self.T = config.num_frames
+        self.H, self.W = config.img_hw
+        self.C = config.num_classes
+        self.generator = torch.Generator().manual_seed(seed)
+        self.cache = {} if cache else None
+
+    def __len__(self):
+        return len(self.items)
+
+    def clip(self, i):
+        if self.cache is not None and i in self.cache:
+            return self.cache[i]
+        a = load_clip(self.items[i][0], self.T, self.H, self.W)
+        if self.cache is not None:
+            self.cache[i] = a
+        return a
+
+    def __getitem__(self, i):
+        x = to_x01(self.clip(i))
+        if self.train:
+            x = augment(x, self.generator)
+        label = self.items[i][1]
+        return (x, torch.from_numpy(target_distribution(label, self.C)).float(),
+                hard_label(label))
+
+    def hard_labels(self):
+        return np.array([hard_label(it[1]) for it in self.items])
+
+    def soft_targets(self):
+        return np.stack([target_distribution(it[1], self.C) for it in self.items])
+
+    def balanced_weights(self):
+        """Per-clip sampling weights so that every (hard) class present is drawn equally often."""
+        y = self.hard_labels()
+        counts = np.bincount(y, minlength=self.C).astype(np.float64)
+        return 1.0 / counts[y]

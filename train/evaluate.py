@@ -1,0 +1,118 @@
+#!/usr/bin/python3
+"""Evaluates a model against clip labels (the teacher's: the mean of its frame probabilities).
+
+  evaluate.py MODEL.safetensors VAL/clips.csv [--keep R] [--min-clips 3] [--json OUT.json]
+
+Reports, against the argmax of each clip's label: per-class recall for the classes that have at
+least --min-clips clips, the confusion matrix (rows: label, columns: prediction), the accuracy, the
+AUC of the "surprised" probability (label surprised vs the rest; Mann-Whitney, ties count half),
+and the label distribution. Inference exactly as in the element: no hard mask, ATSM, top-K.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+
+@torch.no_grad()
+def predict(model, dataset, batch=8, keep_ratio=None):
+    """Probabilities [N, C] of the model on every clip of a ClipDataset (no augmentation)."""
+    out = []
+    for i in range(0, len(dataset), batch):
+        from dataset import to_x01
+        x01 = torch.stack([to_x01(dataset.clip(j)) for j in range(i, min(i + batch, len(dataset)))])
+        x = model.normalize(x01.to(next(model.parameters()).dtype))
+        out.append(model(x, keep_ratio=keep_ratio)["probs"].double().numpy())
+    return np.concatenate(out)
+
+
+def auc(scores, positive):
+    """Area under the ROC curve of `scores` for the boolean `positive` (NaN if one class is empty)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    positive = np.asarray(positive, dtype=bool)
+    npos, nneg = positive.sum(), (~positive).sum()
+    if npos == 0 or nneg == 0:
+        return float("nan")
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores))
+    s = scores[order]
+    i = 0
+    while i < len(s):                      # average ranks over ties
+        j = i
+        while j + 1 < len(s) and s[j + 1] == s[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    return float((ranks[positive].sum() - npos * (npos + 1) / 2.0) / (npos * nneg))
+
+
+def metrics(probs, targets, labels, min_clips=3, positive="surprised"):
+    """probs [N, C] model probabilities; targets [N, C] label distributions (one-hot or soft)."""
+    C = len(labels)
+    y = np.argmax(targets, axis=1)
+    pred = np.argmax(probs, axis=1)
+    conf = np.zeros((C, C), dtype=np.int64)
+    for a, b in zip(y, pred):
+        conf[a, b] += 1
+    counts = np.bincount(y, minlength=C)
+    recall = {labels[c]: float(conf[c, c] / counts[c]) for c in range(C) if counts[c] >= min_clips}
+    pos = labels.index(positive) if positive in labels else None
+    return {
+        "clips": int(len(y)),
+        "label_counts": {labels[c]: int(counts[c]) for c in range(C) if counts[c] > 0},
+        "predicted_counts": {labels[c]: int(n) for c, n in enumerate(np.bincount(pred, minlength=C)) if n > 0},
+        "recall": recall,
+        "min_recall": min(recall.values()) if recall else float("nan"),
+        "accuracy": float((y == pred).mean()),
+        "auc_surprised": auc(probs[:, pos], y == pos) if pos is not None else float("nan"),
+        "confusion": conf.tolist(),
+        "labels": list(labels),
+    }
+
+
+def format_report(m):
+    labels = m["labels"]
+    used = [i for i, l in enumerate(labels) if l in m["label_counts"] or l in m["predicted_counts"]]
+    lines = [f"clips: {m['clips']}; label distribution: {m['label_counts']}",
+             "recall (classes with >= 3 clips): " + ", ".join(f"{k} {v:.3f}" for k, v in m["recall"].items()),
+             f"accuracy {m['accuracy']:.3f}; AUC of p(surprised) {m['auc_surprised']:.3f}",
+             "confusion (rows: label, columns: prediction):",
+             "            " + " ".join(f"{labels[j][:9]:>9}" for j in used)]
+    for i in used:
+        lines.append(f"  {labels[i][:9]:>9} " + " ".join(f"{m['confusion'][i][j]:9d}" for j in used))
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model")
+    ap.add_argument("clips")
+    ap.add_argument("--keep", type=float, default=None)
+    ap.add_argument("--min-clips", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    from adatosk.safetensors_io import load_model
+    from dataset import ClipDataset
+    model, config, labels, _ = load_model(args.model)
+    model.eval()
+    ds = ClipDataset(args.clips, config, labels, train=False, cache=False)
+    probs = predict(model, ds, keep_ratio=args.keep)
+    m = metrics(probs, ds.soft_targets(), labels, args.min_clips)
+    print(format_report(m))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(m, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

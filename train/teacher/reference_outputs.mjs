@@ -1,0 +1,93 @@
+// Runs the ORIGINAL face-api FaceExpressionNet (npm @vladmandic/face-api@1.7.15, the tfjs it
+// bundles in dist/face-api.esm.js, CPU backend) offline on face crops and prints its probabilities.
+//
+//   node train/teacher/reference_outputs.mjs PACKAGE_DIR OUT.json CROP.npy...
+//
+// PACKAGE_DIR: the unpacked npm package (holds dist/ and model/), see fetch_faceapi.sh.
+// CROP.npy: uint8 [H][W][3] RGB face crops (any size: face-api pads to square and resizes).
+// The crops go in as tf tensors, so the original's own preprocessing runs (toBatchTensor(112):
+// padToSquare centred, resizeBilinear, mean RGB subtraction, / 255).
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+function readNpyU8(file) {
+  const buf = fs.readFileSync(file);
+  if (buf.toString('latin1', 1, 6) !== 'NUMPY') throw new Error(`${file}: not a .npy file`);
+  const major = buf[6];
+  const hlen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
+  const hstart = major === 1 ? 10 : 12;
+  const header = buf.toString('latin1', hstart, hstart + hlen);
+  if (!/'descr':\s*'\|u1'/.test(header)) throw new Error(`${file}: want uint8, header ${header}`);
+  if (/'fortran_order':\s*True/.test(header)) throw new Error(`${file}: fortran order`);
+  const shape = header.match(/'shape':\s*\(([^)]*)\)/)[1].split(',').filter((s) => s.trim()).map(Number);
+  if (shape.length !== 3 || shape[2] !== 3) throw new Error(`${file}: want [H][W][3], got ${shape}`);
+  return { shape, data: new Uint8Array(buf.buffer, buf.byteOffset + hstart + hlen, shape[0] * shape[1] * 3) };
+}
+
+const [pkgDir, outFile, ...crops] = process.argv.slice(2);
+if (!pkgDir || !outFile || crops.length === 0) {
+  console.error('usage: reference_outputs.mjs PACKAGE_DIR OUT.json CROP.npy...');
+  process.exit(2);
+}
+// dist/face-api.esm.js is the browser bundle (tfjs inside, CPU backend included). Its tfjs would
+// install a Node platform that needs Node's util module, which the bundle stubs out; so hide Node
+// while it loads, then give tfjs a small platform made of Node's own globals.
+const savedVersions = process.versions;
+Object.defineProperty(process, 'versions', { value: { ...savedVersions, node: undefined }, configurable: true });
+let faceapi;
+try {
+  faceapi = await import(pathToFileURL(path.join(pkgDir, 'dist', 'face-api.esm.js')).href);
+} finally {
+  Object.defineProperty(process, 'versions', { value: savedVersions, configurable: true });
+}
+const tf = faceapi.tf;
+tf.env().setPlatform('node-globals', {
+  fetch: (...a) => fetch(...a),
+  now: () => performance.now(),
+  encode: (s) => new TextEncoder().encode(s),
+  decode: (b, enc) => new TextDecoder(enc).decode(b),
+  isTypedArray: (a) => ArrayBuffer.isView(a) && !(a instanceof DataView),
+  setTimeoutCustom: (f, t) => setTimeout(f, t),
+});
+await tf.setBackend('cpu');
+await tf.ready();
+
+// face-api's own environment: only tensors go in, so no Canvas/Image implementation is needed.
+class None_ {}
+faceapi.env.setEnv({
+  Canvas: None_, CanvasRenderingContext2D: None_, Image: None_, ImageData: None_, Video: None_,
+  createCanvasElement: () => { throw new Error('no canvas'); },
+  createImageElement: () => { throw new Error('no image'); },
+  createVideoElement: () => { throw new Error('no video'); },
+  fetch: () => { throw new Error('offline'); },
+  readFile: () => { throw new Error('no readFile'); },
+});
+
+const modelDir = path.join(pkgDir, 'model');
+const manifest = JSON.parse(fs.readFileSync(path.join(modelDir, 'face_expression_model-weights_manifest.json'), 'utf8'));
+const buffers = [];
+for (const group of manifest) for (const p of group.paths) buffers.push(fs.readFileSync(path.join(modelDir, p)));
+const all = Buffer.concat(buffers);
+const ab = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
+const specs = manifest.flatMap((g) => g.weights);
+const weightMap = tf.io.decodeWeights(ab, specs);
+const net = new faceapi.FaceExpressionNet();
+net.loadFromWeightMap(weightMap);
+
+const results = [];
+for (const file of crops) {
+  const { shape, data } = readNpyU8(file);
+  const input = tf.tensor3d(Int32Array.from(data), shape, 'int32');
+  const probs = await net.predictExpressions(input);
+  const ordered = ['neutral', 'happy', 'sad', 'angry', 'fearful', 'disgusted', 'surprised'].map((k) => probs[k]);
+  results.push({ crop: path.basename(file), shape, probs: ordered });
+  input.dispose();
+}
+const out = {
+  source: '@vladmandic/face-api@1.7.15 dist/face-api.esm.js, tfjs ' + tf.version_core + ', backend ' + tf.getBackend(),
+  labels: ['neutral', 'happy', 'sad', 'angry', 'fearful', 'disgusted', 'surprised'],
+  results,
+};
+fs.writeFileSync(outFile, JSON.stringify(out, null, 1) + '\n');
+console.log(`reference_outputs: ${results.length} crops -> ${outFile} (${out.source})`);

@@ -1,0 +1,351 @@
+#!/usr/bin/python3
+"""Joint training of AdaTosk (spec section 5): both branches on one shared encoder.
+
+  train.py --train DS/clips.csv [--val VAL/clips.csv] --out RUN [--config adatosk-tiny]
+           [--steps 1400] [--batch 8] [--lr 5e-4] [--balanced] [--threads 1] [--resume]
+
+Each step: a batch of clips (class-balanced sampling with --balanced: every hard class -- the
+argmax of a soft label -- drawn equally often; uniform otherwise), augmented (random resized crop
+scale 0.8-1.0, horizontal flip, temporal jitter), through the reference model's forward_train: hard
+tube masking (mask_ratio of the spatial positions in every slot), reconstruction branch (decoder,
+per-tube normalised MSE on masked tubes), classification branch (ATSM, top-K, key bias, pooling,
+head), the prototypes' semantic loss; L = L_cls + lambda_rec L_rec + lambda_sem L_sem, soft-target
+cross-entropy with the teacher's probabilities (--hard-labels: argmax with label smoothing 0.1).
+AdamW (weight decay 0.05 on matrices, none on biases/LayerNorm/ATSM scalars), linear warm-up then
+cosine decay to --min-lr.
+
+RUN/ gets: train.log (one line per step with every loss), checkpoint.pt (model, optimiser, schedule,
+RNG states: --resume continues bit for bit), history.json, loss_curves.png, model.safetensors
+(F32, decoder included: the training file; export.py makes the shipped one).
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from adatosk.config import DEFAULT_LABELS, NAMED_CONFIGS, named_config  # noqa: E402
+from adatosk.model import AdaTosk  # noqa: E402
+from adatosk.safetensors_io import save_model, load_model  # noqa: E402
+from dataset import ClipDataset  # noqa: E402
+
+
+def parse_set(items):
+    out = {}
+    for item in items:
+        k, sep, v = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set wants key=value, got {item!r}")
+        out[k] = json.loads(v)
+    return out
+
+
+def param_groups(model, wd):
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if p.dim() < 2 or name.startswith("atsm.alpha") or name == "atsm.beta" or name == "mask_token":
+            no_decay.append(p)
+        else:
+            decay.append(p)          # matrices, conv kernel, prototypes
+    return [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def lr_lambda_factory(steps, warmup, lr, min_lr):
+    def f(step):                      # multiplier of the base lr at optimiser step `step` (0-based)
+        if warmup > 0 and step < warmup:
+            return (step + 1) / warmup
+        t = (step - warmup) / max(1, steps - warmup)
+        t = min(max(t, 0.0), 1.0)
+        return (min_lr + (lr - min_lr) * 0.5 * (1 + math.cos(math.pi * t))) / lr
+    return f
+
+
+class BatchSampler:
+    """Endless batches of clip indices: uniform or class-balanced, from its own generator."""
+
+    def __init__(self, n, batch, weights=None, seed=0):
+        self.n, self.batch = n, batch
+        self.weights = None if weights is None else torch.as_tensor(weights, dtype=torch.float64)
+        self.g = torch.Generator().manual_seed(seed)
+        self.perm, self.pos = None, 0
+
+    def next(self):
+        if self.weights is not None:
+            return torch.multinomial(self.weights, self.batch, replacement=True, generator=self.g).tolist()
+        out = []
+        while len(out) < self.batch:
+            if self.perm is None or self.pos >= self.n:
+                self.perm, self.pos = torch.randperm(self.n, generator=self.g).tolist(), 0
+            take = min(self.batch - len(out), self.n - self.pos)
+            out += self.perm[self.pos:self.pos + take]
+            self.pos += take
+        return out
+
+    def state(self):
+        return {"g": self.g.get_state(), "perm": self.perm, "pos": self.pos}
+
+    def load(self, s):
+        self.g.set_state(s["g"])
+        self.perm, self.pos = s["perm"], s["pos"]
+
+
+def plot_curves(history, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    steps = np.array([h["step"] for h in history["train"]])
+    if len(steps) == 0:
+        return
+
+    def smooth(v, k=25):
+        v = np.asarray(v, dtype=np.float64)
+        if len(v) < k:
+            return v
+        c = np.cumsum(np.insert(v, 0, 0.0))
+        s = (c[k:] - c[:-k]) / k
+        head = c[1:k] / np.arange(1, k)               # expanding mean before the window fills
+        return np.concatenate([head, s])
+
+    keys = [("loss", "L (total)"), ("loss_cls", "L_cls"), ("loss_rec", "L_rec"), ("loss_sem", "L_sem")]
+    nval = len(history.get("val", []))
+    fig, axes = plt.subplots(1, 5 if nval else 4, figsize=(20 if nval else 16, 3.6))
+    for ax, (k, title) in zip(axes, keys):
+        v = [h[k] for h in history["train"]]
+        ax.plot(steps, v, color="0.8", lw=0.6, label="per step")
+        ax.plot(steps, smooth(v), color="C0", lw=1.5, label="moving mean (25)")
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    if nval:
+        ax = axes[4]
+        vs = [h["step"] for h in history["val"]]
+        for key in sorted({k for h in history["val"] for k in h["recall"]}):
+            ax.plot(vs, [h["recall"].get(key, np.nan) for h in history["val"]], marker="o", ms=3,
+                    label=f"recall {key}")
+        ax.plot(vs, [h["auc_surprised"] for h in history["val"]], marker="s", ms=3, ls="--",
+                label="AUC surprised")
+        if history.get("val_ema"):
+            ve = [h["step"] for h in history["val_ema"]]
+            for key in sorted({k for h in history["val_ema"] for k in h["recall"]}):
+                ax.plot(ve, [h["recall"].get(key, np.nan) for h in history["val_ema"]], ls=":",
+                        marker=".", label=f"recall {key} (EMA)")
+            ax.plot(ve, [h["auc_surprised"] for h in history["val_ema"]], ls="-.", color="k",
+                    label="AUC surprised (EMA)")
+        ax.set_ylim(0, 1.02)
+        ax.set_title("validation (teacher clip labels)")
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--train", required=True, help="clip list CSV")
+    ap.add_argument("--val", help="validation clip list CSV (teacher soft labels or hard labels)")
+    ap.add_argument("--out", required=True, help="run directory")
+    ap.add_argument("--config", default="adatosk-tiny", choices=sorted(NAMED_CONFIGS))
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="config override")
+    ap.add_argument("--init", help="start from this model file (.safetensors with the decoder)")
+    ap.add_argument("--labels", help="JSON list of class names (default: face-api order)")
+    ap.add_argument("--steps", type=int, default=1400)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--min-lr", type=float, default=1e-5)
+    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--weight-decay", type=float, default=0.05)
+    ap.add_argument("--clip-grad", type=float, default=1.0, help="max grad norm (0: off)")
+    ap.add_argument("--lambda-rec", type=float, default=1.0)
+    ap.add_argument("--lambda-sem", type=float, default=0.1)
+    ap.add_argument("--mask-ratio", type=float, default=None, help="default: the config's (0.5)")
+    ap.add_argument("--hard-labels", action="store_true",
+                    help="argmax of the soft labels with label smoothing instead of soft targets")
+    ap.add_argument("--label-smoothing", type=float, default=0.1)
+    ap.add_argument("--balanced", action="store_true", help="class-balanced clip sampling")
+    ap.add_argument("--no-augment", action="store_true")
+    ap.add_argument("--ema", type=float, default=0.0,
+                    help="keep an exponential moving average of the weights with this decay (e.g. "
+                         "0.998); evaluated beside the raw weights, and written as model.safetensors "
+                         "(the raw weights as model_raw.safetensors)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1 measured fastest on the 2-core build machine)")
+    ap.add_argument("--ckpt-every", type=int, default=100)
+    ap.add_argument("--eval-every", type=int, default=200)
+    ap.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
+    ap.add_argument("--quiet", action="store_true", help="no per-step line on stdout (still in train.log)")
+    ap.add_argument("--stop-after", type=int, default=None,
+                    help="stop (with a checkpoint) after this step, as if interrupted; --resume goes on")
+    args = ap.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    os.makedirs(args.out, exist_ok=True)
+
+    if args.init:
+        model, config, labels, _ = load_model(args.init)
+        if not model.with_decoder:
+            raise SystemExit(f"{args.init} has no decoder: training needs it")
+    else:
+        config = named_config(args.config, **parse_set(args.set))
+        labels = json.loads(args.labels) if args.labels else list(DEFAULT_LABELS[:config.num_classes])
+        model = AdaTosk(config, with_decoder=True)
+    model.train()
+
+    train_ds = ClipDataset(args.train, config, labels, train=not args.no_augment, seed=args.seed + 1)
+    weights = train_ds.balanced_weights() if args.balanced else None
+    sampler = BatchSampler(len(train_ds), args.batch, weights, seed=args.seed + 2)
+    val_ds = ClipDataset(args.val, config, labels, train=False) if args.val else None
+    dist = np.bincount(train_ds.hard_labels(), minlength=config.num_classes)
+
+    opt = torch.optim.AdamW(param_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.999))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda_factory(args.steps, args.warmup, args.lr, args.min_lr))
+    mask_gen = torch.Generator().manual_seed(args.seed + 3)
+    ema = None
+    if args.ema > 0:
+        ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    history = {"args": vars(args), "labels": labels, "train": [], "val": []}
+    step = 0
+    ckpt_path = os.path.join(args.out, "checkpoint.pt")
+    if args.resume and os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        sched.load_state_dict(ck["sched"])
+        sampler.load(ck["sampler"])
+        mask_gen.set_state(ck["mask_gen"])
+        train_ds.generator.set_state(ck["aug_gen"])
+        torch.set_rng_state(ck["torch_rng"])
+        history = ck["history"]
+        step = ck["step"]
+        if ema is not None and ck.get("ema") is not None:
+            ema = ck["ema"]
+        print(f"train: resumed at step {step} from {ckpt_path}", flush=True)
+
+    log = open(os.path.join(args.out, "train.log"), "a")
+
+    def say(line):
+        log.write(line + "\n")
+        log.flush()
+        if not args.quiet:
+            print(line, flush=True)
+
+    say(f"train: {len(train_ds)} clips, hard-label counts {dict(zip(labels, dist.tolist()))}, "
+        f"{'balanced' if args.balanced else 'uniform'} sampling, batch {args.batch}, {args.steps} steps, "
+        f"lr {args.lr} (warm-up {args.warmup}, cosine to {args.min_lr}), wd {args.weight_decay}, "
+        f"{'hard labels + smoothing ' + str(args.label_smoothing) if args.hard_labels else 'soft teacher targets'}, "
+        f"threads {torch.get_num_threads()}, seed {args.seed}")
+
+    def save_ckpt():
+        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                    "sampler": sampler.state(), "mask_gen": mask_gen.get_state(),
+                    "aug_gen": train_ds.generator.get_state(), "torch_rng": torch.get_rng_state(),
+                    "history": history, "step": step, "config": config.to_dict(), "labels": labels,
+                    "ema": ema},
+                   ckpt_path + ".tmp")
+        os.replace(ckpt_path + ".tmp", ckpt_path)
+        with open(os.path.join(args.out, "history.json"), "w") as f:
+            json.dump(history, f)
+        plot_curves(history, os.path.join(args.out, "loss_curves.png"))
+
+    def ema_model():
+        m = AdaTosk(config, with_decoder=True)
+        m.load_state_dict(ema)
+        return m
+
+    def run_eval():
+        from evaluate import predict, metrics
+        for tag, net in [("raw", model)] + ([("ema", ema_model())] if ema is not None else []):
+            net.eval()
+            probs = predict(net, val_ds)
+            net.train()
+            m = metrics(probs, val_ds.soft_targets(), labels)
+            history.setdefault("val" if tag == "raw" else "val_ema", []).append(
+                dict(step=step, recall=m["recall"], auc_surprised=m["auc_surprised"],
+                     accuracy=m["accuracy"], confusion=m["confusion"]))
+            rec = " ".join(f"{k}={v:.2f}" for k, v in m["recall"].items())
+            say(f"eval step {step} ({tag}): recall {rec} | AUC(surprised) {m['auc_surprised']:.3f} | "
+                f"accuracy {m['accuracy']:.3f} | predicted {m['predicted_counts']}")
+
+    t_start = time.time()
+    t_seen = 0.0
+    steps_this_run = 0
+    while step < args.steps and (args.stop_after is None or step < args.stop_after):
+        t0 = time.time()
+        idx = sampler.next()
+        items = [train_ds[i] for i in idx]
+        x = torch.stack([it[0] for it in items])
+        if args.hard_labels:
+            target = torch.tensor([it[2] for it in items], dtype=torch.int64)
+        else:
+            target = torch.stack([it[1] for it in items])
+        out = model.forward_train(x, target, mask_ratio=args.mask_ratio, generator=mask_gen,
+                                  lambda_rec=args.lambda_rec, lambda_sem=args.lambda_sem,
+                                  label_smoothing=args.label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_grad if args.clip_grad > 0 else float("inf"))
+        lr = opt.param_groups[0]["lr"]
+        opt.step()
+        sched.step()
+        if ema is not None:
+            with torch.no_grad():
+                for k, v in model.state_dict().items():
+                    if v.dtype.is_floating_point:
+                        ema[k].mul_(args.ema).add_(v.detach(), alpha=1 - args.ema)
+                    else:
+                        ema[k].copy_(v)
+        step += 1
+        steps_this_run += 1
+        dt = time.time() - t0
+        t_seen += dt
+        rec = {k: float(out[k]) for k in ("loss", "loss_cls", "loss_rec", "loss_sem")}
+        rec.update(step=step, lr=lr, grad_norm=float(gnorm), sec=dt)
+        history["train"].append(rec)
+        say(f"step {step}/{args.steps} lr {lr:.2e} loss {rec['loss']:.4f} cls {rec['loss_cls']:.4f} "
+            f"rec {rec['loss_rec']:.4f} sem {rec['loss_sem']:.4f} |g| {rec['grad_norm']:.2f} "
+            f"{args.batch / dt:.1f} clips/s")
+        if val_ds is not None and args.eval_every > 0 and (step % args.eval_every == 0 or step == args.steps):
+            run_eval()
+        if step % args.ckpt_every == 0 or step == args.steps:
+            save_ckpt()
+    history["train_seconds"] = history.get("train_seconds", 0.0) + (time.time() - t_start)
+    save_ckpt()
+    trained_on = f"{args.train} ({len(train_ds)} clips)"
+    if ema is not None:
+        save_model(os.path.join(args.out, "model_raw.safetensors"), model, config, labels, dtype="f32",
+                   name=config_name(args), trained_on=trained_on, include_decoder=True)
+        save_model(os.path.join(args.out, "model.safetensors"), ema_model(), config, labels, dtype="f32",
+                   name=config_name(args), trained_on=trained_on + f", EMA {args.ema}", include_decoder=True)
+    else:
+        save_model(os.path.join(args.out, "model.safetensors"), model, config, labels, dtype="f32",
+                   name=config_name(args), trained_on=trained_on, include_decoder=True)
+    say(f"train: done, {step} steps, {history['train_seconds']:.0f} s this run "
+        f"({args.batch * steps_this_run / max(t_seen, 1e-9):.1f} clips/s in the steps); "
+        f"{args.out}/model.safetensors")
+    log.close()
+    return 0
+
+
+def config_name(args):
+    return args.config if not args.init else os.path.basename(args.init)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
