@@ -14,22 +14,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torch  # noqa: E402
 
-from adatosk.config import NAMED_CONFIGS, named_config  # noqa: E402
+from adatosk.config import NAMED_CONFIGS, named_config, parse_overrides  # noqa: E402
 from adatosk.model import AdaTosk, perturb_for_tests_  # noqa: E402
 from adatosk.safetensors_io import save_model  # noqa: E402
-
-
-def parse_set(items):
-    overrides = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set wants key=value, got {item!r}")
-        try:
-            overrides[key] = json.loads(value)
-        except json.JSONDecodeError as e:
-            raise SystemExit(f"--set {key}: {value!r} is not a JSON value ({e})")
-    return overrides
 
 
 def main():
@@ -49,7 +36,7 @@ def main():
     args = ap.parse_args()
 
     try:
-        config = named_config(args.config, **parse_set(args.set))
+        config = named_config(args.config, **parse_overrides(args.set))
     except (ValueError, TypeError) as e:
         raise SystemExit(str(e))
     torch.manual_seed(args.seed)

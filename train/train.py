@@ -33,20 +33,10 @@ sys.path.insert(0, HERE)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from adatosk.config import DEFAULT_LABELS, NAMED_CONFIGS, named_config  # noqa: E402
+from adatosk.config import DEFAULT_LABELS, NAMED_CONFIGS, named_config, parse_overrides  # noqa: E402
 from adatosk.model import AdaTosk  # noqa: E402
 from adatosk.safetensors_io import save_model, load_model  # noqa: E402
 from dataset import ClipDataset  # noqa: E402
-
-
-def parse_set(items):
-    out = {}
-    for item in items:
-        k, sep, v = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--set wants key=value, got {item!r}")
-        out[k] = json.loads(v)
-    return out
 
 
 def param_groups(model, wd):
@@ -203,7 +193,7 @@ def main(argv=None):
         if not model.with_decoder:
             raise SystemExit(f"{args.init} has no decoder: training needs it")
     else:
-        config = named_config(args.config, **parse_set(args.set))
+        config = named_config(args.config, **parse_overrides(args.set))
         labels = json.loads(args.labels) if args.labels else list(DEFAULT_LABELS[:config.num_classes])
         model = AdaTosk(config, with_decoder=True)
     model.train()

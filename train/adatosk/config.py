@@ -2,6 +2,7 @@
 and the named configurations (spec section 7)."""
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass, field
 from typing import List, Optional, Union
@@ -168,3 +169,17 @@ def named_config(name: str, **overrides) -> AdatoskConfig:
     d = dict(NAMED_CONFIGS[name], mean=list(IMAGENET_MEAN), std=list(IMAGENET_STD))
     d.update(overrides)
     return AdatoskConfig.from_dict(d)
+
+
+def parse_overrides(items):
+    """Command-line `--set key=value` items (JSON values) -> a dict of config overrides."""
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set wants key=value, got {item!r}")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError as e:
+            raise SystemExit(f"--set {key}: {value!r} is not a JSON value ({e})")
+    return overrides
