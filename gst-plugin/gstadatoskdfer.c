@@ -101,6 +101,7 @@ enum
   PROP_CLASSIFY_PARTIAL,
   PROP_BACKEND,
   PROP_THREADS,
+  PROP_DUMP_LOCATION,
   PROP_DEVICE,
   PROP_CLIPS_CLASSIFIED,
   PROP_CLIPS_DROPPED,
@@ -286,6 +287,13 @@ gst_adatosk_dfer_class_init (GstAdatoskDferClass * klass)
       g_param_spec_uint ("threads", "Threads",
           "CPU threads of the model's forward; 0: all cores", 0, 1024,
           DEFAULT_THREADS, rw));
+  g_object_class_install_property (gobject_class, PROP_DUMP_LOCATION,
+      g_param_spec_string ("dump-location", "Dump location",
+          "Directory to write every clip taken for classification into, "
+          "exactly as the model gets it (clip-N.npy: float32 [3][T][H][W], "
+          "normalised), with an index clips.jsonl (track, times, box): "
+          "training data cut by the element itself (train/make_dataset.py). "
+          "Unset: nothing is written", NULL, rw));
   g_object_class_install_property (gobject_class, PROP_DEVICE,
       g_param_spec_string ("device", "Device",
           "The backend and device the model runs on (known once started)",
@@ -359,6 +367,7 @@ settings_clear (GstAdatoskDferSettings * s)
   g_clear_pointer (&s->model, g_free);
   g_clear_pointer (&s->labels, g_free);
   g_clear_pointer (&s->roi_type, g_free);
+  g_clear_pointer (&s->dump_location, g_free);
 }
 
 static void
@@ -369,6 +378,7 @@ settings_copy (GstAdatoskDferSettings * dst, const GstAdatoskDferSettings * src)
   dst->model = g_strdup (src->model);
   dst->labels = g_strdup (src->labels);
   dst->roi_type = g_strdup (src->roi_type);
+  dst->dump_location = g_strdup (src->dump_location);
 }
 
 static void
@@ -442,6 +452,10 @@ gst_adatosk_dfer_set_property (GObject * object, guint prop_id,
     case PROP_THREADS:
       s->threads = g_value_get_uint (value);
       break;
+    case PROP_DUMP_LOCATION:
+      g_free (s->dump_location);
+      s->dump_location = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -508,6 +522,9 @@ gst_adatosk_dfer_get_property (GObject * object, guint prop_id,
       break;
     case PROP_THREADS:
       g_value_set_uint (value, s->threads);
+      break;
+    case PROP_DUMP_LOCATION:
+      g_value_set_string (value, s->dump_location);
       break;
     case PROP_DEVICE:
       g_value_set_string (value, self->device);
@@ -716,6 +733,21 @@ gst_adatosk_dfer_start (GstBaseTransform * trans)
   if (!warm_up (self))
     goto failed;
 
+  if (self->run.dump_location != NULL && self->run.dump_location[0] != '\0') {
+    self->dump = adatosk_dump_new (self->run.dump_location,
+        (guint) self->config->num_frames, (guint) self->config->img_height,
+        (guint) self->config->img_width, &error);
+    if (self->dump == NULL) {
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+          ("Cannot write clips to dump-location: %s", error->message),
+          ("Give a writable directory, or unset dump-location."));
+      g_error_free (error);
+      goto failed;
+    }
+    GST_INFO_OBJECT (self, "writing every clip to %s",
+        self->run.dump_location);
+  }
+
   if (self->run.inference_mode == GST_ADATOSK_DFER_INFERENCE_ASYNC) {
     /* One waiting clip per face: a newer clip replaces the oldest. */
     self->worker = adatosk_worker_new (self->inference, self->run.max_tracks,
@@ -745,6 +777,7 @@ gst_adatosk_dfer_stop (GstBaseTransform * trans)
 
   /* The worker first: it uses the inference. */
   g_clear_pointer (&self->worker, adatosk_worker_free);
+  g_clear_pointer (&self->dump, adatosk_dump_free);
   g_clear_pointer (&self->tracker, adatosk_tracker_free);
   g_clear_pointer (&self->cropper, adatosk_cropper_free);
   g_clear_pointer (&self->inference, adatosk_inference_free);
@@ -893,11 +926,15 @@ upstream_is_live (GstAdatoskDfer * self)
   return self->upstream_live > 0;
 }
 
+/* Classifies a clip from take_clip() (NULL: it already failed). */
 static gboolean
 classify (GstAdatoskDfer * self, AdatoskClip * clip)
 {
   GError *error = NULL;
   guint dropped;
+
+  if (clip == NULL)
+    return FALSE;
 
   if (self->worker != NULL) {
     dropped = adatosk_worker_push (self->worker, clip,
@@ -922,14 +959,30 @@ classify (GstAdatoskDfer * self, AdatoskClip * clip)
   return TRUE;
 }
 
+/* The track's clip, written to dump-location first when that is set; NULL
+ * (after an element error) when writing it failed. */
 static AdatoskClip *
 take_clip (GstAdatoskDfer * self, AdatoskTrack * track)
 {
   AdatoskClip *clip = adatosk_clip_new (self->inference);
+  GstClockTime *frame_pts = g_newa (GstClockTime, track->capacity);
+  GError *error = NULL;
 
-  adatosk_track_take_clip (track, clip->pixels, &clip->start, &clip->end);
+  adatosk_track_take_clip (track, clip->pixels, frame_pts, &clip->start,
+      &clip->end);
   clip->track_id = track->id;
   clip->box = track->box;
+  if (self->dump != NULL && !adatosk_dump_write (self->dump, clip->pixels,
+          clip->track_id, clip->start, clip->end, frame_pts, &clip->box,
+          &error)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
+        ("Cannot write a clip to dump-location: %s", error->message),
+        ("Free some space in %s, or unset dump-location.",
+            self->run.dump_location));
+    g_error_free (error);
+    adatosk_clip_free (clip);
+    return NULL;
+  }
   return clip;
 }
 

@@ -9,6 +9,7 @@
 #include <gst/video/video.h>
 
 #include "crop.h"
+#include "dump.h"
 #include "inference.h"
 #include "track.h"
 #include "worker.h"
@@ -61,6 +62,7 @@ typedef struct
   gboolean classify_partial;
   GstAdatoskDferBackend backend;
   guint threads;
+  gchar *dump_location;
 } GstAdatoskDferSettings;
 
 struct _GstAdatoskDfer
@@ -73,6 +75,7 @@ struct _GstAdatoskDfer
   GstAdatoskDferSettings run;   /* the settings this run uses */
   AdatoskInference *inference;
   AdatoskWorker *worker;        /* async mode only */
+  AdatoskDump *dump;            /* dump-location set only */
   const AdatoskConfig *config;
   gchar **class_labels;         /* num_classes names */
   gchar *model_name;

@@ -194,7 +194,7 @@ adatosk_track_clip_ready (const AdatoskTrack * track, guint stride)
 
 void
 adatosk_track_take_clip (AdatoskTrack * track, gfloat * clip,
-    GstClockTime * start, GstClockTime * end)
+    GstClockTime * frame_pts, GstClockTime * start, GstClockTime * end)
 {
   gsize plane = track->frame_floats / 3;
   guint T = track->capacity;
@@ -208,6 +208,8 @@ adatosk_track_take_clip (AdatoskTrack * track, gfloat * clip,
     for (guint c = 0; c < 3; c++)
       memcpy (clip + ((gsize) c * T + t) * plane,
           track->frames[slot] + c * plane, plane * sizeof (gfloat));
+    if (frame_pts != NULL)
+      frame_pts[t] = track->pts[slot];
   }
   *start = track->pts[first];
   *end = track->pts[last];

@@ -86,10 +86,11 @@ gboolean adatosk_track_clip_ready (const AdatoskTrack * track, guint stride);
 
 /* Copies the ring into `clip` [3][capacity][plane] (plane = frame_floats / 3),
  * oldest frame first; when the ring is not full the newest frame is repeated.
- * Marks the track classified. `start` is the first frame's PTS, `end` the
- * end of the last frame (PTS + duration when known). */
+ * Marks the track classified. `frame_pts` (capacity entries, or NULL) gets
+ * each clip frame's PTS, `start` the first frame's PTS, `end` the end of the
+ * last frame (PTS + duration when known). */
 void adatosk_track_take_clip (AdatoskTrack * track, gfloat * clip,
-    GstClockTime * start, GstClockTime * end);
+    GstClockTime * frame_pts, GstClockTime * start, GstClockTime * end);
 
 void adatosk_track_set_result (AdatoskTrack * track, GstStructure * result);
 

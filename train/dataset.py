@@ -161,8 +161,9 @@ class ClipDataset(torch.utils.data.Dataset):
     def soft_targets(self):
         return np.stack([target_distribution(it[1], self.C) for it in self.items])
 
-    def balanced_weights(self):
-        """Per-clip sampling weights so that every (hard) class present is drawn equally often."""
+    def balanced_weights(self, power=0.0):
+        """Per-clip sampling weights: a (hard) class with n clips is drawn in proportion to n**power
+        (0: every class present equally often; 0.5: square-root balancing; 1: uniform)."""
         y = self.hard_labels()
         counts = np.bincount(y, minlength=self.C).astype(np.float64)
-        return 1.0 / counts[y]
+        return counts[y] ** (power - 1.0)

@@ -166,6 +166,9 @@ def main(argv=None):
                     help="argmax of the soft labels with label smoothing instead of soft targets")
     ap.add_argument("--label-smoothing", type=float, default=0.1)
     ap.add_argument("--balanced", action="store_true", help="class-balanced clip sampling")
+    ap.add_argument("--balance-power", type=float, default=0.0,
+                    help="with --balanced: a class with n clips is drawn in proportion to n**power "
+                         "(0: all classes equally often, 0.5: square-root balancing)")
     ap.add_argument("--no-augment", action="store_true")
     ap.add_argument("--ema", type=float, default=0.0,
                     help="keep an exponential moving average of the weights with this decay (e.g. "
@@ -199,7 +202,7 @@ def main(argv=None):
     model.train()
 
     train_ds = ClipDataset(args.train, config, labels, train=not args.no_augment, seed=args.seed + 1)
-    weights = train_ds.balanced_weights() if args.balanced else None
+    weights = train_ds.balanced_weights(args.balance_power) if args.balanced else None
     sampler = BatchSampler(len(train_ds), args.batch, weights, seed=args.seed + 2)
     val_ds = ClipDataset(args.val, config, labels, train=False) if args.val else None
     dist = np.bincount(train_ds.hard_labels(), minlength=config.num_classes)
@@ -237,7 +240,7 @@ def main(argv=None):
             print(line, flush=True)
 
     say(f"train: {len(train_ds)} clips, hard-label counts {dict(zip(labels, dist.tolist()))}, "
-        f"{'balanced' if args.balanced else 'uniform'} sampling, batch {args.batch}, {args.steps} steps, "
+        f"{f'balanced (power {args.balance_power:g})' if args.balanced else 'uniform'} sampling, batch {args.batch}, {args.steps} steps, "
         f"lr {args.lr} (warm-up {args.warmup}, cosine to {args.min_lr}), wd {args.weight_decay}, "
         f"{'hard labels + smoothing ' + str(args.label_smoothing) if args.hard_labels else 'soft teacher targets'}, "
         f"threads {torch.get_num_threads()}, seed {args.seed}")
