@@ -13,6 +13,9 @@
 #include <string.h>
 #include <glib/gstdio.h>
 
+#include <json-glib/json-glib.h>
+
+#include "adatosk.h"
 #include "adatoskmeta.h"
 
 #define T 4                     /* num_frames of the test model */
@@ -1027,6 +1030,159 @@ GST_START_TEST (test_labels_override)
 
 GST_END_TEST;
 
+/* ------------------------------------------------------------------------ */
+/* dump-location */
+
+static JsonObject *
+read_index_line (gchar ** lines, guint i, JsonParser * parser)
+{
+  GError *error = NULL;
+
+  fail_unless (json_parser_load_from_data (parser, lines[i], -1, &error),
+      "index line %u is not JSON: %s", i, error ? error->message : "");
+  fail_unless (JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)));
+  return json_node_get_object (json_parser_get_root (parser));
+}
+
+/* Every classified clip is written, in order, as exactly the input the model
+ * got: libadatosk run on a dumped file gives the probabilities the element
+ * posted for that clip; the index has the clip's track, times and frames. */
+GST_START_TEST (test_dump_location)
+{
+  gchar *dir = g_dir_make_tmp ("adatoskdfer-dump-XXXXXX", NULL);
+  gchar *props = g_strdup_printf ("roi-mode=roi frame-step=1 clip-stride=2 "
+      "dump-location=%s", dir);
+  gchar *index_path = g_build_filename (dir, "clips.jsonl", NULL);
+  GstBus *bus;
+  GstHarness *h = harness_new (props,
+      "video/x-raw,format=RGB,width=96,height=64,framerate=25/1", &bus);
+  gsize size = frame_size ("RGB", 96, 64);
+  const gsize floats = 3 * T * 32 * 32;
+  const gchar *expected_header = "{'descr': '<f4', 'fortran_order': False, "
+      "'shape': (3, 4, 32, 32), }";
+  JsonParser *parser = json_parser_new ();
+  AdatoskModel *model = NULL;
+  AdatoskBackend *backend = NULL;
+  AdatoskBackendOptions options = ADATOSK_BACKEND_OPTIONS_DEFAULT;
+  AdatoskOutput *output;
+  AdatoskError aerr;
+  gchar *index, **lines;
+  GList *msgs, *l;
+  guint64 classified = 0;
+  guint i = 0;
+
+  for (guint f = 0; f < 12; f++) {
+    GstBuffer *in = make_frame (h, size, f, 30);
+    gint x = 10 + 4 * (gint) f;
+
+    fill_box (in, GST_ROUND_UP_4 (96 * 3), x, 12, 36, 36, 120, f);
+    gst_buffer_add_video_region_of_interest_meta (in, "face", x, 12, 36, 36);
+    gst_buffer_unref (gst_harness_push_and_pull (h, in));
+  }
+  g_object_get (h->element, "clips-classified", &classified, NULL);
+  fail_unless_equals_int (classified, 5);       /* samples 4, 6, 8, 10, 12 */
+
+  fail_unless (g_file_get_contents (index_path, &index, NULL, NULL));
+  lines = g_strsplit (g_strchomp (index), "\n", -1);
+  fail_unless_equals_int (g_strv_length (lines), 5);
+
+  options.kind = ADATOSK_BACKEND_CPU;
+  options.threads = 1;
+  fail_unless (adatosk_model_load (model_path (), &model, &aerr) ==
+      ADATOSK_OK, "%s", aerr.message);
+  fail_unless (adatosk_backend_new (model, &options, &backend, &aerr) ==
+      ADATOSK_OK, "%s", aerr.message);
+  output = adatosk_output_new (model);
+
+  msgs = pop_results (bus);
+  fail_unless_equals_int (g_list_length (msgs), 5);
+  for (l = msgs; l; l = l->next, i++) {
+    const GstStructure *s = gst_message_get_structure (l->data);
+    const GValue *probs = gst_structure_get_value (s, "probabilities");
+    JsonObject *entry = read_index_line (lines, i, parser);
+    JsonArray *pts = json_object_get_array_member (entry, "pts");
+    gchar *name = g_strdup_printf ("clip-%06u.npy", i);
+    gchar *path = g_build_filename (dir, name, NULL);
+    gchar *data;
+    gsize len, header_len;
+    guint id = 0;
+
+    fail_unless_equals_string (json_object_get_string_member (entry, "file"),
+        name);
+    fail_unless (gst_structure_get_uint (s, "track-id", &id));
+    fail_unless_equals_int (json_object_get_int_member (entry, "track"), id);
+    fail_unless_equals_uint64 (json_object_get_int_member (entry, "start"),
+        get_u64 (s, "clip-start"));
+    fail_unless_equals_uint64 (json_object_get_int_member (entry, "end"),
+        get_u64 (s, "clip-end"));
+    fail_unless_equals_int (json_array_get_length (pts), T);
+    for (guint t = 0; t < T; t++)
+      fail_unless_equals_uint64 (json_array_get_int_element (pts, t),
+          get_u64 (s, "clip-start") + t * DUR);
+
+    /* A NumPy 1.0 file: magic, header length, the dict, then the floats. */
+    fail_unless (g_file_get_contents (path, &data, &len, NULL));
+    fail_unless (len > 10 && memcmp (data, "\x93NUMPY\x01\x00", 8) == 0);
+    header_len = (guint8) data[8] | ((gsize) (guint8) data[9] << 8);
+    fail_unless_equals_int ((10 + header_len) % 64, 0);
+    fail_unless (strncmp (data + 10, expected_header,
+            strlen (expected_header)) == 0);
+    fail_unless_equals_int (len, 10 + header_len + floats * sizeof (gfloat));
+
+    fail_unless (adatosk_backend_forward (backend,
+            (const float *) (data + 10 + header_len), 0.0, output, &aerr) ==
+        ADATOSK_OK, "%s", aerr.message);
+    fail_unless_equals_int (gst_value_array_get_size (probs), 7);
+    for (guint c = 0; c < 7; c++)
+      fail_unless (fabsf (output->probs[c] - g_value_get_float
+              (gst_value_array_get_value (probs, c))) <= 1e-6f,
+          "clip %u class %u: dumped %g, element %g", i, c, output->probs[c],
+          g_value_get_float (gst_value_array_get_value (probs, c)));
+    g_unlink (path);
+    g_free (path);
+    g_free (name);
+    g_free (data);
+  }
+  g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
+  adatosk_output_free (output);
+  adatosk_backend_free (backend);
+  adatosk_model_free (model);
+  g_strfreev (lines);
+  g_free (index);
+  g_object_unref (parser);
+  harness_free (h, bus);
+  g_unlink (index_path);
+  g_rmdir (dir);
+  g_free (index_path);
+  g_free (props);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* A dump-location that cannot be a directory stops the start with a clear
+ * error. */
+GST_START_TEST (test_dump_location_unwritable)
+{
+  const gchar *const needles[] = { "Cannot write clips to dump-location",
+    "writable directory", NULL
+  };
+  gchar *dir = g_dir_make_tmp ("adatoskdfer-XXXXXX", NULL);
+  gchar *file = g_build_filename (dir, "a-file", NULL);
+  gchar *args = g_strdup_printf ("model=%s dump-location=%s/sub", model_path (),
+      file);
+
+  fail_unless (g_file_set_contents (file, "", 0, NULL));
+  expect_error (args, needles);
+  g_unlink (file);
+  g_rmdir (dir);
+  g_free (args);
+  g_free (file);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 /* Results survive videoconvert and videoscale (the custom meta has no tags). */
 GST_START_TEST (test_meta_survives_converters)
 {
@@ -1134,6 +1290,8 @@ adatoskdfer_suite (void)
   tcase_add_test (tc, test_invalid_properties);
   tcase_add_test (tc, test_labels_override);
   tcase_add_test (tc, test_meta_survives_converters);
+  tcase_add_test (tc, test_dump_location);
+  tcase_add_test (tc, test_dump_location_unwritable);
   return s;
 }
 
