@@ -38,6 +38,11 @@
  * waits for pending clips (and with #classify-partial classifies faces that
  * had at least half a clip; those results are posted as messages only).
  *
+ * With #dump-location every clip taken for classification is also written
+ * to that directory exactly as the model gets it (NumPy float32
+ * [3][T][H][W], normalised) with an index clips.jsonl: training data cut by
+ * the element's own tracker and crop code (train/make_dataset.py uses it).
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 -m filesrc location=talk.webm ! decodebin ! videoconvert ! \
