@@ -4,6 +4,7 @@
 - gradients reach the ATSM parameters (prototypes, alpha_dyn, alpha_sem, beta, norm), the decoder and
   the patch embedding;
 - the hard tube mask hides exactly round(mask_ratio * S) positions in every slot;
+- class-balanced sampling draws a class with n clips in proportion to n**power (0, 0.5, 1);
 - a few steps of train.py on a tiny config end to end (clip list, .npy clips, checkpoint, resume,
   loss curves, model file), then export.py, and the file is accepted by the C loader
   (`adatosk info`; skipped when ADATOSK_BUILD_DIR does not point at a build).
@@ -205,3 +206,22 @@ def test_resume_is_exact(tmp_path):
     for x, y in zip(ha, hb):
         for k in ("loss", "loss_cls", "loss_rec", "loss_sem", "lr"):
             assert x[k] == y[k], (x["step"], k, x[k], y[k])
+
+
+@pytest.mark.parametrize("power", [0.0, 0.5, 1.0])
+def test_balanced_sampling_draws_each_class_by_its_count_to_the_power(tmp_path, power):
+    from dataset import ClipDataset
+    # 9 clips: 1 surprised, 8 neutral (hard labels); a class with n clips is drawn ~ n**power.
+    os.makedirs(tmp_path / "clips")
+    rows = ["path,label"]
+    for i in range(9):
+        np.save(tmp_path / "clips" / f"c{i}.npy", np.zeros((4, 32, 32, 3), np.uint8))
+        rows.append(f"clips/c{i}.npy,{'surprised' if i == 0 else 'neutral'}")
+    (tmp_path / "clips.csv").write_text("\n".join(rows) + "\n")
+    config = named_config("adatosk-tiny", **TINY)
+    ds = ClipDataset(str(tmp_path / "clips.csv"), config, ["neutral", "happy", "sad", "angry", "fearful",
+                                                           "disgusted", "surprised"])
+    w = ds.balanced_weights(power)
+    share = w[0] / w.sum()
+    assert math.isclose(share, 1.0 / (1.0 + 8.0 ** power), rel_tol=1e-12)
+    assert np.allclose(w[1:], w[1])                       # equal within a class
