@@ -80,7 +80,8 @@ def stand_in_model(cfg, labels, path):
 
 
 def frames_source(folder, fps="25/1"):
-    """A folder of numbered frames (DFEW style: 00001.jpg, 00002.jpg, ...) as a GStreamer source."""
+    """A folder of numbered frames (DFEW style: 00001.jpg, 00002.jpg, ...) as a GStreamer source:
+    (launch text, location pattern for the element named "src")."""
     names = sorted(f for f in os.listdir(folder) if re.match(r"^\D*\d+\.(jpe?g|png)$", f, re.I))
     if not names:
         raise SystemExit(f"{folder}: no numbered .jpg/.png frames")
@@ -89,22 +90,27 @@ def frames_source(folder, fps="25/1"):
     width = len(digits) if digits.startswith("0") else 0
     pattern = f"{prefix}%0{width}d.{ext}" if width else f"{prefix}%d.{ext}"
     mime = "image/png" if ext.lower() == "png" else "image/jpeg"
-    return (f'multifilesrc location="{os.path.join(folder, pattern)}" start-index={int(digits)} '
-            f'caps="{mime},framerate={fps}" ! decodebin')
+    return (f'multifilesrc name=src start-index={int(digits)} caps="{mime},framerate={fps}" ! decodebin',
+            os.path.join(folder, pattern))
 
 
 def element_clips(Gst, video, model, dump, args):
     """Runs the video through facedetect ! adatoskdfer dump-location=dump; returns the element's
     index of the clips it wrote (one dict per clip, see gst-plugin/dump.h) and the frame count."""
-    src = frames_source(video) if os.path.isdir(video) else f'filesrc location="{video}" ! decodebin'
+    src, location = frames_source(video) if os.path.isdir(video) else ("filesrc name=src ! decodebin", video)
     desc = (f'{src} ! videoconvert ! facedetect display=false ! '
-            f'adatoskdfer name=dfer model="{model}" roi-mode=roi dump-location="{dump}" '
+            f'adatoskdfer name=dfer roi-mode=roi '
             f'crop-margin={args.crop_margin} frame-step={args.frame_step} '
             f'clip-stride={args.clip_stride} max-tracks={args.max_tracks} '
             f'track-timeout={args.track_timeout} iou-threshold={args.iou_threshold} '
             f'inference-mode=sync post-messages=false backend=cpu threads=1 ! '
             f'fakesink name=sink sync=false signal-handoffs=true')
     pipe = Gst.parse_launch(desc)
+    # Paths as properties, not launch text: any file name works.
+    pipe.get_by_name("src").set_property("location", location)
+    dfer = pipe.get_by_name("dfer")
+    dfer.set_property("model", model)
+    dfer.set_property("dump-location", dump)
     frames = [0]
     pipe.get_by_name("sink").connect("handoff", lambda *a: frames.__setitem__(0, frames[0] + 1))
     pipe.set_state(Gst.State.PLAYING)
@@ -149,9 +155,12 @@ def main():
 
     if args.model:
         from adatosk.safetensors_io import read_safetensors
-        _, _, meta = read_safetensors(args.model)
-        cfg = AdatoskConfig.from_dict(json.loads(meta["adatosk.config"]))
-        labels = json.loads(meta["adatosk.labels"])
+        try:
+            _, _, meta = read_safetensors(args.model)
+            cfg = AdatoskConfig.from_dict(json.loads(meta["adatosk.config"]))
+            labels = json.loads(meta.get("adatosk.labels", "null")) or DEFAULT_LABELS[:cfg.num_classes]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise SystemExit(f"make_dataset: {args.model} is not an AdaTosk model file: {e}")
     else:
         cfg = named_config(args.config)
         labels = DEFAULT_LABELS[:cfg.num_classes]

@@ -93,13 +93,15 @@ def write_labels(tmp_path, labels):
 
 
 def test_dfew_style_folders_and_videos(tmp_path, video):
-    frames = tmp_path / "clip0001"
-    frames.mkdir()
+    extracted = tmp_path / "frames"
+    extracted.mkdir()
     gst(f"filesrc location={video} ! decodebin ! videoconvert ! video/x-raw,format=I420 ! "
-        f"jpegenc ! multifilesink location={frames}/%05d.jpg")
+        f"jpegenc ! multifilesink location={extracted}/%05d.jpg")
+    frames = tmp_path / "clip 0001"       # a space: paths are properties, not launch text
+    extracted.rename(frames)
     for name in sorted(os.listdir(frames))[60:]:       # a short clip, as in DFEW
         os.remove(frames / name)
-    labels = write_labels(tmp_path, {"clip0001": "surprised", "cap13_edit2.webm": 1})
+    labels = write_labels(tmp_path, {"clip 0001": "surprised", "cap13_edit2.webm": 1})
     run(os.path.join(TRAIN, "make_dataset.py"), "--out", str(tmp_path / "ds"), "--label-csv", str(labels),
         str(frames), video)
     ds = rows(tmp_path / "ds" / "clips.csv")
@@ -107,9 +109,9 @@ def test_dfew_style_folders_and_videos(tmp_path, video):
     for r in ds:
         by_video.setdefault(r["video"], set()).add((r["label"], r["teacher_top"]))
         assert np.load(tmp_path / "ds" / r["path"]).shape == (16, 112, 112, 3)
-    assert by_video == {"clip0001": {("6", "surprised")}, "cap13_edit2": {("1", "happy")}}
+    assert by_video == {"clip 0001": {("6", "surprised")}, "cap13_edit2": {("1", "happy")}}
 
-    bad = write_labels(tmp_path, {"clip0001": "bored"})
+    bad = write_labels(tmp_path, {"clip 0001": "bored"})
     r = subprocess.run([PY, os.path.join(TRAIN, "make_dataset.py"), "--out", str(tmp_path / "bad"),
                         "--label-csv", str(bad), str(frames)], capture_output=True, text=True)
     assert r.returncode != 0 and "'bored' is not one of" in r.stderr
