@@ -18,8 +18,10 @@ its crop code (margin, GstVideoConverter, normalisation) made every frame, exact
 model gets. The element runs a stand-in model with the input geometry of the chosen one (frames,
 size, mean/std, frame step; one narrow block, random weights) so that cutting clips for a large
 model does not pay for its forward. The element's own options (crop-margin, frame-step,
-clip-stride, max-tracks, track-timeout, iou-threshold) are the options here. The plugin is found
-on GST_PLUGIN_PATH, else in this checkout's build/gst-plugin.
+clip-stride, max-tracks, track-timeout, iou-threshold) are the options here. The dump is read as
+the video plays and each float clip is deleted once stored, so a long video needs no more scratch
+space than its uint8 clips. The plugin is found on GST_PLUGIN_PATH, else in this checkout's
+build/gst-plugin.
 
 Writes DIR/clips/*.npy (uint8 [T][H][W][3]: the element's normalised floats mapped back to the
 converter's bytes, which is exact), DIR/clips.csv (path,label,video,track,start_ns,end_ns,
@@ -94,9 +96,35 @@ def frames_source(folder, fps="25/1"):
             os.path.join(folder, pattern))
 
 
-def element_clips(Gst, video, model, dump, args):
-    """Runs the video through facedetect ! adatoskdfer dump-location=dump; returns the element's
-    index of the clips it wrote (one dict per clip, see gst-plugin/dump.h) and the frame count."""
+class DumpReader:
+    """Follows the element's dump while the video runs: every clip the index lists is handed to
+    `on_clip(entry, float clip)` and its file removed at once, so the dump never holds more than a
+    frame's worth of clips however long the video (a float clip is 4x its bytes)."""
+
+    def __init__(self, dump, on_clip):
+        self.dump, self.on_clip, self.pos, self.count = dump, on_clip, 0, 0
+
+    def poll(self):
+        index = os.path.join(self.dump, "clips.jsonl")
+        if not os.path.exists(index):
+            return
+        with open(index, "rb") as f:
+            f.seek(self.pos)
+            data = f.read()
+        end = data.rfind(b"\n") + 1              # whole lines only: the element may be mid-write
+        self.pos += end
+        for line in data[:end].splitlines():
+            entry = json.loads(line)
+            path = os.path.join(self.dump, entry["file"])
+            self.on_clip(entry, np.load(path))
+            os.remove(path)
+            self.count += 1
+
+
+def element_clips(Gst, video, model, dump, args, on_clip):
+    """Runs the video through facedetect ! adatoskdfer dump-location=dump and hands every clip the
+    element writes to on_clip(entry, clip): entry is its index line (see gst-plugin/dump.h), clip
+    the float32 [3][T][H][W] model input. Returns the number of frames."""
     src, location = frames_source(video) if os.path.isdir(video) else ("filesrc name=src ! decodebin", video)
     desc = (f'{src} ! videoconvert ! facedetect display=false ! '
             f'adatoskdfer name=dfer roi-mode=roi '
@@ -111,8 +139,19 @@ def element_clips(Gst, video, model, dump, args):
     dfer = pipe.get_by_name("dfer")
     dfer.set_property("model", model)
     dfer.set_property("dump-location", dump)
-    frames = [0]
-    pipe.get_by_name("sink").connect("handoff", lambda *a: frames.__setitem__(0, frames[0] + 1))
+    reader = DumpReader(dump, on_clip)
+    frames, failed = [0], []
+
+    def on_frame(*_):
+        # Sync mode: a clip a frame completes is written before the frame leaves the element.
+        frames[0] += 1
+        if not failed:
+            try:
+                reader.poll()
+            except Exception as e:            # raised in GStreamer's thread: report it below
+                failed.append(e)
+
+    pipe.get_by_name("sink").connect("handoff", on_frame)
     pipe.set_state(Gst.State.PLAYING)
     try:
         msg = pipe.get_bus().timed_pop_filtered(Gst.CLOCK_TIME_NONE,
@@ -122,8 +161,10 @@ def element_clips(Gst, video, model, dump, args):
             raise SystemExit(f"make_dataset: {video}: {err.message} ({dbg})")
     finally:
         pipe.set_state(Gst.State.NULL)
-    with open(os.path.join(dump, "clips.jsonl")) as f:
-        return [json.loads(line) for line in f], frames[0]
+    if failed:
+        raise SystemExit(f"make_dataset: {video}: storing a clip failed: {failed[0]}")
+    reader.poll()
+    return frames[0]
 
 
 def to_bytes(x, cfg):
@@ -208,12 +249,11 @@ def main():
             t0 = time.time()
             vname = os.path.splitext(os.path.basename(video))[0]
             dump = os.path.join(work, "dump")
-            index, n_frames = element_clips(Gst, video, model, dump, args)
             clips, crops = [], {}       # crops: (track, pts) -> uint8 frame, one per distinct frame
-            for i, entry in enumerate(index):
-                path = os.path.join(dump, entry["file"])
-                arr = to_bytes(np.load(path), cfg)
-                os.remove(path)
+
+            def keep_clip(entry, x):
+                i = len(clips)
+                arr = to_bytes(x, cfg)
                 keys = [(entry["track"], p) if p >= 0 else (entry["track"], -1 - i * len(arr) - t)
                         for t, p in enumerate(entry["pts"])]
                 for k, frame in zip(keys, arr):
@@ -221,6 +261,8 @@ def main():
                 rel = os.path.join("clips", f"{vname}_t{entry['track']}_{i:04d}.npy")
                 np.save(os.path.join(args.out, rel), arr)
                 clips.append((entry, keys, rel))
+
+            n_frames = element_clips(Gst, video, model, dump, args, keep_clip)
             shutil.rmtree(dump)
             used = sorted(crops)
             probs = {}
