@@ -14,6 +14,7 @@ struct AdatoskDump
 {
   gchar *dir;
   FILE *index;
+  GString *header;              /* the .npy header: the same for every clip */
   guint num_frames, height, width;
   guint64 written;
 };
@@ -26,6 +27,31 @@ fail_errno (GError ** error, const gchar * what, const gchar * path)
   g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
       "cannot %s %s: %s", what, path, g_strerror (saved));
   return FALSE;
+}
+
+/* The NumPy 1.0 header: magic, version, little-endian header length, then a
+ * Python dict literal padded with spaces and a newline to a multiple of 64
+ * bytes (what numpy itself writes). */
+static GString *
+npy_header (guint num_frames, guint height, guint width)
+{
+  GString *dict = g_string_new (NULL);
+  GString *header = g_string_new_len ("\x93NUMPY\x01\x00", 8);
+  gsize total;
+
+  g_string_printf (dict, "{'descr': '<f4', 'fortran_order': False, "
+      "'shape': (3, %u, %u, %u), }", num_frames, height, width);
+  total = 10 + dict->len + 1;
+  while (total % 64 != 0) {
+    g_string_append_c (dict, ' ');
+    total++;
+  }
+  g_string_append_c (dict, '\n');
+  g_string_append_c (header, (gchar) (dict->len & 0xff));
+  g_string_append_c (header, (gchar) (dict->len >> 8));
+  g_string_append_len (header, dict->str, dict->len);
+  g_string_free (dict, TRUE);
+  return header;
 }
 
 AdatoskDump *
@@ -51,6 +77,7 @@ adatosk_dump_new (const gchar * dir, guint num_frames, guint height,
   dump = g_new0 (AdatoskDump, 1);
   dump->dir = g_strdup (dir);
   dump->index = index;
+  dump->header = npy_header (num_frames, height, width);
   dump->num_frames = num_frames;
   dump->height = height;
   dump->width = width;
@@ -63,34 +90,9 @@ adatosk_dump_free (AdatoskDump * dump)
   if (dump == NULL)
     return;
   fclose (dump->index);
+  g_string_free (dump->header, TRUE);
   g_free (dump->dir);
   g_free (dump);
-}
-
-/* The NumPy 1.0 header: magic, version, little-endian header length, then a
- * Python dict literal padded with spaces and a newline to a multiple of 64
- * bytes (what numpy itself writes). */
-static GString *
-npy_header (const AdatoskDump * dump)
-{
-  GString *dict = g_string_new (NULL);
-  GString *header = g_string_new_len ("\x93NUMPY\x01\x00", 8);
-  gsize total;
-
-  g_string_printf (dict, "{'descr': '<f4', 'fortran_order': False, "
-      "'shape': (3, %u, %u, %u), }", dump->num_frames, dump->height,
-      dump->width);
-  total = 10 + dict->len + 1;
-  while (total % 64 != 0) {
-    g_string_append_c (dict, ' ');
-    total++;
-  }
-  g_string_append_c (dict, '\n');
-  g_string_append_c (header, (gchar) (dict->len & 0xff));
-  g_string_append_c (header, (gchar) (dict->len >> 8));
-  g_string_append_len (header, dict->str, dict->len);
-  g_string_free (dict, TRUE);
-  return header;
 }
 
 static gint64
@@ -108,7 +110,6 @@ adatosk_dump_write (AdatoskDump * dump, const gfloat * pixels,
   gchar *name = g_strdup_printf ("clip-%06" G_GUINT64_FORMAT ".npy",
       dump->written);
   gchar *path = g_build_filename (dump->dir, name, NULL);
-  GString *header = npy_header (dump);
   GString *line = g_string_new (NULL);
   gboolean ok = FALSE;
   FILE *f;
@@ -121,7 +122,8 @@ adatosk_dump_write (AdatoskDump * dump, const gfloat * pixels,
     fail_errno (error, "write", path);
     goto out;
   }
-  if (fwrite (header->str, 1, header->len, f) != header->len
+  if (fwrite (dump->header->str, 1, dump->header->len, f) !=
+      dump->header->len
       || fwrite (pixels, sizeof (gfloat), floats, f) != floats) {
     fail_errno (error, "write", path);
     fclose (f);
@@ -151,7 +153,6 @@ adatosk_dump_write (AdatoskDump * dump, const gfloat * pixels,
 
 out:
   g_string_free (line, TRUE);
-  g_string_free (header, TRUE);
   g_free (path);
   g_free (name);
   return ok;

@@ -102,23 +102,26 @@ class DumpReader:
     frame's worth of clips however long the video (a float clip is 4x its bytes)."""
 
     def __init__(self, dump, on_clip):
-        self.dump, self.on_clip, self.pos, self.count = dump, on_clip, 0, 0
+        self.dump, self.on_clip = dump, on_clip
+        self.index, self.partial = None, b""
 
     def poll(self):
-        index = os.path.join(self.dump, "clips.jsonl")
-        if not os.path.exists(index):
-            return
-        with open(index, "rb") as f:
-            f.seek(self.pos)
-            data = f.read()
-        end = data.rfind(b"\n") + 1              # whole lines only: the element may be mid-write
-        self.pos += end
-        for line in data[:end].splitlines():
+        if self.index is None:
+            path = os.path.join(self.dump, "clips.jsonl")
+            if not os.path.exists(path):
+                return
+            self.index = open(path, "rb")
+        lines = (self.partial + self.index.read()).split(b"\n")
+        self.partial = lines.pop()             # the element may be mid-line: keep it for later
+        for line in lines:
             entry = json.loads(line)
             path = os.path.join(self.dump, entry["file"])
             self.on_clip(entry, np.load(path))
             os.remove(path)
-            self.count += 1
+
+    def close(self):
+        if self.index is not None:
+            self.index.close()
 
 
 def element_clips(Gst, video, model, dump, args, on_clip):
@@ -164,6 +167,7 @@ def element_clips(Gst, video, model, dump, args, on_clip):
     if failed:
         raise SystemExit(f"make_dataset: {video}: storing a clip failed: {failed[0]}")
     reader.poll()
+    reader.close()
     return frames[0]
 
 
