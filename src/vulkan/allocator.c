@@ -70,6 +70,7 @@ adatosk_vk_allocator_free (AdatoskVkAllocator *a)
 {
   if (!a)
     return;
+  adatosk_vk_context_settle (a->ctx);
   VkDevice device = a->ctx->device;
   for (int i = 0; i < a->num_blocks; i++) {
     vkDestroyBuffer (device, a->blocks[i].buffer, NULL);
@@ -313,6 +314,7 @@ staged_copy (AdatoskVkContext *ctx, const AdatoskVkRange *range, void *host,
   if (status == ADATOSK_OK && !to_device)
     memcpy (host, stage.mapped, size);
 out:
+  adatosk_vk_context_settle (ctx);
   if (cmd)
     vkFreeCommandBuffers (ctx->device, ctx->command_pool, 1, &cmd);
   adatosk_vk_allocator_free (staging);

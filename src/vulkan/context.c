@@ -11,11 +11,48 @@
 
 static atomic_uint validation_messages;
 
+static const char validation_layer[] = "VK_LAYER_KHRONOS_validation";
+
+static bool layer_available (const char *name);
+
 bool
 adatosk_vk_validation_requested (void)
 {
   const char *value = getenv ("ADATOSK_VULKAN_VALIDATION");
   return value && value[0] && strcmp (value, "0") != 0;
+}
+
+bool
+adatosk_vk_validation_layer_installed (void)
+{
+  return layer_available (validation_layer);
+}
+
+bool
+adatosk_vk_validation_enabled (void)
+{
+  if (!adatosk_vk_validation_requested ())
+    return false;
+  const char *value = getenv ("ADATOSK_VULKAN_VALIDATION");
+  if (strcmp (value, "auto") == 0)
+    return adatosk_vk_validation_layer_installed ();
+  return true;
+}
+
+uint64_t
+adatosk_vk_default_timeout_ns (VkPhysicalDeviceType type)
+{
+  const char *value = getenv ("ADATOSK_VULKAN_TIMEOUT_MS");
+  if (value && value[0]) {
+    char *end = NULL;
+    double ms = strtod (value, &end);
+    if (end && *end == '\0' && ms > 0 && ms < 1e12)
+      return (uint64_t) (ms * 1e6);
+    fprintf (stderr, "libadatosk: ignoring ADATOSK_VULKAN_TIMEOUT_MS=%s (not a positive "
+        "number of milliseconds)\n", value);
+  }
+  /* A CPU device runs a large model's forward for minutes. */
+  return (type == VK_PHYSICAL_DEVICE_TYPE_CPU ? 600000ull : 60000ull) * 1000000ull;
 }
 
 unsigned
@@ -109,13 +146,14 @@ static AdatoskStatus
 create_instance (bool validation, VkInstance *instance_out,
     VkDebugUtilsMessengerEXT *messenger_out, AdatoskError *error)
 {
-  static const char *layer = "VK_LAYER_KHRONOS_validation";
+  const char *layer = validation_layer;
   static const char *extension = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
   *messenger_out = VK_NULL_HANDLE;
   if (validation && !layer_available (layer))
     return adatosk_fail (error, ADATOSK_ERROR_BACKEND,
-        "ADATOSK_VULKAN_VALIDATION is set but %s is not installed "
-        "(install vulkan-validationlayers)", layer);
+        "ADATOSK_VULKAN_VALIDATION=1 but %s is not installed "
+        "(install vulkan-validationlayers, or set ADATOSK_VULKAN_VALIDATION=auto "
+        "to run without it where it is missing)", layer);
 
   VkApplicationInfo app = {
     .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
@@ -214,6 +252,17 @@ choose_device (VkInstance instance, int device_index,
   }
 
   AdatoskStatus status = ADATOSK_OK;
+  const char *env_index = getenv ("ADATOSK_VULKAN_DEVICE");
+  if (device_index < 0 && env_index && env_index[0]) {
+    char *end = NULL;
+    long value = strtol (env_index, &end, 10);
+    if (!end || *end || value < 0 || value > 1000000) {
+      free (devices);
+      return adatosk_fail (error, ADATOSK_ERROR_INVALID_ARGUMENT,
+          "ADATOSK_VULKAN_DEVICE=%s is not a device index (0..%u)", env_index, count - 1);
+    }
+    device_index = (int) value;
+  }
   if (device_index >= 0) {
     if ((uint32_t) device_index >= count) {
       status = adatosk_fail (error, ADATOSK_ERROR_INVALID_ARGUMENT,
@@ -293,7 +342,7 @@ adatosk_vk_context_new (int device_index, AdatoskVkContext **context_out,
   AdatoskVkContext *ctx = calloc (1, sizeof *ctx);
   if (!ctx)
     return adatosk_fail (error, ADATOSK_ERROR_OUT_OF_MEMORY, "out of memory");
-  ctx->validation = adatosk_vk_validation_requested ();
+  ctx->validation = adatosk_vk_validation_enabled ();
   AdatoskStatus status = create_instance (ctx->validation, &ctx->instance,
       &ctx->messenger, error);
   if (status == ADATOSK_OK)
@@ -306,6 +355,7 @@ adatosk_vk_context_new (int device_index, AdatoskVkContext **context_out,
   vkGetPhysicalDeviceProperties (ctx->physical, &ctx->props);
   vkGetPhysicalDeviceMemoryProperties (ctx->physical, &ctx->memory);
   describe_device (&ctx->props, ctx->description, sizeof ctx->description);
+  ctx->timeout_ns = adatosk_vk_default_timeout_ns (ctx->props.deviceType);
 
   float priority = 1.0f;
   VkDeviceQueueCreateInfo queue_info = {
@@ -356,6 +406,7 @@ adatosk_vk_context_free (AdatoskVkContext *ctx)
     return;
   if (ctx->device) {
     vkDeviceWaitIdle (ctx->device);
+    ctx->timed_out = false;
     if (ctx->fence)
       vkDestroyFence (ctx->device, ctx->fence, NULL);
     if (ctx->command_pool)
@@ -374,10 +425,21 @@ adatosk_vk_context_free (AdatoskVkContext *ctx)
   free (ctx);
 }
 
+void
+adatosk_vk_context_settle (AdatoskVkContext *ctx)
+{
+  if (ctx && ctx->device && ctx->timed_out)
+    vkDeviceWaitIdle (ctx->device);
+}
+
 AdatoskStatus
 adatosk_vk_submit_and_wait (AdatoskVkContext *ctx, VkCommandBuffer command_buffer,
     AdatoskError *error)
 {
+  if (ctx->timed_out)
+    return adatosk_fail (error, ADATOSK_ERROR_BACKEND,
+        "the Vulkan device %s did not finish an earlier submission in time; this "
+        "backend cannot be used any more (create a new one)", ctx->description);
   VkSubmitInfo submit = {
     .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
     .commandBufferCount = 1,
@@ -387,7 +449,22 @@ adatosk_vk_submit_and_wait (AdatoskVkContext *ctx, VkCommandBuffer command_buffe
   if (result == VK_SUCCESS)
     result = vkQueueSubmit (ctx->queue, 1, &submit, ctx->fence);
   if (result == VK_SUCCESS)
-    result = vkWaitForFences (ctx->device, 1, &ctx->fence, VK_TRUE, UINT64_MAX);
+    result = vkWaitForFences (ctx->device, 1, &ctx->fence, VK_TRUE, ctx->timeout_ns);
+  if (result == VK_TIMEOUT) {
+    ctx->timed_out = true;
+    return adatosk_fail (error, ADATOSK_ERROR_BACKEND,
+        "the Vulkan device %s did not finish the submission within %.0f ms: the GPU "
+        "may be hung, or the work is too large for it; if it is only slow, raise "
+        "the limit with ADATOSK_VULKAN_TIMEOUT_MS", ctx->description,
+        (double) ctx->timeout_ns / 1e6);
+  }
+  if (result == VK_ERROR_DEVICE_LOST) {
+    ctx->timed_out = true;
+    return adatosk_fail (error, ADATOSK_ERROR_BACKEND,
+        "the Vulkan device %s was lost during the submission (VK_ERROR_DEVICE_LOST: "
+        "a driver reset or a kernel fault); this backend cannot be used any more",
+        ctx->description);
+  }
   if (result != VK_SUCCESS)
     return adatosk_fail (error, ADATOSK_ERROR_BACKEND,
         "the Vulkan submission on %s failed (%s)", ctx->description,

@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
 # Writes a C file that embeds SPIR-V modules as uint32 arrays, so that the
 # library needs no shader files at run time.
-#   embed_spirv.py OUTPUT.c NAME,NAME,... FILE.spv FILE.spv ...
-# (one name per file, in the same order)
+#   embed_spirv.py [--function=NAME] OUTPUT.c NAME,NAME,... FILE.spv FILE.spv ...
+# (one name per file, in the same order). The lookup function is
+# adatosk_vk_shader_find unless --function names another (the tests embed
+# their own kernels beside the library's).
 # SPDX-License-Identifier: LGPL-2.1-or-later
 import struct
 import sys
 
 
 def main(argv):
+    function = 'adatosk_vk_shader_find'
+    if len(argv) > 1 and argv[1].startswith('--function='):
+        function = argv[1].split('=', 1)[1]
+        argv = argv[:1] + argv[2:]
     if len(argv) < 4:
         sys.exit('usage: embed_spirv.py OUTPUT.c NAME,NAME,... FILE.spv...')
     pairs = list(zip(argv[2].split(','), argv[3:]))
@@ -37,7 +43,7 @@ def main(argv):
     out.append('};')
     out.append('')
     out.append('const AdatoskVkShaderCode *')
-    out.append('adatosk_vk_shader_find (const char *name)')
+    out.append(f'{function} (const char *name)')
     out.append('{')
     out.append('  for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++)')
     out.append('    if (strcmp (modules[i].name, name) == 0)')

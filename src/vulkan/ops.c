@@ -47,27 +47,27 @@ reduction_shared (const uint32_t *spec)
 }
 
 static const AdatoskVkKernel gemm_kernel = {
-  "gemm", 4, sizeof (GemmPush), 6, gemm_shared };
+  "gemm", 4, sizeof (GemmPush), 6, gemm_shared, NULL };
 static const AdatoskVkKernel gemm_f16_kernel = {
-  "gemm_f16", 4, sizeof (GemmPush), 6, gemm_shared };
+  "gemm_f16", 4, sizeof (GemmPush), 6, gemm_shared, NULL };
 static const AdatoskVkKernel layernorm_kernel = {
-  "layernorm", 4, sizeof (LayerNormPush), 1, reduction_shared };
+  "layernorm", 4, sizeof (LayerNormPush), 1, reduction_shared, NULL };
 static const AdatoskVkKernel attention_kernel = {
-  "attention", 3, sizeof (AttentionPush), 4, attention_shared };
+  "attention", 3, sizeof (AttentionPush), 4, attention_shared, NULL };
 static const AdatoskVkKernel im2col_kernel = {
-  "im2col", 2, sizeof (Im2colPush), 1, NULL };
+  "im2col", 2, sizeof (Im2colPush), 1, NULL, NULL };
 static const AdatoskVkKernel add_kernel = {
-  "add", 3, sizeof (AddPush), 1, NULL };
+  "add", 3, sizeof (AddPush), 1, NULL, NULL };
 static const AdatoskVkKernel atsm_token_kernel = {
-  "atsm_token", 5, sizeof (AtsmTokenPush), 1, reduction_shared };
+  "atsm_token", 5, sizeof (AtsmTokenPush), 1, reduction_shared, NULL };
 static const AdatoskVkKernel atsm_mask_kernel = {
-  "atsm_mask", 6, sizeof (AtsmMaskPush), 1, reduction_shared };
+  "atsm_mask", 6, sizeof (AtsmMaskPush), 1, reduction_shared, NULL };
 static const AdatoskVkKernel topk_kernel = {
-  "topk", 4, sizeof (TopkPush), 1, reduction_shared };
+  "topk", 4, sizeof (TopkPush), 1, reduction_shared, NULL };
 static const AdatoskVkKernel gather_kernel = {
-  "gather", 6, sizeof (GatherPush), 1, NULL };
+  "gather", 6, sizeof (GatherPush), 1, NULL, NULL };
 static const AdatoskVkKernel head_kernel = {
-  "head", 8, sizeof (HeadPush), 1, reduction_shared };
+  "head", 8, sizeof (HeadPush), 1, reduction_shared, NULL };
 
 static uint32_t
 floor_pow2 (uint32_t v)

@@ -37,6 +37,7 @@ adatosk_vk_pipelines_free (AdatoskVkPipelines *r)
 {
   if (!r)
     return;
+  adatosk_vk_context_settle (r->ctx);
   VkDevice device = r->ctx->device;
   for (int i = 0; i < r->num_pipelines; i++) {
     AdatoskVkPipeline *p = r->pipelines[i];
@@ -71,15 +72,17 @@ adatosk_vk_kernel_fits (const AdatoskVkContext *ctx, const AdatoskVkKernel *kern
 }
 
 static AdatoskStatus
-get_module (AdatoskVkPipelines *r, const char *name, VkShaderModule *module_out,
-    AdatoskError *error)
+get_module (AdatoskVkPipelines *r, const AdatoskVkKernel *kernel,
+    VkShaderModule *module_out, AdatoskError *error)
 {
+  const char *name = kernel->shader;
   for (int i = 0; i < r->num_modules; i++)
     if (strcmp (r->modules[i].name, name) == 0) {
       *module_out = r->modules[i].module;
       return ADATOSK_OK;
     }
-  const AdatoskVkShaderCode *code = adatosk_vk_shader_find (name);
+  const AdatoskVkShaderCode *code = kernel->code ? kernel->code :
+      adatosk_vk_shader_find (name);
   if (!code)
     return adatosk_fail (error, ADATOSK_ERROR_BACKEND,
         "the shader \"%s\" is not embedded in this build of libadatosk", name);
@@ -109,7 +112,7 @@ create_pipeline (AdatoskVkPipelines *r, const AdatoskVkKernel *kernel,
 {
   VkDevice device = r->ctx->device;
   VkShaderModule module;
-  AdatoskStatus status = get_module (r, kernel->shader, &module, error);
+  AdatoskStatus status = get_module (r, kernel, &module, error);
   if (status != ADATOSK_OK)
     return status;
 

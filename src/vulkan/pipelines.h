@@ -10,6 +10,7 @@
 #define ADATOSK_VK_PIPELINES_H
 
 #include "context.h"
+#include "shaders.h"
 
 #define ADATOSK_VK_MAX_SPEC 8
 #define ADATOSK_VK_MAX_BINDINGS 8
@@ -21,6 +22,9 @@ typedef struct {
   uint32_t num_spec;           /* specialization constants 0..num_spec-1 */
   /* Shared memory the kernel declares for these constants, in bytes. */
   uint32_t (*shared_bytes) (const uint32_t *spec);
+  /* The module itself, for a kernel that is not embedded in the library
+   * (the tests' own kernels); NULL: looked up by `shader`. */
+  const AdatoskVkShaderCode *code;
 } AdatoskVkKernel;
 
 typedef struct {

@@ -51,6 +51,7 @@ adatosk_vk_recorder_free (AdatoskVkRecorder *rec)
 {
   if (!rec)
     return;
+  adatosk_vk_context_settle (rec->ctx);
   for (int i = 0; i < rec->num_pools; i++)
     vkDestroyDescriptorPool (rec->ctx->device, rec->pools[i], NULL);
   free (rec->pools);

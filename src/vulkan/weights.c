@@ -115,6 +115,7 @@ uploader_begin (Uploader *u, AdatoskError *error)
 static void
 uploader_free (Uploader *u)
 {
+  adatosk_vk_context_settle (u->ctx);
   if (u->cmd)
     vkFreeCommandBuffers (u->ctx->device, u->ctx->command_pool, 1, &u->cmd);
   adatosk_vk_allocator_free (u->staging);

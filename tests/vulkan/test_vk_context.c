@@ -10,6 +10,15 @@
 
 #include <math.h>
 #include <string.h>
+#include <time.h>
+
+static double
+now_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 
 static void
 test_device_choice (VkTest *t)
@@ -162,6 +171,95 @@ test_registry (VkTest *t)
       "oversized tiles must be refused by the registry");
 }
 
+/* A submission that outlives the fence timeout fails with a message naming
+ * the limit and its variable, the context then refuses more work, and
+ * freeing everything afterwards waits for the device (no validation message,
+ * no crash). The spin kernel's length is measured first on this device, so
+ * that the "hang" lasts about a second wherever the test runs. */
+static void
+test_fence_timeout (void)
+{
+  AdatoskError error = { 0 };
+  AdatoskVkContext *ctx = NULL;
+  AdatoskVkAllocator *alloc = NULL;
+  AdatoskVkPipelines *pipelines = NULL;
+  AdatoskVkRecorder *rec = NULL;
+  CHECK_OK (adatosk_vk_context_new (-1, &ctx, &error), error);
+  CHECK (ctx->timeout_ns >= 60000000000ull, "default timeout %llu ns",
+      (unsigned long long) ctx->timeout_ns);
+  CHECK_OK (adatosk_vk_allocator_new (ctx, 1 << 20, &alloc, &error), error);
+  CHECK_OK (adatosk_vk_pipelines_new (ctx, &pipelines, &error), error);
+  CHECK_OK (adatosk_vk_recorder_new (ctx, pipelines, &rec, &error), error);
+  AdatoskVkRange out;
+  CHECK_OK (adatosk_vk_alloc (alloc, ADATOSK_VK_MEMORY_DEVICE, 16, &out, &error), error);
+  const AdatoskVkKernel spin = { "spin", 1, 8, 1, NULL, vk_test_shader_find ("spin") };
+  CHECK (spin.code != NULL, "the spin kernel is embedded in the test");
+  const uint32_t spec[1] = { 1 };
+
+  /* Calibration: one dispatch of 60000 rounds of 256 steps under the default
+   * timeout; the result checks that the kernel really ran them all. */
+  uint32_t push[2] = { 60000, 7 };
+  double dispatch_ms = 0;
+  for (int attempt = 0; attempt < 2; attempt++) {   /* the first one also compiles */
+    CHECK_OK (adatosk_vk_recorder_begin (rec, &error), error);
+    adatosk_vk_recorder_dispatch (rec, &spin, spec, &out, push, 1, 1, 1);
+    CHECK_OK (adatosk_vk_recorder_end (rec, &error), error);
+    double start = now_ms ();
+    CHECK_OK (adatosk_vk_recorder_submit (rec, &error), error);
+    dispatch_ms = now_ms () - start;
+  }
+  uint32_t got = 0, want = push[1] | 1u;
+  CHECK_OK (adatosk_vk_download (ctx, &out, &got, 4, &error), error);
+  for (uint32_t i = 0; i < push[0] * 256u; i++) {
+    want ^= want << 13;
+    want ^= want >> 17;
+    want ^= want << 5;
+  }
+  CHECK (got == want, "the spin kernel computed %u, not %u", got, want);
+  int dispatches = (int) (1000.0 / (dispatch_ms > 0.01 ? dispatch_ms : 0.01)) + 1;
+  if (dispatches > 2000)
+    dispatches = 2000;
+  printf ("  spin: %.1f ms per dispatch; %d dispatches for about a second\n",
+      dispatch_ms, dispatches);
+
+  ctx->timeout_ns = 20000000ull;   /* 20 ms */
+  CHECK_OK (adatosk_vk_recorder_begin (rec, &error), error);
+  for (int i = 0; i < dispatches; i++)
+    adatosk_vk_recorder_dispatch (rec, &spin, spec, &out, push, 1, 1, 1);
+  CHECK_OK (adatosk_vk_recorder_end (rec, &error), error);
+  double start = now_ms ();
+  AdatoskStatus status = adatosk_vk_recorder_submit (rec, &error);
+  double waited = now_ms () - start;
+  printf ("  forced hang, 20 ms timeout: returned after %.0f ms: %s\n", waited,
+      error.message);
+  CHECK (status == ADATOSK_ERROR_BACKEND && strstr (error.message, "within 20 ms") &&
+      strstr (error.message, "ADATOSK_VULKAN_TIMEOUT_MS"),
+      "a submission past the timeout must fail with a message naming the limit");
+  CHECK (waited < 500, "the timed-out wait took %.0f ms", waited);
+  memset (&error, 0, sizeof error);
+  status = adatosk_vk_recorder_submit (rec, &error);
+  CHECK (status == ADATOSK_ERROR_BACKEND && strstr (error.message, "earlier"),
+      "after a timeout the context refuses work: %s", error.message);
+  adatosk_vk_recorder_free (rec);
+  adatosk_vk_pipelines_free (pipelines);
+  adatosk_vk_allocator_free (alloc);
+  adatosk_vk_context_free (ctx);
+}
+
+/* The environment variable sets the limit; nonsense is ignored. */
+static void
+test_timeout_variable (void)
+{
+  setenv ("ADATOSK_VULKAN_TIMEOUT_MS", "1500", 1);
+  uint64_t ns = adatosk_vk_default_timeout_ns (VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU);
+  CHECK (ns == 1500000000ull, "ADATOSK_VULKAN_TIMEOUT_MS=1500 gives %llu ns",
+      (unsigned long long) ns);
+  setenv ("ADATOSK_VULKAN_TIMEOUT_MS", "soon", 1);
+  ns = adatosk_vk_default_timeout_ns (VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU);
+  CHECK (ns == 60000000000ull, "a bad ADATOSK_VULKAN_TIMEOUT_MS keeps the default");
+  unsetenv ("ADATOSK_VULKAN_TIMEOUT_MS");
+}
+
 /* The messenger counts what the layer reports (so the tests' zero is real). */
 static void
 test_messenger_reports (VkTest *t)
@@ -198,5 +296,7 @@ main (void)
   test_big_weight (&t, false);
   test_big_weight (&t, true);
   test_messenger_reports (&t);
+  test_timeout_variable ();
+  test_fence_timeout ();
   return vk_test_close (&t);
 }

@@ -38,6 +38,9 @@ vk_test_open (VkTest *t)
   if (!adatosk_vk_validation_requested ())
     fprintf (stderr, "note: ADATOSK_VULKAN_VALIDATION is not set, running without "
         "the validation layer\n");
+  else if (!adatosk_vk_validation_enabled ())
+    fprintf (stderr, "note: VK_LAYER_KHRONOS_validation is not installed, running "
+        "without it (ADATOSK_VULKAN_VALIDATION=auto)\n");
   if (adatosk_vk_context_new (-1, &t->ctx, &error) != ADATOSK_OK)
     die ("vulkan context", &error);
   fprintf (stderr, "device: %s\n", t->ctx->description);

@@ -18,6 +18,9 @@ typedef struct {
   AdatoskVkTuning tuning;
 } VkTest;
 
+/* The tests' own kernels (vk_test_shaders.c, generated from spin.comp). */
+const AdatoskVkShaderCode *vk_test_shader_find (const char *name);
+
 extern int vk_test_failures;
 /* Validation messages a test provoked on purpose. */
 extern unsigned vk_test_expected_messages;
