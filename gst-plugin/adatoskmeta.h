@@ -44,6 +44,27 @@ G_BEGIN_DECLS
 #define ADATOSK_DFER_ROI_PARAM_NAME "expression"
 #define ADATOSK_DFER_MESSAGE_NAME "adatoskdfer"
 
+/* The field names, defined once here: the element writes them with these,
+ * applications and the tests read them with these. */
+/* In all three forms (DL Streamer's names first): */
+#define ADATOSK_DFER_FIELD_LABEL "label"
+#define ADATOSK_DFER_FIELD_LABEL_ID "label_id"
+#define ADATOSK_DFER_FIELD_CONFIDENCE "confidence"
+#define ADATOSK_DFER_FIELD_MODEL_NAME "model_name"
+#define ADATOSK_DFER_FIELD_TRACK_ID "track-id"
+#define ADATOSK_DFER_FIELD_CLIP_START "clip-start"
+#define ADATOSK_DFER_FIELD_CLIP_END "clip-end"
+/* In the custom meta and the message only: */
+#define ADATOSK_DFER_FIELD_PROBABILITIES "probabilities"
+#define ADATOSK_DFER_FIELD_LABELS "labels"
+#define ADATOSK_DFER_FIELD_SIGNIFICANCE "significance"
+#define ADATOSK_DFER_FIELD_KEPT_FRACTION "kept-fraction"
+/* In the message only (the face box at the clip's last frame): */
+#define ADATOSK_DFER_FIELD_X "x"
+#define ADATOSK_DFER_FIELD_Y "y"
+#define ADATOSK_DFER_FIELD_WIDTH "width"
+#define ADATOSK_DFER_FIELD_HEIGHT "height"
+
 /* One classification, as read from a buffer. The pointers point into the
  * meta's structure: valid as long as the buffer (and the meta) is. */
 typedef struct
@@ -114,21 +135,21 @@ adatosk_dfer_buffer_get_result (GstBuffer * buffer, guint index,
   s = gst_custom_meta_get_structure (meta);
   memset (result, 0, sizeof (*result));
   result->structure = s;
-  result->label = gst_structure_get_string (s, "label");
-  result->model_name = gst_structure_get_string (s, "model_name");
-  if (!gst_structure_get_uint (s, "track-id", &result->track_id) ||
-      !gst_structure_get_int (s, "label_id", &result->label_id) ||
-      !gst_structure_get_double (s, "confidence", &result->confidence) ||
-      !gst_structure_get_uint64 (s, "clip-start", &start) ||
-      !gst_structure_get_uint64 (s, "clip-end", &end) ||
-      !gst_structure_get_double (s, "kept-fraction", &result->kept_fraction)
+  result->label = gst_structure_get_string (s, ADATOSK_DFER_FIELD_LABEL);
+  result->model_name = gst_structure_get_string (s, ADATOSK_DFER_FIELD_MODEL_NAME);
+  if (!gst_structure_get_uint (s, ADATOSK_DFER_FIELD_TRACK_ID, &result->track_id) ||
+      !gst_structure_get_int (s, ADATOSK_DFER_FIELD_LABEL_ID, &result->label_id) ||
+      !gst_structure_get_double (s, ADATOSK_DFER_FIELD_CONFIDENCE, &result->confidence) ||
+      !gst_structure_get_uint64 (s, ADATOSK_DFER_FIELD_CLIP_START, &start) ||
+      !gst_structure_get_uint64 (s, ADATOSK_DFER_FIELD_CLIP_END, &end) ||
+      !gst_structure_get_double (s, ADATOSK_DFER_FIELD_KEPT_FRACTION, &result->kept_fraction)
       || result->label == NULL)
     return FALSE;
   result->clip_start = start;
   result->clip_end = end;
-  v = gst_structure_get_value (s, "probabilities");
+  v = gst_structure_get_value (s, ADATOSK_DFER_FIELD_PROBABILITIES);
   result->num_classes = v ? gst_value_array_get_size (v) : 0;
-  v = gst_structure_get_value (s, "significance");
+  v = gst_structure_get_value (s, ADATOSK_DFER_FIELD_SIGNIFICANCE);
   result->num_frames = v ? gst_value_array_get_size (v) : 0;
   return TRUE;
 }
@@ -139,7 +160,7 @@ adatosk_dfer_result_get_probability (const AdatoskDferResult * result,
     guint class_id)
 {
   const GValue *v = gst_structure_get_value (result->structure,
-      "probabilities");
+      ADATOSK_DFER_FIELD_PROBABILITIES);
 
   if (v == NULL || class_id >= gst_value_array_get_size (v))
     return -1.0;
@@ -151,7 +172,7 @@ static inline const gchar *
 adatosk_dfer_result_get_class_label (const AdatoskDferResult * result,
     guint class_id)
 {
-  const GValue *v = gst_structure_get_value (result->structure, "labels");
+  const GValue *v = gst_structure_get_value (result->structure, ADATOSK_DFER_FIELD_LABELS);
 
   if (v == NULL || class_id >= gst_value_array_get_size (v))
     return NULL;
@@ -164,7 +185,7 @@ adatosk_dfer_result_get_significance (const AdatoskDferResult * result,
     guint frame)
 {
   const GValue *v = gst_structure_get_value (result->structure,
-      "significance");
+      ADATOSK_DFER_FIELD_SIGNIFICANCE);
 
   if (v == NULL || frame >= gst_value_array_get_size (v))
     return -1.0;

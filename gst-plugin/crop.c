@@ -4,6 +4,8 @@
  */
 #include "crop.h"
 
+#include "debug.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -12,6 +14,8 @@
  * often (a still face), so the converters are cached by geometry; the cache
  * is simply emptied when it grows past this. */
 #define MAX_CACHED_CONVERTERS 32
+
+#define GST_CAT_DEFAULT adatosk_dfer_crop_debug
 
 typedef struct
 {
@@ -140,8 +144,14 @@ get_converter (AdatoskCropper * cropper, const Geometry * g)
 
   if (convert != NULL)
     return convert;
-  if (g_hash_table_size (cropper->converters) >= MAX_CACHED_CONVERTERS)
+  if (g_hash_table_size (cropper->converters) >= MAX_CACHED_CONVERTERS) {
+    GST_DEBUG ("%u crop geometries cached: emptying the cache",
+        g_hash_table_size (cropper->converters));
     g_hash_table_remove_all (cropper->converters);
+  }
+  GST_LOG ("new converter: %d,%d %dx%d of the frame -> %d,%d %dx%d of %dx%d",
+      g->src_x, g->src_y, g->src_w, g->src_h, g->dst_x, g->dst_y, g->dst_w,
+      g->dst_h, cropper->width, cropper->height);
   config = gst_structure_new ("adatosk-crop",
       GST_VIDEO_CONVERTER_OPT_SRC_X, G_TYPE_INT, g->src_x,
       GST_VIDEO_CONVERTER_OPT_SRC_Y, G_TYPE_INT, g->src_y,
@@ -157,7 +167,11 @@ get_converter (AdatoskCropper * cropper, const Geometry * g)
       GST_VIDEO_CONVERTER_OPT_THREADS, G_TYPE_UINT, 1, NULL);
   convert = gst_video_converter_new (&cropper->in_info, &cropper->out_info,
       config);
-  if (convert != NULL)
+  if (convert == NULL)
+    GST_WARNING ("GstVideoConverter cannot convert %s to RGB",
+        gst_video_format_to_string (GST_VIDEO_INFO_FORMAT
+            (&cropper->in_info)));
+  else
     g_hash_table_insert (cropper->converters, g_memdup2 (g, sizeof (*g)),
         convert);
   return convert;

@@ -4,11 +4,15 @@
  */
 #include "dump.h"
 
+#include "debug.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <glib/gstdio.h>
+
+#define GST_CAT_DEFAULT adatosk_dfer_dump_debug
 
 struct AdatoskDump
 {
@@ -81,6 +85,8 @@ adatosk_dump_new (const gchar * dir, guint num_frames, guint height,
   dump->num_frames = num_frames;
   dump->height = height;
   dump->width = width;
+  GST_INFO ("writing clips of %u frames of %ux%u and clips.jsonl to %s",
+      num_frames, width, height, dir);
   return dump;
 }
 
@@ -149,6 +155,9 @@ adatosk_dump_write (AdatoskDump * dump, const gfloat * pixels,
     goto out;
   }
   dump->written++;
+  GST_DEBUG ("track %u: clip %" GST_TIME_FORMAT " - %" GST_TIME_FORMAT
+      " written to %s", track_id, GST_TIME_ARGS (start), GST_TIME_ARGS (end),
+      path);
   ok = TRUE;
 
 out:

@@ -34,9 +34,24 @@
  * source never waits: when the worker falls behind the oldest waiting clip is
  * dropped (#clips-dropped); other sources wait, so no clip is lost.
  *
- * FLUSH drops the tracks and pending clips, new caps reset the tracks, EOS
- * waits for pending clips (and with #classify-partial classifies faces that
- * had at least half a clip; those results are posted as messages only).
+ * Upstream ROI metas are untrusted: at most #max-faces faces are taken per
+ * frame (the largest by their area inside the frame; a warning is posted
+ * the first time a frame has more), boxes are clamped to a few frame sizes,
+ * and ROIs of other types, empty or starting outside the frame are skipped.
+ *
+ * Wherever the frame history breaks, the tracks and their half-filled clips
+ * are dropped, so that a clip never mixes frames from two places: FLUSH
+ * (which also drops pending clips), a new SEGMENT (a non-flushing seek), a
+ * new stream (STREAM_START, e.g. gapless playback), a GAP, and new caps. Clips
+ * that were already taken are still classified and posted. EOS waits for
+ * pending clips (and with #classify-partial classifies faces that had at
+ * least half a clip; those results are posted as messages only).
+ *
+ * QoS: in sync mode, when downstream reports (with a QoS event) that frames
+ * arrive late, a clip that becomes due on a frame already too late is
+ * dropped instead of classified (counted in #clips-dropped, with a QoS
+ * message whose processed/dropped counts are clips), so the stream catches
+ * up; the frames themselves still pass and still enter the clips.
  *
  * With #dump-location every clip taken for classification is also written
  * to that directory exactly as the model gets it (NumPy float32
@@ -58,7 +73,6 @@
 #include <math.h>
 #include <string.h>
 
-GST_DEBUG_CATEGORY (gst_adatosk_dfer_debug);
 #define GST_CAT_DEFAULT gst_adatosk_dfer_debug
 
 #define HOW_TO_MAKE_A_MODEL \
@@ -74,6 +88,7 @@ GST_DEBUG_CATEGORY (gst_adatosk_dfer_debug);
 #define DEFAULT_CROP_MARGIN 0.25
 #define DEFAULT_ROI_MODE GST_ADATOSK_DFER_ROI_MODE_AUTO
 #define DEFAULT_ROI_TYPE "face"
+#define DEFAULT_MAX_FACES 16
 #define DEFAULT_MAX_TRACKS 4
 #define DEFAULT_TRACK_TIMEOUT 10
 #define DEFAULT_IOU_THRESHOLD 0.3
@@ -82,10 +97,6 @@ GST_DEBUG_CATEGORY (gst_adatosk_dfer_debug);
 #define DEFAULT_CLASSIFY_PARTIAL FALSE
 #define DEFAULT_BACKEND GST_ADATOSK_DFER_BACKEND_AUTO
 #define DEFAULT_THREADS 0
-
-/* Upstream boxes beyond this many frame sizes are clamped: a face can stick
- * out of the frame, but not by arbitrary amounts. */
-#define BOX_LIMIT 4
 
 enum
 {
@@ -98,6 +109,7 @@ enum
   PROP_CROP_MARGIN,
   PROP_ROI_MODE,
   PROP_ROI_TYPE,
+  PROP_MAX_FACES,
   PROP_MAX_TRACKS,
   PROP_TRACK_TIMEOUT,
   PROP_IOU_THRESHOLD,
@@ -184,8 +196,10 @@ gst_adatosk_dfer_backend_get_type (void)
 
 #define gst_adatosk_dfer_parent_class parent_class
 G_DEFINE_TYPE (GstAdatoskDfer, gst_adatosk_dfer, GST_TYPE_BASE_TRANSFORM);
-GST_ELEMENT_REGISTER_DEFINE (adatoskdfer, "adatoskdfer", GST_RANK_NONE,
-    GST_TYPE_ADATOSK_DFER);
+/* The debug categories come with the element, so that every program that
+ * registers it (plugin or static build) has them. */
+GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (adatoskdfer, "adatoskdfer",
+    GST_RANK_NONE, GST_TYPE_ADATOSK_DFER, adatosk_dfer_debug_init ());
 
 static void gst_adatosk_dfer_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec);
@@ -197,6 +211,8 @@ static gboolean gst_adatosk_dfer_stop (GstBaseTransform * trans);
 static gboolean gst_adatosk_dfer_set_caps (GstBaseTransform * trans,
     GstCaps * incaps, GstCaps * outcaps);
 static gboolean gst_adatosk_dfer_sink_event (GstBaseTransform * trans,
+    GstEvent * event);
+static gboolean gst_adatosk_dfer_src_event (GstBaseTransform * trans,
     GstEvent * event);
 static gboolean gst_adatosk_dfer_query (GstBaseTransform * trans,
     GstPadDirection direction, GstQuery * query);
@@ -252,6 +268,12 @@ gst_adatosk_dfer_class_init (GstAdatoskDferClass * klass)
       g_param_spec_string ("roi-type", "ROI type",
           "Type of the upstream region-of-interest metas that are faces (and "
           "of the ROI added in full-frame mode)", DEFAULT_ROI_TYPE, rw));
+  g_object_class_install_property (gobject_class, PROP_MAX_FACES,
+      g_param_spec_uint ("max-faces", "Max faces",
+          "Upstream face ROIs taken per frame, the largest first (by their "
+          "area inside the frame); a frame with more posts a warning once. "
+          "Bounds the work a buffer with absurdly many ROI metas can cause",
+          1, 1024, DEFAULT_MAX_FACES, rw));
   g_object_class_install_property (gobject_class, PROP_MAX_TRACKS,
       g_param_spec_uint ("max-tracks", "Max tracks",
           "Faces tracked at once; further faces are ignored until a track "
@@ -309,7 +331,8 @@ gst_adatosk_dfer_class_init (GstAdatoskDferClass * klass)
           ro));
   g_object_class_install_property (gobject_class, PROP_CLIPS_DROPPED,
       g_param_spec_uint64 ("clips-dropped", "Clips dropped",
-          "Clips dropped unclassified because the async worker fell behind",
+          "Clips dropped unclassified: the async worker fell behind, or "
+          "(sync mode) the clip was due on a frame QoS said was too late",
           0, G_MAXUINT64, 0, ro));
 
   gst_element_class_set_static_metadata (element_class,
@@ -324,6 +347,7 @@ gst_adatosk_dfer_class_init (GstAdatoskDferClass * klass)
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_adatosk_dfer_stop);
   trans_class->set_caps = GST_DEBUG_FUNCPTR (gst_adatosk_dfer_set_caps);
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_adatosk_dfer_sink_event);
+  trans_class->src_event = GST_DEBUG_FUNCPTR (gst_adatosk_dfer_src_event);
   trans_class->query = GST_DEBUG_FUNCPTR (gst_adatosk_dfer_query);
   trans_class->transform_ip =
       GST_DEBUG_FUNCPTR (gst_adatosk_dfer_transform_ip);
@@ -350,6 +374,7 @@ gst_adatosk_dfer_init (GstAdatoskDfer * self)
   s->crop_margin = DEFAULT_CROP_MARGIN;
   s->roi_mode = DEFAULT_ROI_MODE;
   s->roi_type = g_strdup (DEFAULT_ROI_TYPE);
+  s->max_faces = DEFAULT_MAX_FACES;
   s->max_tracks = DEFAULT_MAX_TRACKS;
   s->track_timeout = DEFAULT_TRACK_TIMEOUT;
   s->iou_threshold = DEFAULT_IOU_THRESHOLD;
@@ -359,6 +384,8 @@ gst_adatosk_dfer_init (GstAdatoskDfer * self)
   s->backend = DEFAULT_BACKEND;
   s->threads = DEFAULT_THREADS;
   self->latency = 0;
+  self->earliest_time = GST_CLOCK_TIME_NONE;
+  self->proportion = 1.0;
 
   /* Only metadata is added: in place, and base transform makes the buffer
    * (not its memory) writable when it is shared. */
@@ -433,6 +460,9 @@ gst_adatosk_dfer_set_property (GObject * object, guint prop_id,
       g_free (s->roi_type);
       s->roi_type = g_value_dup_string (value);
       break;
+    case PROP_MAX_FACES:
+      s->max_faces = g_value_get_uint (value);
+      break;
     case PROP_MAX_TRACKS:
       s->max_tracks = g_value_get_uint (value);
       break;
@@ -465,7 +495,7 @@ gst_adatosk_dfer_set_property (GObject * object, guint prop_id,
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
-  if (self->inference != NULL && prop_id != PROP_POST_MESSAGES)
+  if (self->running && prop_id != PROP_POST_MESSAGES)
     GST_WARNING_OBJECT (self, "'%s' changed while running: it applies from "
         "the next start", pspec->name);
   GST_OBJECT_UNLOCK (self);
@@ -503,6 +533,9 @@ gst_adatosk_dfer_get_property (GObject * object, guint prop_id,
       break;
     case PROP_ROI_TYPE:
       g_value_set_string (value, s->roi_type);
+      break;
+    case PROP_MAX_FACES:
+      g_value_set_uint (value, s->max_faces);
       break;
     case PROP_MAX_TRACKS:
       g_value_set_uint (value, s->max_tracks);
@@ -657,26 +690,13 @@ warm_up (GstAdatoskDfer * self)
   return ok;
 }
 
+/* The model file to load (NULL: the built-in one), after checking that the
+ * settings can work at all; FALSE after an element error. */
 static gboolean
-gst_adatosk_dfer_start (GstBaseTransform * trans)
+check_settings (GstAdatoskDfer * self, const gchar ** path)
 {
-  GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
-  const gchar *path;
-  GError *error = NULL;
-  static const AdatoskBackendKind kinds[] = {
-    [GST_ADATOSK_DFER_BACKEND_AUTO] = ADATOSK_BACKEND_AUTO,
-    [GST_ADATOSK_DFER_BACKEND_CPU] = ADATOSK_BACKEND_CPU,
-    [GST_ADATOSK_DFER_BACKEND_VULKAN] = ADATOSK_BACKEND_VULKAN,
-  };
-
-  GST_OBJECT_LOCK (self);
-  settings_copy (&self->run, &self->settings);
-  self->clips_classified = 0;
-  self->clips_dropped = 0;
-  GST_OBJECT_UNLOCK (self);
-
-  path = self->run.model && self->run.model[0] ? self->run.model : NULL;
-  if (path == NULL && !adatosk_dfer_has_default_model ()) {
+  *path = self->run.model && self->run.model[0] ? self->run.model : NULL;
+  if (*path == NULL && !adatosk_dfer_has_default_model ()) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
         ("No model: the 'model' property is not set and this build of the "
             "plugin has no built-in model. %s", HOW_TO_MAKE_A_MODEL), (NULL));
@@ -691,9 +711,25 @@ gst_adatosk_dfer_start (GstBaseTransform * trans)
             "roi-mode=full-frame."));
     return FALSE;
   }
+  return TRUE;
+}
 
-  self->inference = adatosk_inference_new (path, kinds[self->run.backend],
-      (gint) self->run.threads, self->run.keep_ratio, &error);
+/* Loads the model on its backend; names the model, the device and the
+ * classes. */
+static gboolean
+load_model (GstAdatoskDfer * self, const gchar * path)
+{
+  static const AdatoskBackendKind kinds[] = {
+    [GST_ADATOSK_DFER_BACKEND_AUTO] = ADATOSK_BACKEND_AUTO,
+    [GST_ADATOSK_DFER_BACKEND_CPU] = ADATOSK_BACKEND_CPU,
+    [GST_ADATOSK_DFER_BACKEND_VULKAN] = ADATOSK_BACKEND_VULKAN,
+  };
+  GError *error = NULL;
+  const gchar *name, *reason;
+
+  self->inference = adatosk_inference_new (GST_OBJECT (self), path,
+      kinds[self->run.backend], (gint) self->run.threads,
+      self->run.keep_ratio, &error);
   if (self->inference == NULL) {
     post_model_error (self, path ? path : ADATOSK_DFER_DEFAULT_MODEL_ORIGIN,
         error);
@@ -701,73 +737,118 @@ gst_adatosk_dfer_start (GstBaseTransform * trans)
     return FALSE;
   }
   self->config = adatosk_inference_get_config (self->inference);
-  {
-    const gchar *name =
-        adatosk_model_get_name (adatosk_inference_get_model (self->inference));
-    const gchar *reason =
-        adatosk_inference_get_choice_reason (self->inference);
+  name = adatosk_model_get_name (adatosk_inference_get_model
+      (self->inference));
+  reason = adatosk_inference_get_choice_reason (self->inference);
+  self->model_name = name && name[0] ? g_strdup (name) :
+      g_path_get_basename (path ? path : ADATOSK_DFER_DEFAULT_MODEL_FILE);
+  GST_OBJECT_LOCK (self);
+  g_free (self->device);
+  self->device = g_strdup (adatosk_inference_get_device (self->inference));
+  GST_OBJECT_UNLOCK (self);
+  if (reason && reason[0])
+    GST_WARNING_OBJECT (self, "backend auto chose %s: %s", self->device,
+        reason);
+  GST_INFO_OBJECT (self, "model \"%s\" (%s) on %s", self->model_name,
+      path ? path : ADATOSK_DFER_DEFAULT_MODEL_ORIGIN, self->device);
+  return resolve_labels (self);
+}
 
-    self->model_name = name && name[0] ? g_strdup (name) :
-        g_path_get_basename (path ? path : ADATOSK_DFER_DEFAULT_MODEL_FILE);
-    GST_OBJECT_LOCK (self);
-    g_free (self->device);
-    self->device = g_strdup (adatosk_inference_get_device (self->inference));
-    GST_OBJECT_UNLOCK (self);
-    if (reason && reason[0])
-      GST_WARNING_OBJECT (self, "backend auto chose %s: %s", self->device,
-          reason);
-    GST_INFO_OBJECT (self, "model \"%s\" (%s) on %s", self->model_name, path,
-        self->device);
-  }
-  if (!resolve_labels (self))
-    goto failed;
+/* What the streaming thread needs besides the model: the sampling, the
+ * tracker and the bounded face and match arrays. */
+static void
+make_streaming_state (GstAdatoskDfer * self)
+{
+  const AdatoskConfig *c = self->config;
 
   self->frame_step = self->run.frame_step ? self->run.frame_step :
-      (guint) MAX (self->config->frame_step, 1);
+      (guint) MAX (c->frame_step, 1);
   self->clip_stride = self->run.clip_stride ? self->run.clip_stride :
-      (guint) MAX (self->config->num_frames / 2, 1);
+      (guint) MAX (c->num_frames / 2, 1);
   self->roi_quark = g_quark_from_string (self->run.roi_type ?
       self->run.roi_type : DEFAULT_ROI_TYPE);
-  self->tracker = adatosk_tracker_new (self->run.max_tracks,
-      self->run.track_timeout, self->run.iou_threshold,
-      (guint) self->config->num_frames,
-      (gsize) 3 * self->config->img_height * self->config->img_width);
+  self->tracker = adatosk_tracker_new (GST_OBJECT (self),
+      self->run.max_tracks, self->run.track_timeout, self->run.iou_threshold,
+      (guint) c->num_frames, (gsize) 3 * c->img_height * c->img_width);
+  self->faces = adatosk_faces_new (self->run.max_faces);
+  self->boxes = g_new (AdatoskBox, self->run.max_faces);
+  self->matches = g_new (AdatoskTrack *, self->run.max_faces);
+  self->warned_faces = FALSE;
   self->roi_seen = FALSE;
   self->upstream_live = -1;
+}
 
-  if (!warm_up (self))
+static gboolean
+open_dump (GstAdatoskDfer * self)
+{
+  const AdatoskConfig *c = self->config;
+  GError *error = NULL;
+
+  if (self->run.dump_location == NULL || self->run.dump_location[0] == '\0')
+    return TRUE;
+  self->dump = adatosk_dump_new (self->run.dump_location,
+      (guint) c->num_frames, (guint) c->img_height, (guint) c->img_width,
+      &error);
+  if (self->dump == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+        ("Cannot write clips to dump-location: %s", error->message),
+        ("Give a writable directory, or unset dump-location."));
+    g_error_free (error);
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "writing every clip to %s", self->run.dump_location);
+  return TRUE;
+}
+
+static gboolean
+start_worker (GstAdatoskDfer * self)
+{
+  AdatoskWorker *worker;
+  GError *error = NULL;
+
+  if (self->run.inference_mode != GST_ADATOSK_DFER_INFERENCE_ASYNC)
+    return TRUE;
+  /* One waiting clip per face: a newer clip replaces the oldest. */
+  worker = adatosk_worker_new (GST_OBJECT (self), self->inference,
+      self->run.max_tracks, &error);
+  if (worker == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
+        ("Cannot start the inference thread: %s", error->message),
+        ("Use inference-mode=sync."));
+    g_error_free (error);
+    return FALSE;
+  }
+  GST_OBJECT_LOCK (self);
+  self->worker = worker;
+  GST_OBJECT_UNLOCK (self);
+  return TRUE;
+}
+
+static gboolean
+gst_adatosk_dfer_start (GstBaseTransform * trans)
+{
+  GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
+  const gchar *path;
+
+  GST_OBJECT_LOCK (self);
+  settings_copy (&self->run, &self->settings);
+  self->clips_classified = 0;
+  self->clips_dropped = 0;
+  self->earliest_time = GST_CLOCK_TIME_NONE;
+  self->proportion = 1.0;
+  self->running = TRUE;
+  GST_OBJECT_UNLOCK (self);
+
+  if (!check_settings (self, &path) || !load_model (self, path))
     goto failed;
-
-  if (self->run.dump_location != NULL && self->run.dump_location[0] != '\0') {
-    self->dump = adatosk_dump_new (self->run.dump_location,
-        (guint) self->config->num_frames, (guint) self->config->img_height,
-        (guint) self->config->img_width, &error);
-    if (self->dump == NULL) {
-      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
-          ("Cannot write clips to dump-location: %s", error->message),
-          ("Give a writable directory, or unset dump-location."));
-      g_error_free (error);
-      goto failed;
-    }
-    GST_INFO_OBJECT (self, "writing every clip to %s",
-        self->run.dump_location);
-  }
-
-  if (self->run.inference_mode == GST_ADATOSK_DFER_INFERENCE_ASYNC) {
-    /* One waiting clip per face: a newer clip replaces the oldest. */
-    self->worker = adatosk_worker_new (self->inference, self->run.max_tracks,
-        &error);
-    if (self->worker == NULL) {
-      GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-          ("Cannot start the inference thread: %s", error->message),
-          ("Use inference-mode=sync."));
-      g_error_free (error);
-      goto failed;
-    }
-  }
+  make_streaming_state (self);
+  if (!warm_up (self) || !open_dump (self) || !start_worker (self))
+    goto failed;
   GST_INFO_OBJECT (self, "clips of %d frames, frame-step %u, clip-stride %u, "
-      "%s inference", self->config->num_frames, self->frame_step,
-      self->clip_stride, self->worker ? "async" : "sync");
+      "%s inference, at most %u faces per frame and %u tracks",
+      self->config->num_frames, self->frame_step, self->clip_stride,
+      self->worker ? "async" : "sync", self->run.max_faces,
+      self->run.max_tracks);
   return TRUE;
 
 failed:
@@ -779,17 +860,27 @@ static gboolean
 gst_adatosk_dfer_stop (GstBaseTransform * trans)
 {
   GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
+  AdatoskWorker *worker;
 
+  GST_OBJECT_LOCK (self);
+  worker = self->worker;
+  self->worker = NULL;
+  self->running = FALSE;
+  GST_OBJECT_UNLOCK (self);
   /* The worker first: it uses the inference. */
-  g_clear_pointer (&self->worker, adatosk_worker_free);
+  adatosk_worker_free (worker);
   g_clear_pointer (&self->dump, adatosk_dump_free);
   g_clear_pointer (&self->tracker, adatosk_tracker_free);
+  g_clear_pointer (&self->faces, adatosk_faces_free);
+  g_clear_pointer (&self->boxes, g_free);
+  g_clear_pointer (&self->matches, g_free);
   g_clear_pointer (&self->cropper, adatosk_cropper_free);
   g_clear_pointer (&self->inference, adatosk_inference_free);
   g_clear_pointer (&self->class_labels, g_strfreev);
   g_clear_pointer (&self->model_name, g_free);
   self->config = NULL;
   self->have_info = FALSE;
+  GST_DEBUG_OBJECT (self, "stopped");
   return TRUE;
 }
 
@@ -853,7 +944,7 @@ gst_adatosk_dfer_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   self->cropper = cropper;
   self->info = info;
   self->have_info = TRUE;
-  adatosk_tracker_reset (self->tracker);
+  adatosk_tracker_reset (self->tracker, "new caps");
   return TRUE;
 }
 
@@ -941,6 +1032,10 @@ classify (GstAdatoskDfer * self, AdatoskClip * clip)
   if (clip == NULL)
     return FALSE;
 
+  GST_DEBUG_OBJECT (self, "track %u: clip %" GST_TIME_FORMAT " - %"
+      GST_TIME_FORMAT " %s", clip->track_id, GST_TIME_ARGS (clip->start),
+      GST_TIME_ARGS (clip->end), self->worker ? "goes to the worker" :
+      "is classified now");
   if (self->worker != NULL) {
     dropped = adatosk_worker_push (self->worker, clip,
         !upstream_is_live (self));
@@ -970,7 +1065,7 @@ static AdatoskClip *
 take_clip (GstAdatoskDfer * self, AdatoskTrack * track)
 {
   AdatoskClip *clip = adatosk_clip_new (self->inference);
-  GstClockTime *frame_pts = g_newa (GstClockTime, track->capacity);
+  GstClockTime *frame_pts = g_new (GstClockTime, track->capacity);
   GError *error = NULL;
 
   adatosk_track_take_clip (track, clip->pixels, frame_pts, &clip->start,
@@ -986,9 +1081,65 @@ take_clip (GstAdatoskDfer * self, AdatoskTrack * track)
             self->run.dump_location));
     g_error_free (error);
     adatosk_clip_free (clip);
-    return NULL;
+    clip = NULL;
   }
+  g_free (frame_pts);
   return clip;
+}
+
+/* Sync mode QoS: whether `buf` is already later than downstream can use
+ * (like GstBaseTransform's own check, which would drop the frame; here only
+ * the clip is dropped). */
+static gboolean
+too_late (GstAdatoskDfer * self, GstBuffer * buf, GstClockTime * running_time)
+{
+  GstSegment *segment = &GST_BASE_TRANSFORM (self)->segment;
+  GstClockTime earliest;
+
+  if (segment->format != GST_FORMAT_TIME
+      || !GST_BUFFER_PTS_IS_VALID (buf))
+    return FALSE;
+  *running_time = gst_segment_to_running_time (segment, GST_FORMAT_TIME,
+      GST_BUFFER_PTS (buf));
+  GST_OBJECT_LOCK (self);
+  earliest = self->earliest_time;
+  GST_OBJECT_UNLOCK (self);
+  return GST_CLOCK_TIME_IS_VALID (*running_time)
+      && GST_CLOCK_TIME_IS_VALID (earliest) && *running_time <= earliest;
+}
+
+/* Drops the track's due clip because `buf` is late, and says so with a QoS
+ * message (processed and dropped counted in clips). */
+static void
+drop_late_clip (GstAdatoskDfer * self, AdatoskTrack * track, GstBuffer * buf,
+    GstClockTime running_time)
+{
+  GstSegment *segment = &GST_BASE_TRANSFORM (self)->segment;
+  GstClockTime earliest;
+  guint64 processed, dropped;
+  gdouble proportion;
+  GstMessage *msg;
+
+  adatosk_track_skip_clip (track);
+  GST_OBJECT_LOCK (self);
+  dropped = ++self->clips_dropped;
+  processed = self->clips_classified;
+  earliest = self->earliest_time;
+  proportion = self->proportion;
+  GST_OBJECT_UNLOCK (self);
+  GST_DEBUG_OBJECT (self, "track %u: clip due at %" GST_TIME_FORMAT
+      " dropped: QoS says running time %" GST_TIME_FORMAT " is too late "
+      "(earliest %" GST_TIME_FORMAT ")", track->id,
+      GST_TIME_ARGS (GST_BUFFER_PTS (buf)), GST_TIME_ARGS (running_time),
+      GST_TIME_ARGS (earliest));
+  msg = gst_message_new_qos (GST_OBJECT (self), upstream_is_live (self),
+      running_time, gst_segment_to_stream_time (segment, GST_FORMAT_TIME,
+          GST_BUFFER_PTS (buf)), GST_BUFFER_PTS (buf),
+      GST_BUFFER_DURATION (buf));
+  gst_message_set_qos_values (msg, GST_CLOCK_DIFF (running_time, earliest),
+      proportion, 1000000);
+  gst_message_set_qos_stats (msg, GST_FORMAT_DEFAULT, processed, dropped);
+  gst_element_post_message (GST_ELEMENT (self), msg);
 }
 
 /* Async mode: results that finished since the last buffer. */
@@ -1015,37 +1166,15 @@ collect (GstAdatoskDfer * self)
 /* ------------------------------------------------------------------------ */
 /* data flow */
 
-typedef struct
-{
-  AdatoskBox box;
-  GstVideoRegionOfInterestMeta *roi;
-} Face;
-
-static gboolean
-has_face_roi (GstAdatoskDfer * self, GstBuffer * buf)
-{
-  gpointer state = NULL;
-  GstMeta *meta;
-
-  while ((meta = gst_buffer_iterate_meta_filtered (buf, &state,
-              GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) != NULL) {
-    if (((GstVideoRegionOfInterestMeta *) meta)->roi_type == self->roi_quark)
-      return TRUE;
-  }
-  return FALSE;
-}
-
-/* This frame's faces: the upstream face ROIs (boxes clamped to a sane range,
- * those entirely outside the frame skipped), or one ROI for the whole frame
- * that the element adds. */
-static GArray *
+/* This frame's faces into self->faces: the upstream face ROIs (bounded by
+ * max-faces), or one ROI for the whole frame that the element adds. */
+static void
 gather_faces (GstAdatoskDfer * self, GstBuffer * buf)
 {
-  GArray *faces = g_array_new (FALSE, FALSE, sizeof (Face));
   gint fw = GST_VIDEO_INFO_WIDTH (&self->info);
   gint fh = GST_VIDEO_INFO_HEIGHT (&self->info);
   gboolean use_roi;
-  Face face;
+  guint seen;
 
   switch (self->run.roi_mode) {
     case GST_ADATOSK_DFER_ROI_MODE_ROI:
@@ -1055,77 +1184,45 @@ gather_faces (GstAdatoskDfer * self, GstBuffer * buf)
       use_roi = FALSE;
       break;
     default:
-      if (!self->roi_seen && has_face_roi (self, buf)) {
+      if (!self->roi_seen
+          && adatosk_faces_buffer_has_roi (buf, self->roi_quark)) {
         GST_INFO_OBJECT (self, "face ROIs from upstream: roi mode from now");
         self->roi_seen = TRUE;
-        adatosk_tracker_reset (self->tracker);
+        adatosk_tracker_reset (self->tracker, "upstream face ROIs appeared");
       }
       use_roi = self->roi_seen;
       break;
   }
 
-  if (use_roi) {
-    gpointer state = NULL;
-    GstMeta *meta;
-    gint64 limit_w = MIN ((gint64) BOX_LIMIT * fw, G_MAXINT / 2);
-    gint64 limit_h = MIN ((gint64) BOX_LIMIT * fh, G_MAXINT / 2);
-
-    while ((meta = gst_buffer_iterate_meta_filtered (buf, &state,
-                GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) != NULL) {
-      GstVideoRegionOfInterestMeta *roi = (GstVideoRegionOfInterestMeta *) meta;
-
-      if (roi->roi_type != self->roi_quark || roi->x >= (guint) fw
-          || roi->y >= (guint) fh || roi->w == 0 || roi->h == 0)
-        continue;
-      face.roi = roi;
-      face.box.x = (gint) roi->x;
-      face.box.y = (gint) roi->y;
-      face.box.w = (gint) MIN ((gint64) roi->w, limit_w);
-      face.box.h = (gint) MIN ((gint64) roi->h, limit_h);
-      g_array_append_val (faces, face);
-    }
-  } else {
-    face.box.x = 0;
-    face.box.y = 0;
-    face.box.w = fw;
-    face.box.h = fh;
-    face.roi = gst_buffer_add_video_region_of_interest_meta_id (buf,
-        self->roi_quark, 0, 0, (guint) fw, (guint) fh);
-    g_array_append_val (faces, face);
+  if (!use_roi) {
+    adatosk_faces_full_frame (self->faces, buf, self->roi_quark, fw, fh);
+    return;
   }
-  return faces;
+  seen = adatosk_faces_gather (self->faces, buf, self->roi_quark, fw, fh);
+  if (seen > self->run.max_faces && !self->warned_faces) {
+    self->warned_faces = TRUE;
+    GST_ELEMENT_WARNING (self, STREAM, FAILED,
+        ("A frame carries %u face regions of interest: only the %u largest "
+            "are used (max-faces)", seen, self->run.max_faces),
+        ("Upstream adds more face ROI metas than the element takes per "
+            "frame; raise max-faces if the video really shows that many "
+            "faces. Warned once per run."));
+  }
 }
 
+/* Samples the tracks whose turn it is on this frame and classifies (or, when
+ * QoS says the frame is late, drops) the clips that became due. A track
+ * without a box in this frame samples its last box. */
 static GstFlowReturn
-gst_adatosk_dfer_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+sample_tracks (GstAdatoskDfer * self, GstBuffer * buf)
 {
-  GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
-  GArray *faces;
-  AdatoskTrack **matches;
   GstVideoFrame frame;
   gboolean mapped = FALSE;
   GstFlowReturn ret = GST_FLOW_OK;
-  AdatoskBox *boxes;
 
-  if (G_UNLIKELY (!self->have_info)) {
-    GST_ELEMENT_ERROR (self, CORE, NOT_IMPLEMENTED, ("No caps before data"),
-        (NULL));
-    return GST_FLOW_NOT_NEGOTIATED;
-  }
-  if (!collect (self))
-    return GST_FLOW_ERROR;
-
-  faces = gather_faces (self, buf);
-  boxes = g_newa (AdatoskBox, faces->len + 1);
-  matches = g_newa (AdatoskTrack *, faces->len + 1);
-  for (guint i = 0; i < faces->len; i++)
-    boxes[i] = g_array_index (faces, Face, i).box;
-  adatosk_tracker_update (self->tracker, boxes, faces->len, matches);
-
-  /* Sample the tracks whose turn it is; a track without a box in this frame
-   * samples its last box. */
   for (guint t = 0; t < self->tracker->tracks->len; t++) {
     AdatoskTrack *track = g_ptr_array_index (self->tracker->tracks, t);
+    GstClockTime running_time;
     gfloat *slot;
 
     if (track->age % self->frame_step != 0)
@@ -1134,8 +1231,7 @@ gst_adatosk_dfer_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
       if (!gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READ)) {
         GST_ELEMENT_ERROR (self, RESOURCE, READ,
             ("Cannot map a video frame for reading"), (NULL));
-        ret = GST_FLOW_ERROR;
-        goto done;
+        return GST_FLOW_ERROR;
       }
       mapped = TRUE;
     }
@@ -1143,29 +1239,51 @@ gst_adatosk_dfer_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
         GST_BUFFER_DURATION (buf));
     if (!adatosk_cropper_run (self->cropper, &frame, &track->box, slot))
       memset (slot, 0, sizeof (gfloat) * track->frame_floats);
-    if (adatosk_track_clip_ready (track, self->clip_stride)
-        && !classify (self, take_clip (self, track))) {
+    if (!adatosk_track_clip_ready (track, self->clip_stride))
+      continue;
+    if (self->worker == NULL && too_late (self, buf, &running_time)) {
+      drop_late_clip (self, track, buf, running_time);
+    } else if (!classify (self, take_clip (self, track))) {
       ret = GST_FLOW_ERROR;
-      goto done;
+      break;
     }
   }
-
   /* A mapped frame holds a reference: unmap before the buffer is written. */
-  if (mapped) {
-    gst_video_frame_unmap (&frame);
-    mapped = FALSE;
-  }
-  for (guint i = 0; i < faces->len; i++) {
-    if (matches[i] != NULL && matches[i]->result != NULL)
-      adatosk_dfer_result_attach (matches[i]->result, buf,
-          g_array_index (faces, Face, i).roi);
-  }
-
-done:
   if (mapped)
     gst_video_frame_unmap (&frame);
-  g_array_unref (faces);
   return ret;
+}
+
+static GstFlowReturn
+gst_adatosk_dfer_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+{
+  GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
+  const AdatoskFace *faces;
+  guint n;
+  GstFlowReturn ret;
+
+  if (G_UNLIKELY (!self->have_info)) {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION, ("No caps before data"),
+        ("Upstream pushed a buffer before a CAPS event."));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  if (!collect (self))
+    return GST_FLOW_ERROR;
+
+  gather_faces (self, buf);
+  faces = adatosk_faces_get (self->faces, &n);
+  for (guint i = 0; i < n; i++)
+    self->boxes[i] = faces[i].box;
+  adatosk_tracker_update (self->tracker, self->boxes, n, self->matches);
+
+  ret = sample_tracks (self, buf);
+  if (ret != GST_FLOW_OK)
+    return ret;
+  for (guint i = 0; i < n; i++) {
+    if (self->matches[i] != NULL && self->matches[i]->result != NULL)
+      adatosk_dfer_result_attach (self->matches[i]->result, buf, faces[i].roi);
+  }
+  return GST_FLOW_OK;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1197,30 +1315,117 @@ drain (GstAdatoskDfer * self)
   }
 }
 
+static void
+reset_qos (GstAdatoskDfer * self)
+{
+  GST_OBJECT_LOCK (self);
+  self->earliest_time = GST_CLOCK_TIME_NONE;
+  self->proportion = 1.0;
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* The frame history breaks here (`why`): drop the tracks and their
+ * half-filled clips, so no clip mixes frames from before and after. Clips
+ * already handed to the worker still arrive (as messages: their tracks are
+ * gone). */
+static void
+break_history (GstAdatoskDfer * self, const gchar * why)
+{
+  GST_DEBUG_OBJECT (self, "%s: the frame history breaks", why);
+  if (self->tracker != NULL)
+    adatosk_tracker_reset (self->tracker, why);
+  reset_qos (self);
+}
+
 static gboolean
 gst_adatosk_dfer_sink_event (GstBaseTransform * trans, GstEvent * event)
 {
   GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
 
+  GST_LOG_OBJECT (self, "%" GST_PTR_FORMAT, event);
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_FLUSH_START:
-      /* Not serialised: only wake a draining streaming thread. */
+      /* Not serialised: only wake a streaming thread waiting for the worker
+       * (see the locking notes in gstadatoskdfer.h). */
+      GST_DEBUG_OBJECT (self, "flush start: dropping pending clips");
+      GST_OBJECT_LOCK (self);
       if (self->worker != NULL)
         adatosk_worker_flush (self->worker);
+      GST_OBJECT_UNLOCK (self);
       break;
     case GST_EVENT_FLUSH_STOP:
       if (self->worker != NULL)
         adatosk_worker_flush (self->worker);
-      if (self->tracker != NULL)
-        adatosk_tracker_reset (self->tracker);
+      break_history (self, "flush");
+      break;
+    case GST_EVENT_SEGMENT:{
+      const GstSegment *segment;
+      GstSegment next;
+
+      /* A segment that differs from the current one is a jump: a
+       * non-flushing seek or a new piece of the timeline. The first one
+       * finds no tracks; a repeated identical one changes nothing (the
+       * position is not compared: base transform moves it with every
+       * buffer). */
+      gst_event_parse_segment (event, &segment);
+      next = *segment;
+      next.position = trans->segment.position;
+      if (!gst_segment_is_equal (&next, &trans->segment))
+        break_history (self, "new segment");
+      break;
+    }
+    case GST_EVENT_STREAM_START:
+      /* Another stream (gapless playback, a new file into the same
+       * pipeline): its first frame does not follow the last one. */
+      break_history (self, "new stream");
+      break;
+    case GST_EVENT_GAP:
+      /* Frames are missing for a while: a clip across the gap would not be
+       * sampled evenly in time. */
+      break_history (self, "gap");
       break;
     case GST_EVENT_EOS:
+      GST_DEBUG_OBJECT (self, "end of stream: draining");
       drain (self);
       break;
     default:
       break;
   }
   return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
+}
+
+/* QoS events from downstream: remember the earliest running time it can
+ * still use (sync mode drops clips due on earlier frames). Base transform
+ * keeps its own copy for its `qos` property, which drops whole frames and is
+ * off by default. */
+static gboolean
+gst_adatosk_dfer_src_event (GstBaseTransform * trans, GstEvent * event)
+{
+  GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_QOS) {
+    GstQOSType type;
+    gdouble proportion;
+    GstClockTimeDiff diff;
+    GstClockTime timestamp, earliest;
+
+    gst_event_parse_qos (event, &type, &proportion, &diff, &timestamp);
+    /* Like GstVideoDecoder: when late, aim a little further ahead than the
+     * lateness, so the next frames can catch up. */
+    if (diff > 0)
+      earliest = timestamp + 2 * diff;
+    else
+      earliest = (GstClockTimeDiff) timestamp + diff > 0 ?
+          (GstClockTime) ((GstClockTimeDiff) timestamp + diff) : 0;
+    GST_OBJECT_LOCK (self);
+    self->earliest_time = earliest;
+    self->proportion = proportion;
+    GST_OBJECT_UNLOCK (self);
+    GST_DEBUG_OBJECT (self, "QoS: proportion %g, diff %" GST_STIME_FORMAT
+        ", earliest %" GST_TIME_FORMAT, proportion, GST_STIME_ARGS (diff),
+        GST_TIME_ARGS (earliest));
+  }
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->src_event (trans, event);
 }
 
 static gboolean

@@ -9,14 +9,15 @@
 #include <gst/video/video.h>
 
 #include "crop.h"
+#include "debug.h"
 #include "dump.h"
+#include "faces.h"
 #include "inference.h"
 #include "track.h"
 #include "worker.h"
 
 G_BEGIN_DECLS
 
-GST_DEBUG_CATEGORY_EXTERN (gst_adatosk_dfer_debug);
 GST_ELEMENT_REGISTER_DECLARE (adatoskdfer);
 
 #define GST_TYPE_ADATOSK_DFER (gst_adatosk_dfer_get_type ())
@@ -54,6 +55,7 @@ typedef struct
   gdouble crop_margin;
   GstAdatoskDferRoiMode roi_mode;
   gchar *roi_type;
+  guint max_faces;
   guint max_tracks;
   guint track_timeout;
   gdouble iou_threshold;
@@ -65,16 +67,35 @@ typedef struct
   gchar *dump_location;
 } GstAdatoskDferSettings;
 
+/* Locking. Three kinds of state, each with one rule:
+ *
+ *  - "object lock": read and written only with GST_OBJECT_LOCK held, from any
+ *    thread (the application's property calls, the streaming thread, the
+ *    upstream thread of QoS events);
+ *  - "streaming": made by start() and freed by stop(), used in between only
+ *    by the streaming thread (buffers and serialised events). Base transform
+ *    calls start() and stop() with the streaming thread not running (pads
+ *    deactivated), so these need no lock; nothing else may touch them;
+ *  - the worker's and the tracker's own state is theirs (worker.c locks its
+ *    queues; the tracker is streaming state).
+ *
+ * The one exception is `worker`: FLUSH_START arrives on the flushing thread
+ * (not serialised) and must wake a streaming thread blocked in the worker.
+ * So start() and stop() set `worker` under the object lock as well, and
+ * FLUSH_START flushes it with the object lock held (lock order: object lock,
+ * then the worker's; the worker never takes the object lock), so stop()
+ * cannot free it meanwhile. */
 struct _GstAdatoskDfer
 {
   GstBaseTransform parent;
 
   GstAdatoskDferSettings settings;      /* object lock */
+  gboolean running;             /* object lock: between start() and stop() */
 
-  /* Between start() and stop(); used by the streaming thread. */
+  /* Streaming (see above). */
   GstAdatoskDferSettings run;   /* the settings this run uses */
   AdatoskInference *inference;
-  AdatoskWorker *worker;        /* async mode only */
+  AdatoskWorker *worker;        /* async mode only; set under the lock */
   AdatoskDump *dump;            /* dump-location set only */
   const AdatoskConfig *config;
   gchar **class_labels;         /* num_classes names */
@@ -82,8 +103,12 @@ struct _GstAdatoskDfer
   GQuark roi_quark;
   guint frame_step;             /* resolved (the model's when 0) */
   guint clip_stride;            /* resolved (half a clip when 0) */
+  AdatoskFaces *faces;          /* this frame's faces, at most max-faces */
+  AdatoskBox *boxes;            /* max-faces: the tracker's input */
+  AdatoskTrack **matches;       /* max-faces: the tracker's output */
+  gboolean warned_faces;        /* the max-faces warning was posted */
 
-  /* Per stream (reset by caps and flushes). */
+  /* Streaming, per stream (reset by caps, flushes, segments, gaps). */
   gboolean have_info;
   GstVideoInfo info;
   AdatoskCropper *cropper;
@@ -91,11 +116,14 @@ struct _GstAdatoskDfer
   gboolean roi_seen;            /* auto mode: face ROIs came from upstream */
   gint upstream_live;           /* -1 unknown, else from a LATENCY query */
 
-  /* Readable as properties (object lock). */
+  /* Object lock. Readable as properties: */
   gchar *device;
   guint64 clips_classified;
   guint64 clips_dropped;
+  /* and the QoS and latency state: */
   GstClockTime latency;         /* what the element adds (sync mode) */
+  GstClockTime earliest_time;   /* QoS: running time downstream can use */
+  gdouble proportion;           /* QoS: of the last QoS event */
 };
 
 G_END_DECLS

@@ -4,10 +4,14 @@
  */
 #include "inference.h"
 
+#include "debug.h"
 #include "default_model.h"
+
+#define GST_CAT_DEFAULT adatosk_dfer_inference_debug
 
 struct AdatoskInference
 {
+  GstObject *owner;             /* for the log only; not a reference */
   AdatoskModel *model;
   AdatoskBackend *backend;
   AdatoskOutput *output;
@@ -25,13 +29,15 @@ set_error (GError ** error, const AdatoskError * err)
 }
 
 AdatoskInference *
-adatosk_inference_new (const gchar * model_path, AdatoskBackendKind kind,
-    gint threads, gdouble keep_ratio, GError ** error)
+adatosk_inference_new (GstObject * owner, const gchar * model_path,
+    AdatoskBackendKind kind, gint threads, gdouble keep_ratio,
+    GError ** error)
 {
   AdatoskInference *inference = g_new0 (AdatoskInference, 1);
   AdatoskBackendOptions options = ADATOSK_BACKEND_OPTIONS_DEFAULT;
   AdatoskError err = { 0 };
 
+  inference->owner = owner;
   inference->keep_ratio = keep_ratio;
   if (model_path) {
     if (adatosk_model_load (model_path, &inference->model, &err) != ADATOSK_OK)
@@ -67,9 +73,20 @@ adatosk_inference_new (const gchar * model_path, AdatoskBackendKind kind,
   inference->device = g_strdup_printf ("%s: %s",
       adatosk_backend_get_name (inference->backend),
       adatosk_backend_get_device (inference->backend));
+  GST_INFO_OBJECT (owner, "model %s: %d frames of %dx%d, %d classes, keep %g; backend %s "
+      "(asked: %s%s%s)", model_path ? model_path : "(built in)",
+      inference->config->num_frames, inference->config->img_width,
+      inference->config->img_height, inference->config->num_classes,
+      keep_ratio > 0 ? keep_ratio : inference->config->keep_ratio,
+      inference->device, kind == ADATOSK_BACKEND_AUTO ? "auto" :
+      kind == ADATOSK_BACKEND_CPU ? "cpu" : "vulkan",
+      adatosk_backend_get_choice_reason (inference->backend)[0] ? "; " : "",
+      adatosk_backend_get_choice_reason (inference->backend));
   return inference;
 
 failed:
+  GST_DEBUG_OBJECT (owner, "cannot load or run %s: %s", model_path ? model_path :
+      "the built-in model", err.message);
   set_error (error, &err);
   adatosk_inference_free (inference);
   return NULL;
@@ -156,6 +173,10 @@ adatosk_inference_run (AdatoskInference * inference, AdatoskClip * clip,
     return FALSE;
   }
   clip->forward_us = g_get_monotonic_time () - t0;
+  GST_LOG_OBJECT (inference->owner, "track %u: forward of the clip %" GST_TIME_FORMAT " took %"
+      G_GINT64_FORMAT " us, %d of %d tokens kept", clip->track_id,
+      GST_TIME_ARGS (clip->start), clip->forward_us, out->num_kept,
+      out->num_tokens);
   g_clear_pointer (&clip->pixels, g_free);
 
   for (gint k = 0; k < c->num_classes; k++) {

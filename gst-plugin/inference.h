@@ -36,10 +36,11 @@ typedef struct
 
 typedef struct AdatoskInference AdatoskInference;
 
-/* `model_path` NULL: the built-in model (default_model.h). */
-AdatoskInference *adatosk_inference_new (const gchar * model_path,
-    AdatoskBackendKind kind, gint threads, gdouble keep_ratio,
-    GError ** error);
+/* `model_path` NULL: the built-in model (default_model.h). `owner` (may be
+ * NULL) names the element in the log (adatoskdfer-inference). */
+AdatoskInference *adatosk_inference_new (GstObject * owner,
+    const gchar * model_path, AdatoskBackendKind kind, gint threads,
+    gdouble keep_ratio, GError ** error);
 void adatosk_inference_free (AdatoskInference * inference);
 
 const AdatoskConfig *adatosk_inference_get_config (const AdatoskInference *

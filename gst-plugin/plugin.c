@@ -8,8 +8,6 @@
 static gboolean
 plugin_init (GstPlugin * plugin)
 {
-  GST_DEBUG_CATEGORY_INIT (gst_adatosk_dfer_debug, "adatoskdfer", 0,
-      "AdaTosk dynamic facial expression recognition");
   return GST_ELEMENT_REGISTER (adatoskdfer, plugin);
 }
 

@@ -6,8 +6,10 @@
 
 /* The fields the ROI param carries (DL Streamer's names, then ours). */
 static const gchar *const roi_fields[] = {
-  "label", "label_id", "confidence", "model_name",
-  "track-id", "clip-start", "clip-end", NULL
+  ADATOSK_DFER_FIELD_LABEL, ADATOSK_DFER_FIELD_LABEL_ID,
+  ADATOSK_DFER_FIELD_CONFIDENCE, ADATOSK_DFER_FIELD_MODEL_NAME,
+  ADATOSK_DFER_FIELD_TRACK_ID, ADATOSK_DFER_FIELD_CLIP_START,
+  ADATOSK_DFER_FIELD_CLIP_END, NULL
 };
 
 const GstMetaInfo *
@@ -51,16 +53,19 @@ adatosk_dfer_result_new (const AdatoskClip * clip, gchar ** labels,
   GValue names = G_VALUE_INIT;
 
   s = gst_structure_new (ADATOSK_DFER_META_NAME,
-      "label", G_TYPE_STRING, labels[clip->label_id],
-      "label_id", G_TYPE_INT, clip->label_id,
-      "confidence", G_TYPE_DOUBLE, (gdouble) clip->confidence,
-      "model_name", G_TYPE_STRING, model_name,
-      "track-id", G_TYPE_UINT, clip->track_id,
-      "clip-start", G_TYPE_UINT64, (guint64) clip->start,
-      "clip-end", G_TYPE_UINT64, (guint64) clip->end,
-      "kept-fraction", G_TYPE_DOUBLE, clip->kept_fraction, NULL);
-  take_float_array (s, "probabilities", clip->probs, num_classes);
-  take_float_array (s, "significance", clip->significance, num_frames);
+      ADATOSK_DFER_FIELD_LABEL, G_TYPE_STRING, labels[clip->label_id],
+      ADATOSK_DFER_FIELD_LABEL_ID, G_TYPE_INT, clip->label_id,
+      ADATOSK_DFER_FIELD_CONFIDENCE, G_TYPE_DOUBLE, (gdouble) clip->confidence,
+      ADATOSK_DFER_FIELD_MODEL_NAME, G_TYPE_STRING, model_name,
+      ADATOSK_DFER_FIELD_TRACK_ID, G_TYPE_UINT, clip->track_id,
+      ADATOSK_DFER_FIELD_CLIP_START, G_TYPE_UINT64, (guint64) clip->start,
+      ADATOSK_DFER_FIELD_CLIP_END, G_TYPE_UINT64, (guint64) clip->end,
+      ADATOSK_DFER_FIELD_KEPT_FRACTION, G_TYPE_DOUBLE, clip->kept_fraction,
+      NULL);
+  take_float_array (s, ADATOSK_DFER_FIELD_PROBABILITIES, clip->probs,
+      num_classes);
+  take_float_array (s, ADATOSK_DFER_FIELD_SIGNIFICANCE, clip->significance,
+      num_frames);
   gst_value_array_init (&names, num_classes);
   for (guint i = 0; i < num_classes; i++) {
     GValue item = G_VALUE_INIT;
@@ -69,7 +74,7 @@ adatosk_dfer_result_new (const AdatoskClip * clip, gchar ** labels,
     g_value_set_string (&item, labels[i]);
     gst_value_array_append_and_take_value (&names, &item);
   }
-  gst_structure_take_value (s, "labels", &names);
+  gst_structure_take_value (s, ADATOSK_DFER_FIELD_LABELS, &names);
   return s;
 }
 
@@ -109,7 +114,8 @@ adatosk_dfer_result_to_message (const GstStructure * result,
   GstStructure *s = gst_structure_copy (result);
 
   gst_structure_set_name (s, ADATOSK_DFER_MESSAGE_NAME);
-  gst_structure_set (s, "x", G_TYPE_INT, box->x, "y", G_TYPE_INT, box->y,
-      "width", G_TYPE_INT, box->w, "height", G_TYPE_INT, box->h, NULL);
+  gst_structure_set (s, ADATOSK_DFER_FIELD_X, G_TYPE_INT, box->x,
+      ADATOSK_DFER_FIELD_Y, G_TYPE_INT, box->y, ADATOSK_DFER_FIELD_WIDTH,
+      G_TYPE_INT, box->w, ADATOSK_DFER_FIELD_HEIGHT, G_TYPE_INT, box->h, NULL);
   return s;
 }

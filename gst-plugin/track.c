@@ -4,7 +4,11 @@
  */
 #include "track.h"
 
+#include "debug.h"
+
 #include <string.h>
+
+#define GST_CAT_DEFAULT adatosk_dfer_track_debug
 
 static AdatoskTrack *
 track_new (guint id, const AdatoskBox * box, guint capacity,
@@ -38,13 +42,16 @@ track_free (gpointer data)
 }
 
 AdatoskTracker *
-adatosk_tracker_new (guint max_tracks, guint timeout, gdouble iou_threshold,
-    guint ring_frames, gsize frame_floats)
+adatosk_tracker_new (GstObject * owner, guint max_tracks, guint timeout,
+    gdouble iou_threshold, guint ring_frames, gsize frame_floats)
 {
-  AdatoskTracker *tracker = g_new0 (AdatoskTracker, 1);
+  AdatoskTracker *tracker;
 
   g_return_val_if_fail (max_tracks > 0 && timeout > 0 && ring_frames > 0
       && frame_floats > 0, NULL);
+  tracker = g_new0 (AdatoskTracker, 1);
+  tracker->owner = owner;
+  tracker->track_used = g_new0 (gboolean, max_tracks);
   tracker->tracks = g_ptr_array_new_with_free_func (track_free);
   tracker->next_id = 1;
   tracker->max_tracks = max_tracks;
@@ -61,12 +68,22 @@ adatosk_tracker_free (AdatoskTracker * tracker)
   if (tracker == NULL)
     return;
   g_ptr_array_unref (tracker->tracks);
+  g_free (tracker->track_used);
   g_free (tracker);
 }
 
 void
-adatosk_tracker_reset (AdatoskTracker * tracker)
+adatosk_tracker_reset (AdatoskTracker * tracker, const gchar * why)
 {
+  if (tracker->tracks->len > 0)
+    GST_DEBUG_OBJECT (tracker->owner, "%s: dropping %u tracks", why,
+        tracker->tracks->len);
+  for (guint t = 0; t < tracker->tracks->len; t++) {
+    AdatoskTrack *track = g_ptr_array_index (tracker->tracks, t);
+
+    GST_DEBUG_OBJECT (tracker->owner, "track %u ends (%s) after %"
+        G_GUINT64_FORMAT " frames", track->id, why, track->age + 1);
+  }
   g_ptr_array_set_size (tracker->tracks, 0);
 }
 
@@ -91,9 +108,9 @@ adatosk_tracker_update (AdatoskTracker * tracker, const AdatoskBox * boxes,
     guint n_boxes, AdatoskTrack ** matches)
 {
   guint n_tracks = tracker->tracks->len;
-  gboolean *track_used = g_newa (gboolean, n_tracks + 1);
+  gboolean *track_used = tracker->track_used;
 
-  memset (track_used, 0, sizeof (gboolean) * (n_tracks + 1));
+  memset (track_used, 0, sizeof (gboolean) * tracker->max_tracks);
   for (guint i = 0; i < n_boxes; i++)
     matches[i] = NULL;
 
@@ -135,7 +152,14 @@ adatosk_tracker_update (AdatoskTracker * tracker, const AdatoskBox * boxes,
     if (track_used[t]) {
       track->missed = 0;
     } else if (++track->missed >= tracker->timeout) {
+      GST_DEBUG_OBJECT (tracker->owner, "track %u ends: no face for %u "
+          "frames (after %" G_GUINT64_FORMAT " frames, %s)", track->id,
+          track->missed, track->age, track->classified ? "classified" :
+          "never classified");
       g_ptr_array_remove_index (tracker->tracks, t);
+    } else {
+      GST_LOG_OBJECT (tracker->owner, "track %u: no face in this frame (%u "
+          "missed), keeps its last box", track->id, track->missed);
     }
   }
   for (guint i = 0; i < n_boxes; i++) {
@@ -145,8 +169,14 @@ adatosk_tracker_update (AdatoskTracker * tracker, const AdatoskBox * boxes,
       AdatoskTrack *track = track_new (tracker->next_id++, &boxes[i],
           tracker->ring_frames, tracker->frame_floats);
 
+      GST_DEBUG_OBJECT (tracker->owner, "track %u starts at %d,%d %dx%d",
+          track->id, boxes[i].x, boxes[i].y, boxes[i].w, boxes[i].h);
       g_ptr_array_add (tracker->tracks, track);
       matches[i] = track;
+    } else {
+      GST_LOG_OBJECT (tracker->owner, "face at %d,%d %dx%d ignored: "
+          "max-tracks (%u) tracks alive", boxes[i].x, boxes[i].y, boxes[i].w,
+          boxes[i].h, tracker->max_tracks);
     }
   }
 }
@@ -189,7 +219,7 @@ adatosk_track_clip_ready (const AdatoskTrack * track, guint stride)
 {
   if (track->count < track->capacity)
     return FALSE;
-  return !track->classified || track->since_last >= stride;
+  return !track->taken || track->since_last >= stride;
 }
 
 void
@@ -217,7 +247,15 @@ adatosk_track_take_clip (AdatoskTrack * track, gfloat * clip,
       && GST_CLOCK_TIME_IS_VALID (track->duration[last]))
     *end += track->duration[last];
   track->since_last = 0;
+  track->taken = TRUE;
   track->classified = TRUE;
+}
+
+void
+adatosk_track_skip_clip (AdatoskTrack * track)
+{
+  track->since_last = 0;
+  track->taken = TRUE;
 }
 
 void

@@ -40,7 +40,8 @@ typedef struct
   guint head;
   guint count;
   guint since_last;             /* frames pushed since the last clip */
-  gboolean classified;          /* a clip of this track was classified */
+  gboolean taken;               /* a clip was taken (or skipped) */
+  gboolean classified;          /* a clip of this track was taken */
 
   /* The latest result (custom meta fields), NULL before the first. */
   GstStructure *result;
@@ -48,6 +49,7 @@ typedef struct
 
 typedef struct
 {
+  GstObject *owner;             /* for the log only; not a reference */
   GPtrArray *tracks;            /* AdatoskTrack*, in order of appearance */
   guint next_id;
   guint max_tracks;
@@ -55,14 +57,17 @@ typedef struct
   gdouble iou_threshold;
   guint ring_frames;
   gsize frame_floats;
+  gboolean *track_used;         /* max_tracks flags, scratch of update() */
 } AdatoskTracker;
 
-AdatoskTracker *adatosk_tracker_new (guint max_tracks, guint timeout,
-    gdouble iou_threshold, guint ring_frames, gsize frame_floats);
+/* `owner` (may be NULL) names the element in the log (adatoskdfer-track). */
+AdatoskTracker *adatosk_tracker_new (GstObject * owner, guint max_tracks,
+    guint timeout, gdouble iou_threshold, guint ring_frames,
+    gsize frame_floats);
 void adatosk_tracker_free (AdatoskTracker * tracker);
-/* Drops every track; ids keep counting up so that an application never sees
- * one id for two faces. */
-void adatosk_tracker_reset (AdatoskTracker * tracker);
+/* Drops every track (`why` is logged); ids keep counting up so that an
+ * application never sees one id for two faces. */
+void adatosk_tracker_reset (AdatoskTracker * tracker, const gchar * why);
 
 /* Intersection over union; 0 when either box is empty. */
 gdouble adatosk_box_iou (const AdatoskBox * a, const AdatoskBox * b);
@@ -81,7 +86,7 @@ gfloat *adatosk_track_push (AdatoskTrack * track, GstClockTime pts,
     GstClockTime duration);
 
 /* Whether the ring holds a full clip and `stride` frames arrived since the
- * last one (or none was classified yet). */
+ * last one taken or skipped (or none was yet). */
 gboolean adatosk_track_clip_ready (const AdatoskTrack * track, guint stride);
 
 /* Copies the ring into `clip` [3][capacity][plane] (plane = frame_floats / 3),
@@ -91,6 +96,10 @@ gboolean adatosk_track_clip_ready (const AdatoskTrack * track, guint stride);
  * last frame (PTS + duration when known). */
 void adatosk_track_take_clip (AdatoskTrack * track, gfloat * clip,
     GstClockTime * frame_pts, GstClockTime * start, GstClockTime * end);
+
+/* Skips the clip that is due (the element dropped it): the next one is due
+ * `stride` frames later. */
+void adatosk_track_skip_clip (AdatoskTrack * track);
 
 void adatosk_track_set_result (AdatoskTrack * track, GstStructure * result);
 

@@ -4,8 +4,13 @@
  */
 #include "worker.h"
 
+#include "debug.h"
+
+#define GST_CAT_DEFAULT adatosk_dfer_worker_debug
+
 struct AdatoskWorker
 {
+  GstObject *owner;             /* for the log only; not a reference */
   AdatoskInference *inference;
   guint max_waiting;
   GThread *thread;
@@ -41,17 +46,25 @@ worker_main (gpointer data)
     worker->running = TRUE;
     g_mutex_unlock (&worker->lock);
 
+    GST_LOG_OBJECT (worker->owner, "track %u: running the clip %"
+        GST_TIME_FORMAT " - %" GST_TIME_FORMAT, clip->track_id,
+        GST_TIME_ARGS (clip->start), GST_TIME_ARGS (clip->end));
     ok = adatosk_inference_run (worker->inference, clip, &error);
 
     g_mutex_lock (&worker->lock);
     worker->running = FALSE;
     if (!ok) {
+      GST_WARNING_OBJECT (worker->owner, "track %u: the clip failed: %s",
+          clip->track_id, error->message);
       if (worker->error == NULL)
         worker->error = error;
       else
         g_error_free (error);
       adatosk_clip_free (clip);
     } else if (generation != worker->generation) {
+      GST_DEBUG_OBJECT (worker->owner, "track %u: result of the clip %"
+          GST_TIME_FORMAT " dropped: flushed while it ran", clip->track_id,
+          GST_TIME_ARGS (clip->start));
       adatosk_clip_free (clip);
     } else {
       g_queue_push_tail (&worker->done, clip);
@@ -63,11 +76,12 @@ worker_main (gpointer data)
 }
 
 AdatoskWorker *
-adatosk_worker_new (AdatoskInference * inference, guint max_waiting,
-    GError ** error)
+adatosk_worker_new (GstObject * owner, AdatoskInference * inference,
+    guint max_waiting, GError ** error)
 {
   AdatoskWorker *worker = g_new0 (AdatoskWorker, 1);
 
+  worker->owner = owner;
   worker->inference = inference;
   worker->max_waiting = MAX (max_waiting, 1);
   g_mutex_init (&worker->lock);
@@ -119,13 +133,25 @@ adatosk_worker_push (AdatoskWorker * worker, AdatoskClip * clip,
   if (generation != worker->generation) {
     /* Flushed while waiting for room: the clip belongs to the old data. */
     g_mutex_unlock (&worker->lock);
+    GST_DEBUG_OBJECT (worker->owner, "track %u: clip %" GST_TIME_FORMAT
+        " dropped: flushed while waiting for room", clip->track_id,
+        GST_TIME_ARGS (clip->start));
     adatosk_clip_free (clip);
     return 0;
   }
   if (g_queue_get_length (&worker->waiting) >= worker->max_waiting) {
-    adatosk_clip_free (g_queue_pop_head (&worker->waiting));
+    AdatoskClip *oldest = g_queue_pop_head (&worker->waiting);
+
+    GST_DEBUG_OBJECT (worker->owner, "behind: dropping the waiting clip %"
+        GST_TIME_FORMAT " - %" GST_TIME_FORMAT " of track %u",
+        GST_TIME_ARGS (oldest->start), GST_TIME_ARGS (oldest->end),
+        oldest->track_id);
+    adatosk_clip_free (oldest);
     dropped = 1;
   }
+  GST_LOG_OBJECT (worker->owner, "track %u: clip %" GST_TIME_FORMAT
+      " queued, %u waiting before it", clip->track_id,
+      GST_TIME_ARGS (clip->start), g_queue_get_length (&worker->waiting));
   g_queue_push_tail (&worker->waiting, clip);
   g_cond_broadcast (&worker->cond);
   g_mutex_unlock (&worker->lock);
@@ -160,6 +186,10 @@ void
 adatosk_worker_flush (AdatoskWorker * worker)
 {
   g_mutex_lock (&worker->lock);
+  GST_DEBUG_OBJECT (worker->owner, "flush: dropping %u waiting and %u "
+      "finished clips%s", g_queue_get_length (&worker->waiting),
+      g_queue_get_length (&worker->done), worker->running ?
+      " and the result of the running one" : "");
   worker->generation++;
   g_queue_clear_full (&worker->waiting, (GDestroyNotify) adatosk_clip_free);
   g_queue_clear_full (&worker->done, (GDestroyNotify) adatosk_clip_free);

@@ -19,9 +19,10 @@ G_BEGIN_DECLS
 typedef struct AdatoskWorker AdatoskWorker;
 
 /* The worker runs `inference` (which must outlive it) and keeps at most
- * `max_waiting` clips waiting besides the one running. */
-AdatoskWorker *adatosk_worker_new (AdatoskInference * inference,
-    guint max_waiting, GError ** error);
+ * `max_waiting` clips waiting besides the one running. `owner` (may be NULL)
+ * names the element in the log (adatoskdfer-worker). */
+AdatoskWorker *adatosk_worker_new (GstObject * owner,
+    AdatoskInference * inference, guint max_waiting, GError ** error);
 /* Joins the thread; waiting and finished clips are freed. */
 void adatosk_worker_free (AdatoskWorker * worker);
 

@@ -146,8 +146,8 @@ check_forms_agree (GstVideoRegionOfInterestMeta * roi,
 {
   GstStructure *p = gst_video_region_of_interest_meta_get_param (roi,
       ADATOSK_DFER_ROI_PARAM_NAME);
-  const gchar *fields[] = { "label", "label_id", "confidence", "model_name",
-    "track-id", "clip-start", "clip-end", NULL
+  const gchar *fields[] = { ADATOSK_DFER_FIELD_LABEL, ADATOSK_DFER_FIELD_LABEL_ID, ADATOSK_DFER_FIELD_CONFIDENCE, ADATOSK_DFER_FIELD_MODEL_NAME,
+    ADATOSK_DFER_FIELD_TRACK_ID, ADATOSK_DFER_FIELD_CLIP_START, ADATOSK_DFER_FIELD_CLIP_END, NULL
   };
 
   fail_unless (p != NULL, "the ROI has no expression param");
@@ -372,9 +372,9 @@ run_counting (const Counting * c, const gchar * mode)
 
       while (!(completes_clip (m, c->stride)))
         m++;
-      fail_unless_equals_uint64 (get_u64 (s, "clip-start"),
+      fail_unless_equals_uint64 (get_u64 (s, ADATOSK_DFER_FIELD_CLIP_START),
           (m + 1 - T) * c->step * DUR);
-      fail_unless_equals_uint64 (get_u64 (s, "clip-end"),
+      fail_unless_equals_uint64 (get_u64 (s, ADATOSK_DFER_FIELD_CLIP_END),
           m * c->step * DUR + DUR);
     }
   }
@@ -492,8 +492,8 @@ GST_START_TEST (test_two_faces)
     guint id = 0;
     gint x = 0;
 
-    fail_unless (gst_structure_get_uint (s, "track-id", &id));
-    fail_unless (gst_structure_get_int (s, "x", &x));
+    fail_unless (gst_structure_get_uint (s, ADATOSK_DFER_FIELD_TRACK_ID, &id));
+    fail_unless (gst_structure_get_int (s, ADATOSK_DFER_FIELD_X, &x));
     if (id == ids_seen[0] || id == ids_seen[1]) {
       if (x < 100)
         n_a++;
@@ -625,7 +625,7 @@ run_flush (const gchar * mode)
   msgs = pop_results (bus);
   fail_unless_equals_int (g_list_length (msgs), 1);
   fail_unless_equals_uint64 (get_u64 (gst_message_get_structure (msgs->data),
-          "clip-start"), (T - 1) * DUR);
+          ADATOSK_DFER_FIELD_CLIP_START), (T - 1) * DUR);
   g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
   harness_free (h, bus);
   g_free (props);
@@ -708,8 +708,8 @@ GST_START_TEST (test_eos_partial)
     if (msgs) {
       const GstStructure *s = gst_message_get_structure (msgs->data);
 
-      fail_unless_equals_uint64 (get_u64 (s, "clip-start"), 0);
-      fail_unless_equals_uint64 (get_u64 (s, "clip-end"),
+      fail_unless_equals_uint64 (get_u64 (s, ADATOSK_DFER_FIELD_CLIP_START), 0);
+      fail_unless_equals_uint64 (get_u64 (s, ADATOSK_DFER_FIELD_CLIP_END),
           cases[c].frames * DUR);
     }
     g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
@@ -750,8 +750,191 @@ GST_START_TEST (test_caps_change_resets)
   msgs = pop_results (bus);
   fail_unless_equals_int (g_list_length (msgs), 2);
   fail_unless_equals_uint64 (get_u64 (gst_message_get_structure (g_list_last
-              (msgs)->data), "clip-start"), T * DUR);
+              (msgs)->data), ADATOSK_DFER_FIELD_CLIP_START), T * DUR);
   g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
+  harness_free (h, bus);
+}
+
+GST_END_TEST;
+
+/* Where the frame history breaks (`breaker` pushes the event after T - 1
+ * frames of a first track), the tracks start again: the first clip after the
+ * event holds only frames from after it (it starts at `resume`, the first
+ * new frame, and is the only clip), and the old track never gets a result. */
+typedef void (*HistoryBreaker) (GstHarness * h);
+
+static void
+check_history_breaks (HistoryBreaker breaker, GstClockTime resume)
+{
+  GstBus *bus;
+  GstHarness *h = harness_new ("roi-mode=full-frame frame-step=1 "
+      "clip-stride=1",
+      "video/x-raw,format=RGB,width=32,height=32,framerate=25/1", &bus);
+  gsize size = frame_size ("RGB", 32, 32);
+  GList *msgs;
+  guint f;
+
+  for (f = 0; f < T - 1; f++)
+    gst_buffer_unref (gst_harness_push_and_pull (h, make_frame (h, size, f,
+                (guint8) (10 * f))));
+  breaker (h);
+  for (guint i = 0; i < T; i++) {
+    GstBuffer *in = make_frame (h, size, 0, (guint8) (100 + 10 * i));
+    GstBuffer *out;
+
+    GST_BUFFER_PTS (in) = resume + i * DUR;
+    out = gst_harness_push_and_pull (h, in);
+    fail_unless_equals_int (adatosk_dfer_buffer_get_n_results (out),
+        i == T - 1 ? 1 : 0);
+    gst_buffer_unref (out);
+  }
+  msgs = pop_results (bus);
+  fail_unless_equals_int (g_list_length (msgs), 1);
+  fail_unless_equals_uint64 (get_u64 (gst_message_get_structure (msgs->data),
+          ADATOSK_DFER_FIELD_CLIP_START), resume);
+  fail_unless_equals_uint64 (get_u64 (gst_message_get_structure (msgs->data),
+          ADATOSK_DFER_FIELD_CLIP_END), resume + T * DUR);
+  g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
+  harness_free (h, bus);
+}
+
+/* A non-flushing seek: a new segment without a flush before it. */
+static void
+push_seek_segment (GstHarness * h)
+{
+  GstSegment segment;
+
+  gst_segment_init (&segment, GST_FORMAT_TIME);
+  segment.start = 10 * GST_SECOND;
+  segment.time = 10 * GST_SECOND;
+  segment.position = 10 * GST_SECOND;
+  segment.base = (T - 1) * DUR;
+  fail_unless (gst_harness_push_event (h, gst_event_new_segment (&segment)));
+}
+
+static void
+push_stream_start (GstHarness * h)
+{
+  fail_unless (gst_harness_push_event (h,
+          gst_event_new_stream_start ("the-next-file")));
+  push_segment (h);
+}
+
+static void
+push_gap (GstHarness * h)
+{
+  fail_unless (gst_harness_push_event (h, gst_event_new_gap ((T - 1) * DUR,
+              5 * DUR)));
+}
+
+GST_START_TEST (test_segment_resets)
+{
+  check_history_breaks (push_seek_segment, 10 * GST_SECOND);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_stream_start_resets)
+{
+  check_history_breaks (push_stream_start, 0);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_gap_resets)
+{
+  check_history_breaks (push_gap, (T + 4) * DUR);
+}
+
+GST_END_TEST;
+
+/* The same segment again (some elements repeat it) is no jump: the track and
+ * its frames stay. */
+GST_START_TEST (test_same_segment_keeps_tracks)
+{
+  GstBus *bus;
+  GstHarness *h = harness_new ("roi-mode=full-frame frame-step=1 "
+      "clip-stride=1",
+      "video/x-raw,format=RGB,width=32,height=32,framerate=25/1", &bus);
+  gsize size = frame_size ("RGB", 32, 32);
+  GstBuffer *out;
+
+  for (guint f = 0; f < T - 1; f++)
+    gst_buffer_unref (gst_harness_push_and_pull (h, make_frame (h, size, f,
+                (guint8) f)));
+  push_segment (h);
+  out = gst_harness_push_and_pull (h, make_frame (h, size, T - 1, 0));
+  fail_unless_equals_int (adatosk_dfer_buffer_get_n_results (out), 1);
+  gst_buffer_unref (out);
+  harness_free (h, bus);
+}
+
+GST_END_TEST;
+
+/* QoS in sync mode: while downstream says frames come too late, a clip due
+ * on such a frame is dropped (counted, with a QoS message), the frames still
+ * pass; once frames are in time again clips are classified. Async mode
+ * ignores QoS (it never stalls the stream). */
+GST_START_TEST (test_qos_drops_late_clips)
+{
+  GstBus *bus;
+  GstHarness *h = harness_new ("roi-mode=full-frame frame-step=1 "
+      "clip-stride=1 inference-mode=sync",
+      "video/x-raw,format=RGB,width=32,height=32,framerate=25/1", &bus);
+  gsize size = frame_size ("RGB", 32, 32);
+  guint64 dropped = 0, classified = 0, processed = 0, qos_dropped = 0;
+  GstMessage *qos;
+  GstFormat format;
+  guint f;
+
+  for (f = 0; f < T - 1; f++)
+    gst_buffer_unref (gst_harness_push_and_pull (h, make_frame (h, size, f,
+                (guint8) f)));
+  /* Frame T - 2 reached the sink one frame late: downstream can use nothing
+   * before (T - 2) + 2 * 1 = frame T. */
+  fail_unless (gst_harness_push_upstream_event (h,
+          gst_event_new_qos (GST_QOS_TYPE_UNDERFLOW, 0.8, DUR,
+              (T - 2) * DUR)));
+  for (; f < T + 3; f++) {
+    GstBuffer *out = gst_harness_push_and_pull (h, make_frame (h, size, f,
+            (guint8) f));
+
+    fail_unless (out != NULL, "frame %u did not pass", f);
+    /* Frames T - 1 and T are late: their clips are dropped. */
+    fail_unless_equals_int (adatosk_dfer_buffer_get_n_results (out),
+        f <= T ? 0 : 1);
+    gst_buffer_unref (out);
+  }
+  g_object_get (h->element, "clips-dropped", &dropped, "clips-classified",
+      &classified, NULL);
+  fail_unless_equals_uint64 (dropped, 2);
+  fail_unless_equals_uint64 (classified, 2);
+  qos = gst_bus_pop_filtered (bus, GST_MESSAGE_QOS);
+  fail_unless (qos != NULL, "no QoS message");
+  gst_message_parse_qos_stats (qos, &format, &processed, &qos_dropped);
+  fail_unless_equals_int (format, GST_FORMAT_DEFAULT);
+  fail_unless_equals_uint64 (qos_dropped, 1);
+  gst_message_unref (qos);
+  qos = gst_bus_pop_filtered (bus, GST_MESSAGE_QOS);
+  fail_unless (qos != NULL, "no second QoS message");
+  gst_message_unref (qos);
+  fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_QOS) == NULL);
+  harness_free (h, bus);
+
+  /* Async mode: the same QoS changes nothing. */
+  h = harness_new ("roi-mode=full-frame frame-step=1 clip-stride=1 "
+      "inference-mode=async",
+      "video/x-raw,format=RGB,width=32,height=32,framerate=25/1", &bus);
+  fail_unless (gst_harness_push_upstream_event (h,
+          gst_event_new_qos (GST_QOS_TYPE_UNDERFLOW, 0.8, DUR,
+              (T - 2) * DUR)));
+  for (f = 0; f < T + 3; f++)
+    gst_buffer_unref (gst_harness_push_and_pull (h, make_frame (h, size, f,
+                (guint8) f)));
+  gst_harness_push_event (h, gst_event_new_eos ());
+  g_object_get (h->element, "clips-dropped", &dropped, NULL);
+  fail_unless_equals_uint64 (dropped, 0);
+  fail_unless (gst_bus_pop_filtered (bus, GST_MESSAGE_QOS) == NULL);
   harness_free (h, bus);
 }
 
@@ -838,8 +1021,8 @@ GST_START_TEST (test_sync_async_same)
   for (la = a, lb = b; la && lb; la = la->next, lb = lb->next) {
     const GstStructure *sa = gst_message_get_structure (la->data);
     const GstStructure *sb = gst_message_get_structure (lb->data);
-    const gchar *same[] = { "label", "label_id", "track-id", "clip-start",
-      "clip-end", "probabilities", NULL
+    const gchar *same[] = { ADATOSK_DFER_FIELD_LABEL, ADATOSK_DFER_FIELD_LABEL_ID, ADATOSK_DFER_FIELD_TRACK_ID, ADATOSK_DFER_FIELD_CLIP_START,
+      ADATOSK_DFER_FIELD_CLIP_END, ADATOSK_DFER_FIELD_PROBABILITIES, NULL
     };
 
     for (guint i = 0; same[i]; i++)
@@ -1098,7 +1281,7 @@ GST_START_TEST (test_dump_location)
   fail_unless_equals_int (g_list_length (msgs), 5);
   for (l = msgs; l; l = l->next, i++) {
     const GstStructure *s = gst_message_get_structure (l->data);
-    const GValue *probs = gst_structure_get_value (s, "probabilities");
+    const GValue *probs = gst_structure_get_value (s, ADATOSK_DFER_FIELD_PROBABILITIES);
     JsonObject *entry = read_index_line (lines, i, parser);
     JsonArray *pts = json_object_get_array_member (entry, "pts");
     gchar *name = g_strdup_printf ("clip-%06u.npy", i);
@@ -1109,16 +1292,16 @@ GST_START_TEST (test_dump_location)
 
     fail_unless_equals_string (json_object_get_string_member (entry, "file"),
         name);
-    fail_unless (gst_structure_get_uint (s, "track-id", &id));
+    fail_unless (gst_structure_get_uint (s, ADATOSK_DFER_FIELD_TRACK_ID, &id));
     fail_unless_equals_int (json_object_get_int_member (entry, "track"), id);
     fail_unless_equals_uint64 (json_object_get_int_member (entry, "start"),
-        get_u64 (s, "clip-start"));
+        get_u64 (s, ADATOSK_DFER_FIELD_CLIP_START));
     fail_unless_equals_uint64 (json_object_get_int_member (entry, "end"),
-        get_u64 (s, "clip-end"));
+        get_u64 (s, ADATOSK_DFER_FIELD_CLIP_END));
     fail_unless_equals_int (json_array_get_length (pts), T);
     for (guint t = 0; t < T; t++)
       fail_unless_equals_uint64 (json_array_get_int_element (pts, t),
-          get_u64 (s, "clip-start") + t * DUR);
+          get_u64 (s, ADATOSK_DFER_FIELD_CLIP_START) + t * DUR);
 
     /* A NumPy 1.0 file: magic, header length, the dict, then the floats. */
     fail_unless (g_file_get_contents (path, &data, &len, NULL));
@@ -1228,7 +1411,7 @@ GST_START_TEST (test_properties_documented)
   GParamSpec **specs = g_object_class_list_properties (G_OBJECT_GET_CLASS (e),
       &n);
   const gchar *expected[] = { "model", "labels", "keep-ratio", "frame-step",
-    "clip-stride", "crop-margin", "roi-mode", "roi-type", "max-tracks",
+    "clip-stride", "crop-margin", "roi-mode", "roi-type", "max-faces", "max-tracks",
     "track-timeout", "inference-mode", "post-messages", "backend", "threads",
     "classify-partial", "iou-threshold", "device", "clips-classified",
     "clips-dropped", NULL
@@ -1260,6 +1443,24 @@ GST_START_TEST (test_properties_documented)
 
 GST_END_TEST;
 
+/* The debug categories, one per module, exist once the element does. */
+GST_START_TEST (test_debug_categories)
+{
+  const gchar *names[] = { "adatoskdfer", "adatoskdfer-faces",
+    "adatoskdfer-track", "adatoskdfer-crop", "adatoskdfer-worker",
+    "adatoskdfer-inference", "adatoskdfer-dump", NULL
+  };
+  GstElement *e = gst_element_factory_make ("adatoskdfer", NULL);
+
+  fail_unless (e != NULL);
+  for (guint i = 0; names[i]; i++)
+    fail_unless (_gst_debug_get_category (names[i]) != NULL,
+        "no debug category %s", names[i]);
+  gst_object_unref (e);
+}
+
+GST_END_TEST;
+
 static Suite *
 adatoskdfer_suite (void)
 {
@@ -1269,6 +1470,7 @@ adatoskdfer_suite (void)
   tcase_set_timeout (tc, 300);
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_properties_documented);
+  tcase_add_test (tc, test_debug_categories);
   tcase_add_test (tc, test_formats);
   tcase_add_test (tc, test_roi_beyond_frame);
   tcase_add_test (tc, test_non_square_model);
@@ -1282,6 +1484,11 @@ adatoskdfer_suite (void)
   tcase_add_test (tc, test_flush_drops_pending);
   tcase_add_test (tc, test_eos_partial);
   tcase_add_test (tc, test_caps_change_resets);
+  tcase_add_test (tc, test_segment_resets);
+  tcase_add_test (tc, test_stream_start_resets);
+  tcase_add_test (tc, test_gap_resets);
+  tcase_add_test (tc, test_same_segment_keeps_tracks);
+  tcase_add_test (tc, test_qos_drops_late_clips);
   tcase_add_test (tc, test_latency);
   tcase_add_test (tc, test_sync_async_same);
   tcase_add_test (tc, test_async_live);

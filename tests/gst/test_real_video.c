@@ -78,8 +78,8 @@ on_output (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   Run *run = user_data;
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
   guint n = adatosk_dfer_buffer_get_n_results (buf);
-  const gchar *shared[] = { "label", "label_id", "confidence", "model_name",
-    "track-id", "clip-start", "clip-end", NULL
+  const gchar *shared[] = { ADATOSK_DFER_FIELD_LABEL, ADATOSK_DFER_FIELD_LABEL_ID, ADATOSK_DFER_FIELD_CONFIDENCE, ADATOSK_DFER_FIELD_MODEL_NAME,
+    ADATOSK_DFER_FIELD_TRACK_ID, ADATOSK_DFER_FIELD_CLIP_START, ADATOSK_DFER_FIELD_CLIP_END, NULL
   };
 
   (void) pad;
@@ -98,7 +98,7 @@ on_output (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
           (GstVideoRegionOfInterestMeta *) meta, ADATOSK_DFER_ROI_PARAM_NAME);
       guint id = 0;
 
-      if (p == NULL || !gst_structure_get_uint (p, "track-id", &id)
+      if (p == NULL || !gst_structure_get_uint (p, ADATOSK_DFER_FIELD_TRACK_ID, &id)
           || id != r.track_id)
         continue;
       found = TRUE;
@@ -228,12 +228,12 @@ test_full (const gchar * video, const gchar * model, guint T, guint step,
     guint track = 0;
     const GstStructure *b;
     gchar *key;
-    const gchar *same[] = { "label", "label_id", "confidence", "clip-end",
-      "probabilities", "significance", "labels", "kept-fraction", NULL
+    const gchar *same[] = { ADATOSK_DFER_FIELD_LABEL, ADATOSK_DFER_FIELD_LABEL_ID, ADATOSK_DFER_FIELD_CONFIDENCE, ADATOSK_DFER_FIELD_CLIP_END,
+      ADATOSK_DFER_FIELD_PROBABILITIES, ADATOSK_DFER_FIELD_SIGNIFICANCE, ADATOSK_DFER_FIELD_LABELS, ADATOSK_DFER_FIELD_KEPT_FRACTION, NULL
     };
 
-    CHECK (gst_structure_get_uint (s, "track-id", &track), "no track-id");
-    key = key_of (track, u64 (s, "clip-start"));
+    CHECK (gst_structure_get_uint (s, ADATOSK_DFER_FIELD_TRACK_ID, &track), "no track-id");
+    key = key_of (track, u64 (s, ADATOSK_DFER_FIELD_CLIP_START));
     b = g_hash_table_lookup (run.on_buffers, key);
     /* Sync mode: the frame completing a clip carries it unless the face was
      * missed on that very frame and never found again. */
@@ -248,9 +248,9 @@ test_full (const gchar * video, const gchar * model, guint T, guint step,
     if (track != 1)
       continue;
     /* Clip j: samples j*stride .. j*stride+T-1, i.e. these frames. */
-    CHECK (u64 (s, "clip-start") == g_array_index (run.pts, GstClockTime,
+    CHECK (u64 (s, ADATOSK_DFER_FIELD_CLIP_START) == g_array_index (run.pts, GstClockTime,
             j * stride * step), "clip %u starts at %" GST_TIME_FORMAT, j,
-        GST_TIME_ARGS (u64 (s, "clip-start")));
+        GST_TIME_ARGS (u64 (s, ADATOSK_DFER_FIELD_CLIP_START)));
     {
       guint last = (j * stride + T - 1) * step;
       GstClockTime end = g_array_index (run.pts, GstClockTime, last);
@@ -258,9 +258,9 @@ test_full (const gchar * video, const gchar * model, guint T, guint step,
       if (GST_CLOCK_TIME_IS_VALID (g_array_index (run.durations,
                   GstClockTime, last)))
         end += g_array_index (run.durations, GstClockTime, last);
-      CHECK (u64 (s, "clip-end") == end, "clip %u ends at %" GST_TIME_FORMAT
+      CHECK (u64 (s, ADATOSK_DFER_FIELD_CLIP_END) == end, "clip %u ends at %" GST_TIME_FORMAT
           ", expected %" GST_TIME_FORMAT, j,
-          GST_TIME_ARGS (u64 (s, "clip-end")), GST_TIME_ARGS (end));
+          GST_TIME_ARGS (u64 (s, ADATOSK_DFER_FIELD_CLIP_END)), GST_TIME_ARGS (end));
     }
     j++;
     main_clips++;
@@ -300,8 +300,8 @@ test_compare (const gchar * video, const gchar * model, const gchar * settings_a
   GList *ma = run_pipeline (video, model, settings_a, &a);
   GList *mb = run_pipeline (video, model, settings_b, &b);
   GList *la, *lb;
-  const gchar *same[] = { "track-id", "clip-start", "clip-end", "label",
-    "label_id", NULL
+  const gchar *same[] = { ADATOSK_DFER_FIELD_TRACK_ID, ADATOSK_DFER_FIELD_CLIP_START, ADATOSK_DFER_FIELD_CLIP_END, ADATOSK_DFER_FIELD_LABEL,
+    ADATOSK_DFER_FIELD_LABEL_ID, NULL
   };
   gdouble worst = 0.0;
 
@@ -311,8 +311,8 @@ test_compare (const gchar * video, const gchar * model, const gchar * settings_a
   for (la = ma, lb = mb; la && lb; la = la->next, lb = lb->next) {
     const GstStructure *sa = gst_message_get_structure (la->data);
     const GstStructure *sb = gst_message_get_structure (lb->data);
-    const GValue *pa = gst_structure_get_value (sa, "probabilities");
-    const GValue *pb = gst_structure_get_value (sb, "probabilities");
+    const GValue *pa = gst_structure_get_value (sa, ADATOSK_DFER_FIELD_PROBABILITIES);
+    const GValue *pb = gst_structure_get_value (sb, ADATOSK_DFER_FIELD_PROBABILITIES);
 
     for (guint k = 0; same[k]; k++)
       CHECK (gst_value_compare (gst_structure_get_value (sa, same[k]),
