@@ -1,7 +1,7 @@
 /* libadatosk: the AdaTosk model runtime (model file, CPU and Vulkan forward).
  *
  * Plain C11, no GStreamer. The model definition this runtime follows is
- * design/adatosk-model.md (mirrored in docs/model.md).
+ * docs/model.md.
  *
  * Errors: every fallible call returns an AdatoskStatus and, when `error` is
  * not NULL, fills it with a message a user can act on (it names the file,
@@ -150,7 +150,9 @@ const char *adatosk_backend_get_choice_reason (const AdatoskBackend *backend);
 
 /* Classifies one clip. `clip` is float32 [3][T][H][W], already normalised
  * with the config's mean and std. `keep_ratio` in (0, 1], or <= 0 to use the
- * model's. */
+ * model's. Every backend refuses a clip with a NaN or an infinity
+ * (ADATOSK_ERROR_INVALID_ARGUMENT, the message names the first one) and
+ * fails rather than return non-finite results (ADATOSK_ERROR_BACKEND). */
 AdatoskStatus adatosk_backend_forward (AdatoskBackend *backend,
     const float *clip, double keep_ratio, AdatoskOutput *output,
     AdatoskError *error);

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct AdatoskBackend {
   const AdatoskBackendVTable *vtable;
@@ -106,6 +107,71 @@ adatosk_backend_get_choice_reason (const AdatoskBackend *backend)
   return backend->choice_reason;
 }
 
+/* Whether a float is a NaN or an infinity (exponent bits all set): integer
+ * logic, so the scan vectorises whatever the FP flags of the build. */
+static inline int
+not_finite_bits (float v)
+{
+  uint32_t u;
+  memcpy (&u, &v, sizeof u);
+  return (u & 0x7f800000u) == 0x7f800000u;
+}
+
+static size_t
+first_not_finite (const float *v, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (not_finite_bits (v[i])) return i;
+  return n;
+}
+
+/* A NaN or an infinity in the clip has no meaning to the model and would
+ * come out as NaN probabilities with some label: refused here, before any
+ * backend runs, so every backend says the same. */
+static AdatoskStatus
+check_clip (const AdatoskConfig *c, const float *clip, AdatoskError *error)
+{
+  size_t plane = (size_t) c->img_height * c->img_width;
+  size_t n = 3 * (size_t) c->num_frames * plane;
+  uint32_t bad = 0;
+  for (size_t i = 0; i < n; i++) bad |= (uint32_t) not_finite_bits (clip[i]);
+  if (!bad) return ADATOSK_OK;
+  size_t i = first_not_finite (clip, n);
+  size_t channel = i / ((size_t) c->num_frames * plane), rest = i % ((size_t) c->num_frames * plane);
+  return adatosk_fail (error, ADATOSK_ERROR_INVALID_ARGUMENT,
+      "the clip has %s at channel %zu, frame %zu, row %zu, column %zu (float %zu of "
+      "[3][%d][%d][%d]); a clip must be finite, normalised with the model's mean and std",
+      isnan (clip[i]) ? "a NaN" : "an infinite value", channel, rest / plane,
+      rest % plane / (size_t) c->img_width, rest % (size_t) c->img_width, i,
+      c->num_frames, c->img_height, c->img_width);
+}
+
+/* A finite clip can still overflow float32 inside the forward (values far
+ * beyond a normalised range, or a model whose weights overflow): an error,
+ * never a label drawn from NaN probabilities. The same check after every
+ * backend. */
+static AdatoskStatus
+check_output (const AdatoskBackend *backend, const AdatoskOutput *out, AdatoskError *error)
+{
+  const struct { const char *name; const float *v; int n; } parts[] = {
+    { "logit", out->logits, out->num_classes },
+    { "probability", out->probs, out->num_classes },
+    { "frame significance", out->significance, out->num_slots },
+    { "kept fraction", out->kept_fraction, out->num_slots },
+    { "token mask value", out->token_mask, out->num_tokens },
+  };
+  for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) {
+    size_t i = first_not_finite (parts[p].v, (size_t) parts[p].n);
+    if (i < (size_t) parts[p].n)
+      return adatosk_fail (error, ADATOSK_ERROR_BACKEND,
+          "the %s forward produced a non-finite %s (%s at index %zu) from a finite clip: "
+          "are its values normalised with the model's mean and std (far larger values "
+          "overflow float32)?", backend->vtable->name, parts[p].name,
+          isnan (parts[p].v[i]) ? "NaN" : "infinity", i);
+  }
+  return ADATOSK_OK;
+}
+
 AdatoskStatus
 adatosk_backend_forward (AdatoskBackend *backend, const float *clip,
     double keep_ratio, AdatoskOutput *output, AdatoskError *error)
@@ -124,5 +190,9 @@ adatosk_backend_forward (AdatoskBackend *backend, const float *clip,
   if (!(keep_ratio <= 1.0) || !isfinite (keep_ratio))
     return adatosk_fail (error, ADATOSK_ERROR_INVALID_ARGUMENT,
         "keep ratio %g is out of range; it must be in (0, 1]", keep_ratio);
-  return backend->vtable->forward (backend->state, clip, keep_ratio, output, error);
+  AdatoskStatus status = check_clip (c, clip, error);
+  if (status != ADATOSK_OK) return status;
+  status = backend->vtable->forward (backend->state, clip, keep_ratio, output, error);
+  if (status != ADATOSK_OK) return status;
+  return check_output (backend, output, error);
 }
