@@ -2,7 +2,7 @@
 // The ATSM's final soft mask, in one workgroup (it needs clip-wide means):
 //   r[n]  = max over other slots t' of BC(q[t][s], q[t'][s]) (0 with one slot)
 //   M     = mean of d,  rbar = mean of r
-//   g[t]  = mean over s of dn[t][s],  dn = d / (M + 1e-6)
+//   g[t]  = mean over s of dn[t][s],  dn = d / (M + eps)  (ADATOSK_MASK_EPS)
 //   m[n]  = sigmoid(alpha_dyn u + alpha_sem (c - (r - rbar)) + beta),
 //           u = (dn + g[t]) / 2 - 1.
 // Each invocation reads back only the r[n] it wrote itself; g is shared
@@ -10,6 +10,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #extension GL_GOOGLE_include_directive : require
 
+#include "kernel_interface.h"
+#include "spec_constants.h"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 256;
 #include "reduce.glsl"
@@ -21,13 +23,7 @@ layout(std430, binding = 3) buffer RBuf { float r[]; };
 layout(std430, binding = 4) coherent buffer GBuf { float g[]; };
 layout(std430, binding = 5) writeonly buffer MBuf { float m[]; };
 
-layout(push_constant) uniform Push {
-  uint tokens;    // N = T' S
-  uint classes;   // C
-  uint spatial;   // S
-  uint slots;     // T'
-  float alpha_dyn, alpha_sem, beta;
-} pc;
+layout(push_constant) uniform Push { ADATOSK_ATSM_MASK_PUSH(ADATOSK_PUSH_FIELD) } pc;
 
 void main()
 {
@@ -52,7 +48,7 @@ void main()
   }
   const float mean_d = adatosk_workgroup_sum(sum_d) / float(pc.tokens);
   const float mean_r = adatosk_workgroup_sum(sum_r) / float(pc.tokens);
-  const float norm = 1.0 / (mean_d + 1e-6);
+  const float norm = 1.0 / (mean_d + ADATOSK_MASK_EPS);
   for (uint t = tid; t < pc.slots; t += WG) {
     float sum = 0.0;
     for (uint s = 0; s < S; s++)

@@ -8,6 +8,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #extension GL_GOOGLE_include_directive : require
 
+#include "kernel_interface.h"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 64;
 #include "reduce.glsl"
@@ -18,12 +19,7 @@ layout(std430, binding = 2) writeonly buffer DBuf { float dist[]; };
 layout(std430, binding = 3) writeonly buffer QBuf { float q[]; };
 layout(std430, binding = 4) writeonly buffer ConfBuf { float conf[]; };
 
-layout(push_constant) uniform Push {
-  uint dim;       // D
-  uint classes;   // C
-  uint spatial;   // S
-  uint slots;     // T'
-} pc;
+layout(push_constant) uniform Push { ADATOSK_ATSM_TOKEN_PUSH(ADATOSK_PUSH_FIELD) } pc;
 
 void main()
 {

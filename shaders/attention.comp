@@ -9,6 +9,7 @@
 #extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
 
+#include "kernel_interface.h"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 128;
 layout(constant_id = 1) const uint BR = 32;   // query rows per workgroup
@@ -19,23 +20,16 @@ layout(std430, binding = 0) readonly buffer QkvBuf { float qkv[]; };
 layout(std430, binding = 1) readonly buffer BiasBuf { float key_bias[]; };
 layout(std430, binding = 2) writeonly buffer OutBuf { float o[]; };
 
-layout(push_constant) uniform Push {
-  uint n;          // tokens
-  uint dim;        // D = heads * DH
-  uint ld_qkv;     // row stride of qkv (3 D)
-  uint ld_out;     // row stride of the output (D)
-  uint flags;      // 1: add key_bias[j]
-  float scale;     // 1 / sqrt(DH)
-} pc;
+layout(push_constant) uniform Push { ADATOSK_ATTENTION_PUSH(ADATOSK_PUSH_FIELD) } pc;
 
 const uint KS_STRIDE = DH + 1;   // padded: score invocations read K rows across banks
-shared float Qs[BR * DH];
-shared float Ks[BC * KS_STRIDE];
-shared float Vs[BC * DH];
-shared float Ss[BR * BC];
-shared float row_max[BR];
-shared float row_sum[BR];
-shared float row_rescale[BR];
+shared float Qs[ADATOSK_ATTENTION_QS_FLOATS(BR, BC, DH)];
+shared float Ks[ADATOSK_ATTENTION_KS_FLOATS(BR, BC, DH)];   // rows of KS_STRIDE
+shared float Vs[ADATOSK_ATTENTION_VS_FLOATS(BR, BC, DH)];
+shared float Ss[ADATOSK_ATTENTION_SS_FLOATS(BR, BC, DH)];
+shared float row_max[ADATOSK_ATTENTION_ROW_FLOATS(BR, BC, DH)];
+shared float row_sum[ADATOSK_ATTENTION_ROW_FLOATS(BR, BC, DH)];
+shared float row_rescale[ADATOSK_ATTENTION_ROW_FLOATS(BR, BC, DH)];
 
 // Each invocation owns OPT elements of the BR x DH output tile.
 const uint OPT = (BR * DH + WG - 1) / WG;

@@ -11,6 +11,7 @@
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
+#include "kernel_interface.h"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 256;
 layout(constant_id = 1) const uint BM = 64;
@@ -28,23 +29,15 @@ layout(std430, binding = 1) readonly buffer WBuf { float w[]; };
 layout(std430, binding = 2) readonly buffer BiasBuf { float bias[]; };
 layout(std430, binding = 3) buffer CBuf { float c[]; };
 
-layout(push_constant) uniform Push {
-  uint M, N, K;
-  uint lda, a_off;   // A[m][k] = a[a_off + m * lda + k]
-  uint w_off;        // W[n][k] = w[w_off + n * K + k] (in weights, not words)
-  uint ldc, c_off;   // C[m][n] = c[c_off + m * ldc + n]
-  uint bias_off;     // bias[n] = bias[bias_off + n]
-  uint flags;        // 1: add bias, 2: GELU, 4: accumulate into C
-  float alpha;
-} pc;
+layout(push_constant) uniform Push { ADATOSK_GEMM_PUSH(ADATOSK_PUSH_FIELD) } pc;   // see kernel_interface.h
 
 const uint FLAG_BIAS = 1u, FLAG_GELU = 2u, FLAG_ACCUMULATE = 4u;
 
 // Padded by one word so that the transposing stores do not collide in banks.
 const uint AS_STRIDE = BM + 1;
 const uint WS_STRIDE = BN + 1;
-shared float As[BK * AS_STRIDE];
-shared float Ws[BK * WS_STRIDE];
+shared float As[ADATOSK_GEMM_AS_FLOATS(BM, BN, BK)];
+shared float Ws[ADATOSK_GEMM_WS_FLOATS(BM, BN, BK)];
 
 float load_w(uint e)
 {

@@ -6,6 +6,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #extension GL_GOOGLE_include_directive : require
 
+#include "kernel_interface.h"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 256;
 #include "reduce.glsl"
@@ -19,12 +20,7 @@ layout(std430, binding = 5) readonly buffer HeadBBuf { float head_b[]; };
 layout(std430, binding = 6) buffer HBuf { float h[]; };
 layout(std430, binding = 7) buffer OutBuf { float result[]; };  // logits [C], probs [C]
 
-layout(push_constant) uniform Push {
-  uint rows;      // K kept tokens
-  uint dim;       // D
-  uint classes;   // C
-  float eps;
-} pc;
+layout(push_constant) uniform Push { ADATOSK_HEAD_PUSH(ADATOSK_PUSH_FIELD) } pc;
 
 void main()
 {

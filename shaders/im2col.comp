@@ -1,23 +1,18 @@
 #version 450
+#extension GL_GOOGLE_include_directive : require
 // The patch embedding's input: each token's tube of tau x p x p pixels of the
 // clip [3][T][H][W], flattened in (c, dt, dy, dx) order to match the Conv3d
 // weight [D][3][tau][p][p], so the embedding is one GEMM.
 // SPDX-License-Identifier: LGPL-2.1-or-later
 
+#include "kernel_interface.h"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 256;
 
 layout(std430, binding = 0) readonly buffer ClipBuf { float clip[]; };
 layout(std430, binding = 1) writeonly buffer PatchBuf { float patches[]; };
 
-layout(push_constant) uniform Push {
-  uint frames, height, width;   // T, H, W
-  uint tau, p;
-  uint grid_width;              // W / p
-  uint spatial;                 // S
-  uint patch_dim;               // 3 tau p p
-  uint total;                   // N * patch_dim
-} pc;
+layout(push_constant) uniform Push { ADATOSK_IM2COL_PUSH(ADATOSK_PUSH_FIELD) } pc;
 
 void main()
 {

@@ -5,6 +5,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #extension GL_GOOGLE_include_directive : require
 
+#include "kernel_interface.h"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 0) const uint WG = 128;
 #include "reduce.glsl"
@@ -14,11 +15,7 @@ layout(std430, binding = 1) readonly buffer GammaBuf { float gamma[]; };
 layout(std430, binding = 2) readonly buffer BetaBuf { float beta[]; };
 layout(std430, binding = 3) writeonly buffer YBuf { float y[]; };
 
-layout(push_constant) uniform Push {
-  uint rows, cols;
-  uint ldx, ldy;
-  float eps;
-} pc;
+layout(push_constant) uniform Push { ADATOSK_LAYERNORM_PUSH(ADATOSK_PUSH_FIELD) } pc;
 
 void main()
 {

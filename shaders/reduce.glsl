@@ -1,9 +1,10 @@
 // A workgroup-wide sum through shared memory, in a fixed order (so results
 // do not depend on timing) and without subgroup operations (so nothing
-// depends on the subgroup size). Include after declaring WG, a power of two.
+// depends on the subgroup size). Include after declaring WG, a power of two,
+// and including kernel_interface.h.
 // SPDX-License-Identifier: LGPL-2.1-or-later
 
-shared float adatosk_partial[WG];
+shared float adatosk_partial[ADATOSK_REDUCE_FLOATS(WG)];
 
 // Every invocation of the workgroup must call it (it has barriers); every
 // invocation gets the sum.

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "atsm.h"
 #include "ops.h"
+#include "spec_constants.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -35,11 +36,14 @@ dynamic_scores (const AdatoskConfig *cfg, const float *motion, double *dn,
       total += dn[t * S + s];
     }
   }
+  /* Slot 0 has no previous slot to move from: the spec (docs/model.md
+   * section 3) gives it slot 1's motion, d[0][s] = d[1][s], rather than
+   * zero, which would mark the first moment of every clip as static. */
   for (int s = 0; s < S; s++) {
     dn[s] = dn[S + s];
     total += dn[s];
   }
-  double scale = 1.0 / (total / ((double) T * S) + 1e-6);
+  double scale = 1.0 / (total / ((double) T * S) + ADATOSK_MASK_EPS);
   for (int t = 0; t < T; t++) {
     double sum = 0.0;
     for (int s = 0; s < S; s++) {

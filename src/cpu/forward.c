@@ -2,6 +2,7 @@
 #include "forward.h"
 #include "attention.h"
 #include "ops.h"
+#include "spec_constants.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -194,7 +195,7 @@ adatosk_cpu_forward (AdatoskCpuWorkspace *ws, const float *clip,
 
   gather_tokens (ws->x, D, out->kept_tokens, k);
   for (int i = 0; i < k; i++)
-    ws->key_bias[i] = logf (out->token_mask[out->kept_tokens[i]] + 1e-6f);
+    ws->key_bias[i] = logf (out->token_mask[out->kept_tokens[i]] + (float) ADATOSK_MASK_EPS);
   for (int b = c->atsm_layer; b < c->depth; b++)
     run_block (ws, &model->blocks[b], k, ws->key_bias);
 

@@ -105,9 +105,9 @@ record (AdatoskVkForward *f, uint32_t k, AdatoskError *error)
   adatosk_vk_topk (rec, t, &f->res[RES_MASK], &f->keep, &f->res[RES_KEPT],
       &f->res[RES_KEPT_FRACTION], slots, spatial, k);
   adatosk_vk_gather (rec, t, &f->x, &f->res[RES_KEPT], &f->res[RES_MASK], &f->xk,
-      &f->key_bias, &f->pool_weight, k, dim);
+      &f->key_bias, &f->pool_weight, k, dim, n);
 
-  /* Blocks after L1 on the kept tokens, attention biased by ln(m + 1e-6). */
+  /* Blocks after L1 on the kept tokens, attention biased by ln(m + eps). */
   for (int l = c->atsm_layer; l < c->depth; l++)
     block (f, &w->blocks[l], &f->xk, k, &f->key_bias);
   adatosk_vk_head (rec, t, &f->xk, &f->pool_weight, &w->fc_norm_w, &w->fc_norm_b,

@@ -4,46 +4,59 @@
 #include "ops.h"
 
 #include "error.h"
+#include "kernel_interface.h"
 
 #include <string.h>
 
-/* Push constant blocks, laid out exactly as in the shaders. */
-typedef struct {
-  uint32_t m, n, k, lda, a_off, w_off, ldc, c_off, bias_off, flags;
-  float alpha;
-} GemmPush;
-typedef struct { uint32_t rows, cols, ldx, ldy; float eps; } LayerNormPush;
-typedef struct { uint32_t n, dim, ld_qkv, ld_out, flags; float scale; } AttentionPush;
-typedef struct {
-  uint32_t frames, height, width, tau, p, grid_width, spatial, patch_dim, total;
-} Im2colPush;
-typedef struct { uint32_t total; } AddPush;
-typedef struct { uint32_t dim, classes, spatial, slots; } AtsmTokenPush;
-typedef struct {
-  uint32_t tokens, classes, spatial, slots;
-  float alpha_dyn, alpha_sem, beta;
-} AtsmMaskPush;
-typedef struct { uint32_t tokens, k, spatial, slots; } TopkPush;
-typedef struct { uint32_t dim; } GatherPush;
-typedef struct { uint32_t rows, dim, classes; float eps; } HeadPush;
+/* Push-constant blocks: the shaders' own lists (kernel_interface.h). */
+#define PUSH_STRUCT(NAME, LIST) \
+  typedef struct { LIST (ADATOSK_PUSH_FIELD) } NAME; \
+  _Static_assert (sizeof (NAME) == 4 * (0 LIST (ADATOSK_PUSH_COUNT)), \
+      #NAME " has padding: the shader's std430 block has none"); \
+  _Static_assert (sizeof (NAME) <= 128, \
+      #NAME " exceeds the 128 bytes of push constants every device has")
+PUSH_STRUCT (GemmPush, ADATOSK_GEMM_PUSH);
+PUSH_STRUCT (LayerNormPush, ADATOSK_LAYERNORM_PUSH);
+PUSH_STRUCT (AttentionPush, ADATOSK_ATTENTION_PUSH);
+PUSH_STRUCT (Im2colPush, ADATOSK_IM2COL_PUSH);
+PUSH_STRUCT (AddPush, ADATOSK_ADD_PUSH);
+PUSH_STRUCT (AtsmTokenPush, ADATOSK_ATSM_TOKEN_PUSH);
+PUSH_STRUCT (AtsmMaskPush, ADATOSK_ATSM_MASK_PUSH);
+PUSH_STRUCT (TopkPush, ADATOSK_TOPK_PUSH);
+PUSH_STRUCT (GatherPush, ADATOSK_GATHER_PUSH);
+PUSH_STRUCT (HeadPush, ADATOSK_HEAD_PUSH);
+_Static_assert (sizeof (uint32_t) == 4 && sizeof (float) == 4,
+    "push constants are 32-bit words");
+
+/* Shared memory of each kernel for its specialization constants: the sum of
+ * the sizes its shaders declare, from the same macros. */
+#define GEMM_SHARED_BYTES(BM, BN, BK) \
+  (4 * (ADATOSK_GEMM_AS_FLOATS (BM, BN, BK) + ADATOSK_GEMM_WS_FLOATS (BM, BN, BK)))
+#define ATTENTION_SHARED_BYTES(BR, BC, DH) \
+  (4 * (ADATOSK_ATTENTION_QS_FLOATS (BR, BC, DH) + ADATOSK_ATTENTION_KS_FLOATS (BR, BC, DH) + \
+      ADATOSK_ATTENTION_VS_FLOATS (BR, BC, DH) + ADATOSK_ATTENTION_SS_FLOATS (BR, BC, DH) + \
+      3 * ADATOSK_ATTENTION_ROW_FLOATS (BR, BC, DH)))
+/* The fallback tiles (taken when the defaults do not fit) fit the 16 KiB of
+ * shared memory that Vulkan guarantees on every device. */
+_Static_assert (GEMM_SHARED_BYTES (32u, 32u, 8u) <= 16384, "GEMM fallback tiles");
+_Static_assert (ATTENTION_SHARED_BYTES (1u, 1u, 64u) <= 16384, "attention at DH 64");
 
 static uint32_t
 gemm_shared (const uint32_t *spec)
 {
-  return 4 * spec[3] * ((spec[1] + 1) + (spec[2] + 1));
+  return GEMM_SHARED_BYTES (spec[1], spec[2], spec[3]);
 }
 
 static uint32_t
 attention_shared (const uint32_t *spec)
 {
-  uint32_t br = spec[1], bc = spec[2], dh = spec[3];
-  return 4 * (br * dh + bc * (dh + 1) + bc * dh + br * bc + 3 * br);
+  return ATTENTION_SHARED_BYTES (spec[1], spec[2], spec[3]);
 }
 
 static uint32_t
 reduction_shared (const uint32_t *spec)
 {
-  return 4 * spec[0];
+  return 4 * ADATOSK_REDUCE_FLOATS (spec[0]);
 }
 
 static const AdatoskVkKernel gemm_kernel = {
@@ -177,7 +190,7 @@ adatosk_vk_gemm (AdatoskVkRecorder *rec, const AdatoskVkTuning *t,
         (VkDeviceSize) rows * row_bytes, alignment, &window, &skip);
     window.size = (window.size + 3) / 4 * 4;   /* whole words for the f16 path */
     GemmPush push = {
-      .m = g->m, .n = rows, .k = g->k,
+      .M = g->m, .N = rows, .K = g->k,
       .lda = g->lda, .a_off = 0,
       .w_off = (uint32_t) (skip / elem),
       .ldc = g->ldc, .c_off = g->c_col + n0,
@@ -303,9 +316,9 @@ AdatoskStatus
 adatosk_vk_gather (AdatoskVkRecorder *rec, const AdatoskVkTuning *t,
     const AdatoskVkRange *x, const AdatoskVkRange *kept, const AdatoskVkRange *m,
     const AdatoskVkRange *xk, const AdatoskVkRange *key_bias,
-    const AdatoskVkRange *weight, uint32_t k, uint32_t dim)
+    const AdatoskVkRange *weight, uint32_t k, uint32_t dim, uint32_t tokens)
 {
-  GatherPush push = { dim };
+  GatherPush push = { dim, tokens };
   AdatoskVkRange bindings[6] = { *x, *kept, *m, *xk, *key_bias, *weight };
   return adatosk_vk_recorder_dispatch (rec, &gather_kernel, &t->row_wg,
       bindings, &push, k, 1, 1);

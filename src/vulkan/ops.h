@@ -78,19 +78,20 @@ AdatoskStatus adatosk_vk_atsm_mask (AdatoskVkRecorder *rec,
     float alpha_dyn, float alpha_sem, float beta);
 
 /* m [N] -> keep [N] (uint32 scratch), kept [K] (int32, ascending),
- * kept_fraction [T']. */
+ * kept_fraction [T']: exactly K indices for any m (NaN, infinities, ties). */
 AdatoskStatus adatosk_vk_topk (AdatoskVkRecorder *rec,
     const AdatoskVkTuning *tuning, const AdatoskVkRange *m,
     const AdatoskVkRange *keep, const AdatoskVkRange *kept,
     const AdatoskVkRange *kept_fraction, uint32_t slots, uint32_t spatial,
     uint32_t k);
 
-/* x [N][D], kept [K], m [N] -> xk [K][D], key_bias [K], weight [K]. */
+/* x [N][D], kept [K], m [N] -> xk [K][D], key_bias [K], weight [K]; an
+ * index outside 0..N-1 reads row N-1 (never outside x or m). */
 AdatoskStatus adatosk_vk_gather (AdatoskVkRecorder *rec,
     const AdatoskVkTuning *tuning, const AdatoskVkRange *x,
     const AdatoskVkRange *kept, const AdatoskVkRange *m,
     const AdatoskVkRange *xk, const AdatoskVkRange *key_bias,
-    const AdatoskVkRange *weight, uint32_t k, uint32_t dim);
+    const AdatoskVkRange *weight, uint32_t k, uint32_t dim, uint32_t tokens);
 
 /* xk [K][D], weight [K] -> h [D] (scratch), result [2 C] (logits, probs). */
 AdatoskStatus adatosk_vk_head (AdatoskVkRecorder *rec,

@@ -163,6 +163,16 @@ ref_atsm (const double *emb, const double *logits, int slots, int spatial, int d
   }
 }
 
+/* Whether token j ranks before token i: larger m, or equal m and a lower
+ * index; NaN below every number (the device's order for a broken mask). */
+static int
+ranks_before (double mj, int j, double mi, int i)
+{
+  if (isnan (mi) || isnan (mj))
+    return isnan (mi) && (!isnan (mj) || j < i);
+  return mj > mi || (mj == mi && j < i);
+}
+
 void
 ref_topk (const double *m, int n, int k, int *kept)
 {
@@ -170,8 +180,8 @@ ref_topk (const double *m, int n, int k, int *kept)
   for (int i = 0; i < n; i++) {
     int rank = 0;
     for (int j = 0; j < n; j++)
-      rank += m[j] > m[i] || (m[j] == m[i] && j < i);
-    if (rank < k)
+      rank += ranks_before (m[j], j, m[i], i);
+    if (rank < k && count < k)
       kept[count++] = i;
   }
 }

@@ -190,6 +190,62 @@ out_backends:
   adatosk_model_free (model);
 }
 
+/* A clip with NaN values straight into the Vulkan forward (below the
+ * backend interface, which may refuse such a clip before the device sees
+ * it): a clean error, exactly K kept indices in range and ascending, and
+ * the backend still works for the next clip. */
+static void
+run_nan_clip (void)
+{
+  static const TestModelSpec spec = { "nan-clip", 4, 32, 32, 2, 8, 48, 2, 3, 1, 5, 0.5 };
+  AdatoskError error = { 0 };
+  printf ("%s: a clip with NaN values\n", spec.name);
+  AdatoskModel *model = test_model_new (&spec, 99);
+  CHECK (model != NULL, "the model does not load");
+  if (!model)
+    return;
+  const AdatoskConfig *cfg = adatosk_model_get_config (model);
+  AdatoskVkBackend *vk = adatosk_vk_backend_new (model, -1, false, &error);
+  CHECK (vk != NULL, "vulkan backend: %s", error.message);
+  if (!vk) {
+    adatosk_model_free (model);
+    return;
+  }
+  AdatoskOutput *out = adatosk_output_new (model);
+  float *clip = test_clip_new (cfg, 5, 0);
+  size_t count = (size_t) 3 * cfg->num_frames * cfg->img_height * cfg->img_width;
+  float *poisoned = malloc (count * sizeof *poisoned);
+  for (int variant = 0; variant < 2; variant++) {
+    memcpy (poisoned, clip, count * sizeof *poisoned);
+    if (variant == 0)
+      poisoned[count / 3] = NAN;                /* one value */
+    else
+      for (size_t i = 0; i < count; i += 2)
+        poisoned[i] = NAN;                      /* half the clip */
+    for (int j = 0; j < out->num_tokens; j++)
+      out->kept_tokens[j] = -7;
+    AdatoskStatus status = adatosk_vk_backend_forward (vk, poisoned, 0.5, out, &error);
+    int k = adatosk_kept_tokens (cfg->num_tokens, 0.5), bad = 0;
+    for (int j = 0; j < k; j++)
+      bad += out->kept_tokens[j] < 0 || out->kept_tokens[j] >= cfg->num_tokens ||
+          (j > 0 && out->kept_tokens[j] <= out->kept_tokens[j - 1]);
+    printf ("  %s NaN: %s; %d of %d kept indices out of range or order\n",
+        variant ? "half the clip" : "one value",
+        status == ADATOSK_OK ? "no error" : error.message, bad, k);
+    CHECK (status == ADATOSK_ERROR_BACKEND && strstr (error.message, "non-finite"),
+        "a NaN clip must give the non-finite error");
+    CHECK (out->num_kept == k && bad == 0, "NaN clip: K %d (want %d), %d bad indices",
+        out->num_kept, k, bad);
+  }
+  CHECK_OK (adatosk_vk_backend_forward (vk, clip, 0.5, out, &error), error);
+  CHECK (isfinite (out->probs[0]), "the clip after a NaN clip gives finite results");
+  free (poisoned);
+  free (clip);
+  adatosk_output_free (out);
+  adatosk_vk_backend_free (vk);
+  adatosk_model_free (model);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -211,6 +267,7 @@ main (int argc, char **argv)
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     if (!quick || cases[i].spec.dim < 100)
       run_case (&cases[i]);
+  run_nan_clip ();
   unsigned messages = adatosk_vk_validation_message_count ();
   CHECK (messages == 0, "the validation layer reported %u messages", messages);
   if (vk_test_failures)

@@ -1,12 +1,48 @@
 /* Every Vulkan op against its naive double-precision twin (reference.c), on
  * shapes that are not multiples of the tile sizes, with guard bytes around
  * every output. fp32: NMSE <= 1e-8 (spec section 9); fp16 weights: <= 5e-4.
+ *
+ * The cases are a table of named entries, built in make_cases(), like
+ * llama.cpp's test-backend-ops:
+ *   test_vk_ops --list              the names
+ *   test_vk_ops PATTERN...          only the cases whose name contains a
+ *                                   PATTERN (or matches it as a glob: *, ?)
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "reference.h"
 #include "vk_test.h"
 
+#include <fnmatch.h>
 #include <math.h>
+#include <stdarg.h>
 #include <string.h>
+
+typedef struct {
+  int m, n, k;
+  int c_col, ldc;          /* C's first column and row stride */
+  bool bias, gelu, accumulate, f16;
+} GemmCase;
+typedef struct { int rows, cols; } LayerNormCase;
+typedef struct { int n, dim, heads; bool bias; } AttentionCase;
+typedef struct { int count; } AddCase;
+typedef struct { int slots, spatial, dim, classes, k; } AtsmCase;
+typedef struct { int k, dim, classes; } HeadCase;
+
+typedef struct Case Case;
+struct Case {
+  char name[128];
+  void (*run) (VkTest *t, const Case *c);
+  /* Tiles forced on this case (all zero: the device's own choice). */
+  uint32_t gemm_tiles[6];
+  uint32_t attention_tiles[3];
+  union {
+    GemmCase gemm;
+    LayerNormCase layernorm;
+    AttentionCase attention;
+    AddCase add;
+    AtsmCase atsm;
+    HeadCase head;
+  };
+};
 
 static uint64_t seed = 42;
 
@@ -79,9 +115,12 @@ from_half (uint16_t h)
 }
 
 static void
-test_gemm (VkTest *t, int m, int n, int k, bool bias_on, bool gelu, bool accumulate,
-    bool f16, int c_col, int ldc)
+test_gemm (VkTest *t, const Case *cs)
 {
+  const GemmCase *gc = &cs->gemm;
+  const int m = gc->m, n = gc->n, k = gc->k, c_col = gc->c_col, ldc = gc->ldc;
+  const bool bias_on = gc->bias, gelu = gc->gelu, accumulate = gc->accumulate;
+  const bool f16 = gc->f16;
   float *a = random_floats ((size_t) m * k, -1, 1);
   float *w = random_floats ((size_t) n * k, -0.5f, 0.5f);
   float *bias = random_floats (n, -1, 1);
@@ -117,19 +156,14 @@ test_gemm (VkTest *t, int m, int n, int k, bool bias_on, bool gelu, bool accumul
   };
   adatosk_vk_gemm (t->rec, &t->tuning, &g);
   vk_test_run (t);
-  char what[128];
-  snprintf (what, sizeof what, "gemm %dx%dx%d%s%s%s%s", m, n, k, bias_on ? " bias" : "",
-      gelu ? " gelu" : "", accumulate ? " acc" : "", f16 ? " f16" : "");
-  expect (t, &bc, ref, (size_t) m * ldc, f16 ? 5e-4 : 1e-8, what);
-  if (f16) {
-    /* Also against the unrounded weights' product: the storage error. */
-  }
+  expect (t, &bc, ref, (size_t) m * ldc, f16 ? 5e-4 : 1e-8, "C");
   free (a); free (w); free (bias); free (c0); free (ref);
 }
 
 static void
-test_layernorm (VkTest *t, int rows, int cols)
+test_layernorm (VkTest *t, const Case *cs)
 {
+  const int rows = cs->layernorm.rows, cols = cs->layernorm.cols;
   float *x = random_floats ((size_t) rows * cols, -2, 3);
   /* A large common offset: a one-pass E[x^2] - E[x]^2 would fail here. */
   for (size_t i = 0; i < (size_t) rows * cols; i++)
@@ -145,15 +179,15 @@ test_layernorm (VkTest *t, int rows, int cols)
   adatosk_vk_layernorm (t->rec, &t->tuning, &bx.range, &bg.range, &bb.range, &by.range,
       (uint32_t) rows, (uint32_t) cols, 1e-6f);
   vk_test_run (t);
-  char what[64];
-  snprintf (what, sizeof what, "layernorm %dx%d", rows, cols);
-  expect (t, &by, ref, (size_t) rows * cols, 1e-8, what);
+  expect (t, &by, ref, (size_t) rows * cols, 1e-8, "y");
   free (x); free (gamma); free (beta); free (xd); free (ref);
 }
 
 static void
-test_attention (VkTest *t, int n, int dim, int heads, bool with_bias)
+test_attention (VkTest *t, const Case *cs)
 {
+  const int n = cs->attention.n, dim = cs->attention.dim, heads = cs->attention.heads;
+  const bool with_bias = cs->attention.bias;
   float *qkv = random_floats ((size_t) n * 3 * dim, -1.5f, 1.5f);
   float *bias = random_floats (n, -6, 0);
   VkTestBuffer bq = input (t, qkv, (size_t) n * 3 * dim);
@@ -166,16 +200,14 @@ test_attention (VkTest *t, int n, int dim, int heads, bool with_bias)
   adatosk_vk_attention (t->rec, &t->tuning, &bq.range, with_bias ? &bb.range : NULL,
       &bo.range, (uint32_t) n, (uint32_t) dim, (uint32_t) heads);
   vk_test_run (t);
-  char what[64];
-  snprintf (what, sizeof what, "attention n=%d D=%d h=%d%s", n, dim, heads,
-      with_bias ? " bias" : "");
-  expect (t, &bo, ref, (size_t) n * dim, 1e-8, what);
+  expect (t, &bo, ref, (size_t) n * dim, 1e-8, "out");
   free (qkv); free (bias); free (qd); free (bd); free (ref);
 }
 
 static void
-test_im2col (VkTest *t)
+test_im2col (VkTest *t, const Case *cs)
 {
+  (void) cs;
   AdatoskConfig c = { 0 };
   c.num_frames = 6; c.img_height = 12; c.img_width = 20; c.tubelet_size = 2;
   c.patch_size = 4;
@@ -195,15 +227,16 @@ test_im2col (VkTest *t)
   size_t wrong = 0;
   for (size_t i = 0; i < count; i++)
     wrong += got[i] != (float) ref[i];
-  printf ("  %-44s %zu wrong\n", "im2col 6x12x20 tau 2 p 4", wrong);
+  printf ("  %-44s %zu wrong\n", "patches", wrong);
   CHECK (wrong == 0, "im2col: %zu of %zu values wrong", wrong, count);
   vk_test_check_guards (t, &bp, "im2col");
   free (clip); free (ref); free (got);
 }
 
 static void
-test_add (VkTest *t, int count)
+test_add (VkTest *t, const Case *cs)
 {
+  const int count = cs->add.count;
   float *a = random_floats (count, -1, 1), *b = random_floats (count, -1, 1);
   VkTestBuffer ba = input (t, a, count), bb = input (t, b, count);
   VkTestBuffer bo = vk_test_buffer (t, count);
@@ -219,8 +252,10 @@ test_add (VkTest *t, int count)
 
 /* ATSM (token quantities + mask), top-K and gather, on one random grid. */
 static void
-test_atsm (VkTest *t, int slots, int spatial, int dim, int classes, int k)
+test_atsm (VkTest *t, const Case *cs)
 {
+  const int slots = cs->atsm.slots, spatial = cs->atsm.spatial, dim = cs->atsm.dim;
+  const int classes = cs->atsm.classes, k = cs->atsm.k;
   int n = slots * spatial;
   float *emb = random_floats ((size_t) n * dim, -1, 1);
   float *logits = random_floats ((size_t) n * classes, -3, 3);
@@ -253,12 +288,10 @@ test_atsm (VkTest *t, int slots, int spatial, int dim, int classes, int k)
   adatosk_vk_topk (t->rec, &t->tuning, &bm.range, &bkeep.range, &bkept.range, &bfrac.range,
       (uint32_t) slots, (uint32_t) spatial, (uint32_t) k);
   adatosk_vk_gather (t->rec, &t->tuning, &bx.range, &bkept.range, &bm.range, &bxk.range,
-      &bbias.range, &bw.range, (uint32_t) k, (uint32_t) dim);
+      &bbias.range, &bw.range, (uint32_t) k, (uint32_t) dim, (uint32_t) n);
   vk_test_run (t);
 
-  char what[96];
-  snprintf (what, sizeof what, "atsm d (T'=%d S=%d D=%d C=%d)", slots, spatial, dim, classes);
-  expect (t, &bd, dist, n, 1e-8, what);
+  expect (t, &bd, dist, n, 1e-8, "atsm d");
   expect (t, &bq, q, (size_t) n * classes, 1e-8, "atsm q");
   expect (t, &bconf, conf, n, 1e-8, "atsm c");
   expect (t, &br, r, n, 1e-8, "atsm r");
@@ -303,8 +336,9 @@ test_atsm (VkTest *t, int slots, int spatial, int dim, int classes, int k)
 
 /* Ties: equal m values keep the lower indices. */
 static void
-test_topk_ties (VkTest *t)
+test_topk_ties (VkTest *t, const Case *cs)
 {
+  (void) cs;
   const int slots = 3, spatial = 7, n = 21, k = 9;
   float m[21];
   for (int i = 0; i < n; i++)
@@ -330,8 +364,9 @@ test_topk_ties (VkTest *t)
 }
 
 static void
-test_head (VkTest *t, int k, int dim, int classes)
+test_head (VkTest *t, const Case *cs)
 {
+  const int k = cs->head.k, dim = cs->head.dim, classes = cs->head.classes;
   float *x = random_floats ((size_t) k * dim, -2, 2), *w = random_floats (k, 0.05f, 1);
   float *gamma = random_floats (dim, 0.5f, 1.5f), *beta = random_floats (dim, -0.5f, 0.5f);
   float *hw = random_floats ((size_t) classes * dim, -0.3f, 0.3f);
@@ -365,16 +400,15 @@ test_head (VkTest *t, int k, int dim, int classes)
       &bhw.range, &bhb.range, &bh.range, &bres.range, (uint32_t) k, (uint32_t) dim,
       (uint32_t) classes, 1e-6f);
   vk_test_run (t);
-  char what[64];
-  snprintf (what, sizeof what, "head K=%d D=%d C=%d (logits, probs)", k, dim, classes);
-  expect (t, &bres, ref, 2 * (size_t) classes, 1e-8, what);
+  expect (t, &bres, ref, 2 * (size_t) classes, 1e-8, "logits, probs");
   free (x); free (w); free (gamma); free (beta); free (hw); free (hb); free (h); free (hn);
   free (ref);
 }
 
 static void
-test_gelu_epilogue_range (VkTest *t)
+test_gelu_epilogue_range (VkTest *t, const Case *cs)
 {
+  (void) cs;
   /* GELU over a wide range of inputs through a 1 x n x 1 GEMM with weight 1:
    * catches a tanh-form GELU or a poor erf. */
   const int n = 2001;
@@ -401,56 +435,234 @@ test_gelu_epilogue_range (VkTest *t)
   free (w); free (ref); free (got);
 }
 
-int
-main (void)
+/* A mask with NaN, infinities, -0 and ties: top-K still writes exactly K
+ * ascending indices (checked against guard bytes around a K-entry buffer),
+ * in the order that ranks NaN below every number, and the gather reads only
+ * rows of x (a poisoned kept[] entry is clamped). */
+static void
+test_topk_nonfinite (VkTest *t, const Case *cs)
 {
-  VkTest t;
-  vk_test_open (&t);
+  (void) cs;
+  const int slots = 4, spatial = 9, n = 36, dim = 20;
+  float m[36];
+  for (int i = 0; i < n; i++)
+    m[i] = (float) ((i * 7) % 11) / 11.0f;
+  m[2] = NAN; m[5] = -NAN; m[6] = INFINITY; m[11] = -INFINITY; m[12] = -0.0f;
+  m[13] = 0.0f; m[20] = NAN; m[21] = 0.5f; m[22] = 0.5f;
+  double md[36];
+  for (int i = 0; i < n; i++)
+    md[i] = m[i];
+  float *x = random_floats ((size_t) n * dim, -1, 1);
+  VkTestBuffer bx = input (t, x, (size_t) n * dim);
+  for (int k = 1; k <= n; k += 7) {
+    VkTestBuffer bm = input (t, m, n), bkeep = vk_test_buffer (t, n);
+    VkTestBuffer bkept = vk_test_buffer (t, k), bfrac = vk_test_buffer (t, slots);
+    VkTestBuffer bxk = vk_test_buffer (t, (size_t) k * dim);
+    VkTestBuffer bbias = vk_test_buffer (t, k), bw = vk_test_buffer (t, k);
+    vk_test_begin (t);
+    adatosk_vk_topk (t->rec, &t->tuning, &bm.range, &bkeep.range, &bkept.range,
+        &bfrac.range, slots, spatial, (uint32_t) k);
+    adatosk_vk_gather (t->rec, &t->tuning, &bx.range, &bkept.range, &bm.range, &bxk.range,
+        &bbias.range, &bw.range, (uint32_t) k, dim, n);
+    vk_test_run (t);
+    int ref[36];
+    int32_t got[36];
+    ref_topk (md, n, k, ref);
+    vk_test_download (t, &bkept, got, k);
+    int wrong = 0, order = 0;
+    for (int j = 0; j < k; j++) {
+      wrong += got[j] != ref[j];
+      order += got[j] < 0 || got[j] >= n || (j > 0 && got[j] <= got[j - 1]);
+    }
+    printf ("  K=%-2d %d wrong, %d out of order or range\n", k, wrong, order);
+    CHECK (wrong == 0 && order == 0, "top-K with NaN/inf/ties, K=%d: %d wrong, %d bad",
+        k, wrong, order);
+    vk_test_check_guards (t, &bkept, "top-K kept (K entries)");
+    vk_test_check_guards (t, &bxk, "gathered rows");
+    float *rows = malloc ((size_t) k * dim * sizeof *rows);
+    vk_test_download (t, &bxk, rows, (size_t) k * dim);
+    int rows_wrong = 0;
+    for (int j = 0; j < k; j++)
+      rows_wrong += memcmp (rows + (size_t) j * dim, x + (size_t) ref[j] * dim,
+          dim * sizeof *rows) != 0;
+    CHECK (rows_wrong == 0, "K=%d: %d gathered rows differ", k, rows_wrong);
+    free (rows);
+  }
+
+  /* kept[] poisoned with indices out of range: the gather clamps them. */
+  const int k = 4;
+  int32_t poison[4] = { -1, 36, 1000000, 2147483647 };
+  VkTestBuffer bkept = vk_test_buffer (t, k), bm = input (t, m, n);
+  vk_test_upload (t, &bkept, poison, k);
+  VkTestBuffer bxk = vk_test_buffer (t, (size_t) k * dim);
+  VkTestBuffer bbias = vk_test_buffer (t, k), bw = vk_test_buffer (t, k);
+  vk_test_begin (t);
+  adatosk_vk_gather (t->rec, &t->tuning, &bx.range, &bkept.range, &bm.range, &bxk.range,
+      &bbias.range, &bw.range, k, dim, n);
+  vk_test_run (t);
+  float *rows = malloc ((size_t) k * dim * sizeof *rows);
+  vk_test_download (t, &bxk, rows, (size_t) k * dim);
+  int clamped = 0;
+  for (int j = 0; j < k; j++)
+    clamped += memcmp (rows + (size_t) j * dim, x + (size_t) (n - 1) * dim,
+        dim * sizeof *rows) == 0;
+  printf ("  poisoned indices: %d of %d read the last row\n", clamped, k);
+  CHECK (clamped == k, "out-of-range kept[] entries must read row N-1 (%d of %d)",
+      clamped, k);
+  vk_test_check_guards (t, &bxk, "gathered rows (poisoned)");
+  free (rows);
+  free (x);
+}
+
+/* The table. */
+static Case cases[256];
+static int num_cases;
+
+static Case *
+add_case (void (*run) (VkTest *, const Case *), const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+static Case *
+add_case (void (*run) (VkTest *, const Case *), const char *format, ...)
+{
+  if (num_cases == (int) (sizeof cases / sizeof cases[0])) {
+    fprintf (stderr, "test_vk_ops: too many cases\n");
+    exit (1);
+  }
+  Case *c = &cases[num_cases++];
+  memset (c, 0, sizeof *c);
+  c->run = run;
+  va_list args;
+  va_start (args, format);
+  vsnprintf (c->name, sizeof c->name, format, args);
+  va_end (args);
+  return c;
+}
+
+static void
+add_gemm (const uint32_t *tiles, GemmCase g)
+{
+  char tile_name[48] = "device";
+  if (tiles)
+    snprintf (tile_name, sizeof tile_name, "%ux%ux%u/%ux%u", tiles[1], tiles[2], tiles[3],
+        tiles[4], tiles[5]);
+  Case *c = add_case (test_gemm, "gemm/%dx%dx%d%s%s%s%s/c%d+%d/tiles=%s", g.m, g.n, g.k,
+      g.bias ? "+bias" : "", g.gelu ? "+gelu" : "", g.accumulate ? "+acc" : "",
+      g.f16 ? "+f16" : "", g.c_col, g.ldc, tile_name);
+  c->gemm = g;
+  if (tiles)
+    memcpy (c->gemm_tiles, tiles, sizeof c->gemm_tiles);
+}
+
+static void
+add_attention (const uint32_t *tiles, AttentionCase a)
+{
+  char tile_name[48] = "device";
+  if (tiles)
+    snprintf (tile_name, sizeof tile_name, "%u/%ux%u", tiles[0], tiles[1], tiles[2]);
+  Case *c = add_case (test_attention, "attention/n%d/D%d/h%d%s/tiles=%s", a.n, a.dim,
+      a.heads, a.bias ? "+bias" : "", tile_name);
+  c->attention = a;
+  if (tiles)
+    memcpy (c->attention_tiles, tiles, sizeof c->attention_tiles);
+}
+
+static void
+make_cases (void)
+{
   /* This device's tiles, then the ones a GPU gets (large and small), so
    * that every configuration the code can pick runs here too. */
+  static const uint32_t gemm_tiles[][6] = {
+    { 256, 128, 128, 8, 8, 8 }, { 256, 64, 64, 16, 4, 4 } };
+  for (int v = -1; v < (int) (sizeof gemm_tiles / sizeof gemm_tiles[0]); v++) {
+    const uint32_t *tiles = v < 0 ? NULL : gemm_tiles[v];
+    add_gemm (tiles, (GemmCase) { .m = 37, .n = 53, .k = 45, .ldc = 53, .bias = true });
+    add_gemm (tiles, (GemmCase) { .m = 70, .n = 131, .k = 67, .ldc = 131, .bias = true,
+        .gelu = true });
+    add_gemm (tiles, (GemmCase) { .m = 133, .n = 29, .k = 100, .c_col = 5, .ldc = 40,
+        .bias = true, .accumulate = true });
+    add_gemm (tiles, (GemmCase) { .m = 1, .n = 7, .k = 19, .ldc = 7 });
+    add_gemm (tiles, (GemmCase) { .m = 37, .n = 53, .k = 45, .ldc = 53, .bias = true,
+        .f16 = true });
+    add_gemm (tiles, (GemmCase) { .m = 21, .n = 139, .k = 17, .c_col = 3, .ldc = 150,
+        .bias = true, .gelu = true, .accumulate = true, .f16 = true });
+  }
+  add_case (test_gelu_epilogue_range, "gemm/gelu-range/-10..10");
+  add_case (test_layernorm, "layernorm/13x75")->layernorm = (LayerNormCase) { 13, 75 };
+  add_case (test_layernorm, "layernorm/3x200")->layernorm = (LayerNormCase) { 3, 200 };
+  static const uint32_t attention_tiles[][3] = { { 128, 32, 32 }, { 128, 16, 64 } };
+  for (int v = -1; v < (int) (sizeof attention_tiles / sizeof attention_tiles[0]); v++) {
+    const uint32_t *tiles = v < 0 ? NULL : attention_tiles[v];
+    add_attention (tiles, (AttentionCase) { 45, 48, 3, false });
+    add_attention (tiles, (AttentionCase) { 70, 64, 2, true });
+    add_attention (tiles, (AttentionCase) { 5, 24, 2, true });
+  }
+  /* Head dimension 128: the tiles shrink to fit 32 KiB of shared memory. */
+  add_attention (NULL, (AttentionCase) { 100, 128, 1, true });
+  add_case (test_im2col, "im2col/6x12x20/tau2/p4");
+  add_case (test_add, "add/1000")->add = (AddCase) { 1000 };
+  add_case (test_atsm, "atsm+topk+gather/T3/S7/D40/C5/K11")->atsm =
+      (AtsmCase) { 3, 7, 40, 5, 11 };
+  add_case (test_atsm, "atsm+topk+gather/T1/S9/D16/C2/K4")->atsm =
+      (AtsmCase) { 1, 9, 16, 2, 4 };
+  add_case (test_atsm, "atsm+topk+gather/T5/S13/D33/C7/K65")->atsm =
+      (AtsmCase) { 5, 13, 33, 7, 65 };
+  add_case (test_topk_ties, "topk/ties");
+  add_case (test_topk_nonfinite, "topk+gather/nan-inf-ties");
+  add_case (test_head, "head/K17/D75/C7")->head = (HeadCase) { 17, 75, 7 };
+  add_case (test_head, "head/K1/D300/C2")->head = (HeadCase) { 1, 300, 2 };
+}
+
+static bool
+selected (const char *name, int num_patterns, char **patterns)
+{
+  if (num_patterns == 0)
+    return true;
+  for (int i = 0; i < num_patterns; i++)
+    if (strstr (name, patterns[i]) || fnmatch (patterns[i], name, 0) == 0)
+      return true;
+  return false;
+}
+
+int
+main (int argc, char **argv)
+{
+  make_cases ();
+  int num_patterns = 0;
+  char **patterns = calloc ((size_t) argc, sizeof *patterns);
+  for (int i = 1; i < argc; i++) {
+    if (strcmp (argv[i], "--list") == 0) {
+      for (int c = 0; c < num_cases; c++)
+        printf ("%s\n", cases[c].name);
+      return 0;
+    }
+    if (strcmp (argv[i], "-o") == 0)   /* test-backend-ops' spelling */
+      continue;
+    patterns[num_patterns++] = argv[i];
+  }
+  VkTest t;
+  vk_test_open (&t);
   const AdatoskVkTuning device_tuning = t.tuning;
-  static const uint32_t variants[3][6] = {
-    { 0 }, { 256, 128, 128, 8, 8, 8 }, { 256, 64, 64, 16, 4, 4 } };
-  for (int v = 0; v < 3; v++) {
-    if (v > 0) {
-      memcpy (t.tuning.gemm, variants[v], sizeof variants[v]);
+  int ran = 0;
+  for (int c = 0; c < num_cases; c++) {
+    const Case *cs = &cases[c];
+    if (!selected (cs->name, num_patterns, patterns))
+      continue;
+    t.tuning = device_tuning;
+    if (cs->gemm_tiles[0]) {
+      memcpy (t.tuning.gemm, cs->gemm_tiles, sizeof t.tuning.gemm);
       t.tuning.gemm_min_tiles = 0;
     }
-    const uint32_t *gt = t.tuning.gemm;
-    printf ("gemm tiles %ux%ux%u, micro %ux%u, %u invocations%s\n", gt[1], gt[2], gt[3],
-        gt[4], gt[5], gt[0], v == 0 ? " (this device's)" : "");
-    test_gemm (&t, 37, 53, 45, true, false, false, false, 0, 53);
-    test_gemm (&t, 70, 131, 67, true, true, false, false, 0, 131);
-    test_gemm (&t, 133, 29, 100, true, false, true, false, 5, 40);
-    test_gemm (&t, 1, 7, 19, false, false, false, false, 0, 7);
-    test_gemm (&t, 37, 53, 45, true, false, false, true, 0, 53);
-    test_gemm (&t, 21, 139, 17, true, true, true, true, 3, 150);
+    if (cs->attention_tiles[0])
+      memcpy (t.tuning.attention, cs->attention_tiles, sizeof t.tuning.attention);
+    int failures = vk_test_failures;
+    printf ("%s\n", cs->name);
+    cs->run (&t, cs);
+    printf ("  %s\n", vk_test_failures == failures ? "ok" : "FAILED");
+    ran++;
   }
-  t.tuning = device_tuning;
-  test_gelu_epilogue_range (&t);
-  test_layernorm (&t, 13, 75);
-  test_layernorm (&t, 3, 200);
-  static const uint32_t attention_variants[3][3] = {
-    { 0 }, { 128, 32, 32 }, { 128, 16, 64 } };
-  for (int v = 0; v < 3; v++) {
-    if (v > 0)
-      memcpy (t.tuning.attention, attention_variants[v], sizeof attention_variants[v]);
-    printf ("attention: %u invocations, %u query rows, %u keys per step\n",
-        t.tuning.attention[0], t.tuning.attention[1], t.tuning.attention[2]);
-    test_attention (&t, 45, 48, 3, false);
-    test_attention (&t, 70, 64, 2, true);
-    test_attention (&t, 5, 24, 2, true);
-  }
-  t.tuning = device_tuning;
-  /* Head dimension 128: the tiles shrink to fit 32 KiB of shared memory. */
-  test_attention (&t, 100, 128, 1, true);
-  test_im2col (&t);
-  test_add (&t, 1000);
-  test_atsm (&t, 3, 7, 40, 5, 11);
-  test_atsm (&t, 1, 9, 16, 2, 4);
-  test_atsm (&t, 5, 13, 33, 7, 65);
-  test_topk_ties (&t);
-  test_head (&t, 17, 75, 7);
-  test_head (&t, 1, 300, 2);
+  printf ("%d of %d cases run\n", ran, num_cases);
+  CHECK (ran > 0, "no case matches the patterns given");
+  free (patterns);
   return vk_test_close (&t);
 }

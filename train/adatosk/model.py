@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from .config import AdatoskConfig, kept_tokens
 
-MASK_EPS = 1e-6      # ln(m + 1e-6) key bias; M + 1e-6 in the dynamic mask
+MASK_EPS = 1e-6      # ADATOSK_MASK_EPS of src/spec_constants.h (C, GLSL): ln(m + eps), M + eps
 TUBE_EPS = 1e-6      # per-tube target normalisation
 SEM_EPS = 1e-8       # ln(qbar + 1e-8) in L_sem
 
@@ -271,7 +271,7 @@ class AdaTosk(nn.Module):
         slot = torch.div(kept, Sv, rounding_mode="floor")
         kept_fraction = F.one_hot(slot, T).sum(1).to(h.dtype) / Sv   # [B, T']
         return dict(logits=logits, probs=torch.softmax(logits, -1), g=a["g"], m=m, kept=kept,
-                    kept_fraction=kept_fraction, atsm=a)
+                    kept_fraction=kept_fraction, atsm=a, pooled=pooled)
 
     def forward(self, x, keep_ratio=None):
         """Inference (spec sections 1-4). x [B, 3, T, H, W], already normalised.
@@ -353,6 +353,7 @@ class AdaTosk(nn.Module):
             z = h
             for blk in self.blocks[cfg.atsm_layer:]:
                 z = blk(z)
+            encoder_tokens = z
             z = self.encoder_to_decoder(z)
             Dd = z.shape[-1]
             z = torch.cat([z, self.mask_token.expand(B, T * Sm, Dd)], dim=1)
@@ -363,7 +364,7 @@ class AdaTosk(nn.Module):
             rec_target = self.reconstruction_target(x01, msk_tok)
             loss_rec = F.mse_loss(pred, rec_target)
         else:
-            pred = rec_target = None
+            pred = rec_target = encoder_tokens = None
             loss_rec = x01.new_zeros(())
 
         # Classification branch: ATSM on the visible grid, top-K, masked blocks, head.
@@ -380,6 +381,7 @@ class AdaTosk(nn.Module):
         loss = loss_cls + lambda_rec * loss_rec + lambda_sem * loss_sem
         out.update(loss=loss, loss_cls=loss_cls, loss_rec=loss_rec, loss_sem=loss_sem,
                    pred=pred, rec_target=rec_target, visible=visible, masked=masked,
+                   encoder_tokens=encoder_tokens,
                    visible_tokens=vis_tok, masked_tokens=msk_tok)
         return out
 
