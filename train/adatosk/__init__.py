@@ -1,5 +1,5 @@
-"""AdaTosk: the PyTorch reference of the model defined in docs/model.md
-(design/adatosk-model.md), its configurations and its .safetensors model file."""
+"""AdaTosk: the PyTorch reference of the model defined in docs/model.md,
+its configurations and its .safetensors model file."""
 
 from .config import (AdatoskConfig, NAMED_CONFIGS, DEFAULT_LABELS, named_config,
                      kept_tokens)

@@ -1,4 +1,4 @@
-"""The AdaTosk reference model: the executable form of docs/model.md (design/adatosk-model.md).
+"""The AdaTosk reference model: the executable form of docs/model.md.
 
 One readable module, shapes in the comments, state-dict names exactly those of spec section 6.
 It runs in float32 (the performance peer of the C runtime) and in float64 (model.double(): the
