@@ -356,6 +356,19 @@ adatosk_vk_context_new (int device_index, AdatoskVkContext **context_out,
   vkGetPhysicalDeviceMemoryProperties (ctx->physical, &ctx->memory);
   describe_device (&ctx->props, ctx->description, sizeof ctx->description);
   ctx->timeout_ns = adatosk_vk_default_timeout_ns (ctx->props.deviceType);
+  const char *profile = getenv ("ADATOSK_VULKAN_PROFILE");
+  ctx->profile = profile && profile[0] && strcmp (profile, "0") != 0;
+  {
+    uint32_t count = 0;
+    vkGetPhysicalDeviceQueueFamilyProperties (ctx->physical, &count, NULL);
+    VkQueueFamilyProperties *families = calloc (count ? count : 1, sizeof *families);
+    if (families) {
+      vkGetPhysicalDeviceQueueFamilyProperties (ctx->physical, &count, families);
+      if (ctx->queue_family < count)
+        ctx->timestamp_bits = families[ctx->queue_family].timestampValidBits;
+      free (families);
+    }
+  }
 
   float priority = 1.0f;
   VkDeviceQueueCreateInfo queue_info = {

@@ -21,6 +21,8 @@ typedef struct {
   VkCommandPool command_pool;
   VkFence fence;
   bool validation;                      /* the Khronos layer is enabled */
+  bool profile;                         /* ADATOSK_VULKAN_PROFILE=1: time each dispatch */
+  uint32_t timestamp_bits;              /* of the queue family; 0: no timestamps */
   uint64_t timeout_ns;                  /* the longest wait for one submission */
   bool timed_out;                       /* a submission outlived timeout_ns: the
                                            context refuses further work */

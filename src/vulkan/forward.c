@@ -35,6 +35,18 @@ align_up (VkDeviceSize v, VkDeviceSize a)
   return (v + a - 1) / a * a;
 }
 
+/* Names the next dispatches in the per-kernel profile. */
+static void
+label (AdatoskVkForward *f, const char *what, uint32_t m, uint32_t n, uint32_t k)
+{
+  char text[80];
+  if (n)
+    snprintf (text, sizeof text, "%s %ux%ux%u", what, m, n, k);
+  else
+    snprintf (text, sizeof text, "%s %u", what, m);
+  adatosk_vk_recorder_set_label (f->rec, text);
+}
+
 static void
 block (AdatoskVkForward *f, const AdatoskVkBlockWeights *b, const AdatoskVkRange *x,
     uint32_t n, const AdatoskVkRange *key_bias)
@@ -46,20 +58,27 @@ block (AdatoskVkForward *f, const AdatoskVkBlockWeights *b, const AdatoskVkRange
   const AdatoskVkTuning *t = &f->tuning;
   const bool f16 = f->w->f16;
 
+  label (f, "norm1", n, 0, 0);
   adatosk_vk_layernorm (rec, t, x, &b->norm1_w, &b->norm1_b, &f->xn, n, dim, eps);
+  label (f, "qkv", n, 3 * dim, dim);
   adatosk_vk_gemm (rec, t, &(AdatoskVkGemm) {
     .a = &f->xn, .lda = dim, .w = &b->qkv_w, .w_f16 = f16, .bias = &b->qkv_b,
     .c = &f->qkv, .ldc = 3 * dim, .m = n, .n = 3 * dim, .k = dim, .alpha = 1.0f });
+  label (f, key_bias ? "biased" : "plain", n, 0, 0);
   adatosk_vk_attention (rec, t, &f->qkv, key_bias, &f->att, n, dim,
       (uint32_t) c->num_heads);
+  label (f, "proj", n, dim, dim);
   adatosk_vk_gemm (rec, t, &(AdatoskVkGemm) {
     .a = &f->att, .lda = dim, .w = &b->proj_w, .w_f16 = f16, .bias = &b->proj_b,
     .c = x, .ldc = dim, .m = n, .n = dim, .k = dim, .alpha = 1.0f, .accumulate = true });
+  label (f, "norm2", n, 0, 0);
   adatosk_vk_layernorm (rec, t, x, &b->norm2_w, &b->norm2_b, &f->xn, n, dim, eps);
+  label (f, "fc1", n, hidden, dim);
   adatosk_vk_gemm (rec, t, &(AdatoskVkGemm) {
     .a = &f->xn, .lda = dim, .w = &b->fc1_w, .w_f16 = f16, .bias = &b->fc1_b,
     .c = &f->hidden, .ldc = hidden, .m = n, .n = hidden, .k = dim, .alpha = 1.0f,
     .gelu = true });
+  label (f, "fc2", n, dim, hidden);
   adatosk_vk_gemm (rec, t, &(AdatoskVkGemm) {
     .a = &f->hidden, .lda = hidden, .w = &b->fc2_w, .w_f16 = f16, .bias = &b->fc2_b,
     .c = x, .ldc = dim, .m = n, .n = dim, .k = hidden, .alpha = 1.0f, .accumulate = true });
@@ -82,16 +101,20 @@ record (AdatoskVkForward *f, uint32_t k, AdatoskError *error)
   if (status != ADATOSK_OK)
     return status;
   /* Embedding: E = tubes W^T + b (kept for the ATSM), x = E + position table. */
+  label (f, "tubes", n, 0, 0);
   adatosk_vk_im2col (rec, t, &f->clip, &f->patches, c);
+  label (f, "patch-embed", n, dim, (uint32_t) c->patch_dim);
   adatosk_vk_gemm (rec, t, &(AdatoskVkGemm) {
     .a = &f->patches, .lda = (uint32_t) c->patch_dim, .w = &w->patch_w, .w_f16 = w->f16,
     .bias = &w->patch_b, .c = &f->emb, .ldc = dim, .m = n, .n = dim,
     .k = (uint32_t) c->patch_dim, .alpha = 1.0f });
+  label (f, "position", n, 0, 0);
   adatosk_vk_add (rec, t, &f->emb, &w->pos_table, &f->x, n * dim);
   for (int l = 0; l < c->atsm_layer; l++)
     block (f, &w->blocks[l], &f->x, n, NULL);
 
   /* ATSM: prototype posteriors of LN_atsm(Z), dynamics of E, the mask m. */
+  label (f, "atsm", n, 0, 0);
   adatosk_vk_layernorm (rec, t, &f->x, &w->atsm_norm_w, &w->atsm_norm_b, &f->xn, n, dim,
       (float) c->norm_eps);
   adatosk_vk_gemm (rec, t, &(AdatoskVkGemm) {
@@ -110,6 +133,7 @@ record (AdatoskVkForward *f, uint32_t k, AdatoskError *error)
   /* Blocks after L1 on the kept tokens, attention biased by ln(m + eps). */
   for (int l = c->atsm_layer; l < c->depth; l++)
     block (f, &w->blocks[l], &f->xk, k, &f->key_bias);
+  label (f, "head", k, 0, 0);
   adatosk_vk_head (rec, t, &f->xk, &f->pool_weight, &w->fc_norm_w, &w->fc_norm_b,
       &w->head_w, &w->head_b, &f->pooled, &f->res[RES_LOGITS], k, dim, classes,
       (float) c->norm_eps);
@@ -203,6 +227,18 @@ adatosk_vk_forward_new (AdatoskVkContext *ctx, AdatoskVkAllocator *alloc,
   }
   *out = f;
   return ADATOSK_OK;
+}
+
+AdatoskVkRecorder *
+adatosk_vk_forward_recorder (AdatoskVkForward *f)
+{
+  return f->rec;
+}
+
+void
+adatosk_vk_forward_invalidate (AdatoskVkForward *f)
+{
+  f->recorded_k = 0;
 }
 
 void

@@ -22,6 +22,11 @@ AdatoskStatus adatosk_vk_forward_run (AdatoskVkForward *forward,
     const float *clip, double keep_ratio, AdatoskOutput *output,
     AdatoskError *error);
 
+/* Its recorder (the per-kernel profile lives there). */
+AdatoskVkRecorder *adatosk_vk_forward_recorder (AdatoskVkForward *forward);
+/* The next forward records its command buffer again. */
+void adatosk_vk_forward_invalidate (AdatoskVkForward *forward);
+
 /* Dispatches in the current recording (0 before the first forward). */
 int adatosk_vk_forward_dispatch_count (const AdatoskVkForward *forward);
 

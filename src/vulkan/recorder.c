@@ -8,6 +8,14 @@
 #include <string.h>
 
 #define SETS_PER_POOL 256
+#define MAX_TIMED_DISPATCHES 4096
+#define MAX_PROFILE_ROWS 128
+
+typedef struct {
+  char name[96];
+  uint64_t calls;
+  double ms;
+} ProfileRow;
 
 struct AdatoskVkRecorder {
   AdatoskVkContext *ctx;
@@ -18,6 +26,17 @@ struct AdatoskVkRecorder {
   int dispatches;
   bool recording;
   AdatoskError error;     /* the first error of this recording */
+
+  /* Profiling: a timestamp before the first dispatch and after each one. */
+  bool profile;
+  bool timed;             /* the current recording writes timestamps */
+  VkQueryPool queries;
+  char label[80];
+  int *dispatch_row;      /* [MAX_TIMED_DISPATCHES] profile row of each dispatch */
+  ProfileRow rows[MAX_PROFILE_ROWS];
+  int num_rows;
+  uint64_t timed_submits;
+  bool warned;
 };
 
 AdatoskStatus
@@ -42,8 +61,100 @@ adatosk_vk_recorder_new (AdatoskVkContext *ctx, AdatoskVkPipelines *pipelines,
     return adatosk_fail (error, ADATOSK_ERROR_BACKEND,
         "cannot allocate a Vulkan command buffer (%s)", adatosk_vk_result_name (result));
   }
+  rec->profile = ctx->profile;
   *out = rec;
   return ADATOSK_OK;
+}
+
+void
+adatosk_vk_recorder_set_profile (AdatoskVkRecorder *rec, bool on)
+{
+  rec->profile = on;
+}
+
+void
+adatosk_vk_recorder_set_label (AdatoskVkRecorder *rec, const char *label)
+{
+  snprintf (rec->label, sizeof rec->label, "%s", label ? label : "");
+}
+
+static bool
+profile_ready (AdatoskVkRecorder *rec)
+{
+  if (rec->queries)
+    return true;
+  if (rec->ctx->timestamp_bits == 0) {
+    if (!rec->warned)
+      fprintf (stderr, "libadatosk: %s has no timestamps on its compute queue: "
+          "no per-kernel profile\n", rec->ctx->description);
+    rec->warned = true;
+    return false;
+  }
+  VkQueryPoolCreateInfo info = {
+    .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+    .queryType = VK_QUERY_TYPE_TIMESTAMP,
+    .queryCount = MAX_TIMED_DISPATCHES + 1,
+  };
+  rec->dispatch_row = calloc (MAX_TIMED_DISPATCHES, sizeof *rec->dispatch_row);
+  if (!rec->dispatch_row ||
+      vkCreateQueryPool (rec->ctx->device, &info, NULL, &rec->queries) != VK_SUCCESS) {
+    free (rec->dispatch_row);
+    rec->dispatch_row = NULL;
+    rec->queries = VK_NULL_HANDLE;
+    return false;
+  }
+  return true;
+}
+
+static int
+profile_row (AdatoskVkRecorder *rec, const char *shader)
+{
+  char name[96];
+  snprintf (name, sizeof name, "%s%s%s", shader, rec->label[0] ? " " : "", rec->label);
+  for (int i = 0; i < rec->num_rows; i++)
+    if (strcmp (rec->rows[i].name, name) == 0)
+      return i;
+  if (rec->num_rows == MAX_PROFILE_ROWS)
+    return MAX_PROFILE_ROWS - 1;          /* the last row takes the rest */
+  snprintf (rec->rows[rec->num_rows].name, sizeof rec->rows[0].name, "%s", name);
+  return rec->num_rows++;
+}
+
+static int
+compare_rows (const void *a, const void *b)
+{
+  double x = ((const ProfileRow *) a)->ms, y = ((const ProfileRow *) b)->ms;
+  return (x < y) - (x > y);
+}
+
+void
+adatosk_vk_recorder_print_profile (AdatoskVkRecorder *rec, FILE *out, const char *title,
+    bool reset)
+{
+  if (rec->timed_submits > 0) {
+    ProfileRow sorted[MAX_PROFILE_ROWS];
+    memcpy (sorted, rec->rows, (size_t) rec->num_rows * sizeof *sorted);
+    qsort (sorted, (size_t) rec->num_rows, sizeof *sorted, compare_rows);
+    double total = 0;
+    for (int i = 0; i < rec->num_rows; i++)
+      total += sorted[i].ms;
+    double n = (double) rec->timed_submits;
+    fprintf (out, "%s: GPU timestamps, mean of %llu submits, %.3f ms of kernels per "
+        "submit on %s\n\n| kernel | dispatches per submit | ms per submit | %% |\n"
+        "|---|---|---|---|\n", title, (unsigned long long) rec->timed_submits, total / n,
+        rec->ctx->description);
+    for (int i = 0; i < rec->num_rows; i++)
+      if (sorted[i].calls)
+        fprintf (out, "| %s | %.0f | %.3f | %.1f |\n", sorted[i].name, sorted[i].calls / n,
+            sorted[i].ms / n, total > 0 ? 100.0 * sorted[i].ms / total : 0.0);
+    fprintf (out, "\n");
+  }
+  if (reset) {
+    /* The names stay: a recorded command buffer refers to its rows. */
+    for (int i = 0; i < rec->num_rows; i++)
+      rec->rows[i].calls = 0, rec->rows[i].ms = 0;
+    rec->timed_submits = 0;
+  }
 }
 
 void
@@ -52,6 +163,9 @@ adatosk_vk_recorder_free (AdatoskVkRecorder *rec)
   if (!rec)
     return;
   adatosk_vk_context_settle (rec->ctx);
+  if (rec->queries)
+    vkDestroyQueryPool (rec->ctx->device, rec->queries, NULL);
+  free (rec->dispatch_row);
   for (int i = 0; i < rec->num_pools; i++)
     vkDestroyDescriptorPool (rec->ctx->device, rec->pools[i], NULL);
   free (rec->pools);
@@ -107,6 +221,12 @@ adatosk_vk_recorder_begin (AdatoskVkRecorder *rec, AdatoskError *error)
     return adatosk_fail (error, ADATOSK_ERROR_BACKEND,
         "cannot begin a Vulkan command buffer (%s)", adatosk_vk_result_name (result));
   rec->recording = true;
+  rec->label[0] = '\0';
+  rec->timed = rec->profile && profile_ready (rec);
+  if (rec->timed) {
+    vkCmdResetQueryPool (rec->cmd, rec->queries, 0, MAX_TIMED_DISPATCHES + 1);
+    vkCmdWriteTimestamp (rec->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, rec->queries, 0);
+  }
   return ADATOSK_OK;
 }
 
@@ -139,7 +259,27 @@ adatosk_vk_recorder_submit (AdatoskVkRecorder *rec, AdatoskError *error)
   if (rec->recording || rec->error.status != ADATOSK_OK)
     return adatosk_fail (error, ADATOSK_ERROR_BACKEND,
         "internal error: submitting an unfinished or failed recording");
-  return adatosk_vk_submit_and_wait (rec->ctx, rec->cmd, error);
+  AdatoskStatus status = adatosk_vk_submit_and_wait (rec->ctx, rec->cmd, error);
+  if (status != ADATOSK_OK || !rec->timed)
+    return status;
+  /* Dispatch i ran between timestamps i and i + 1 (a barrier follows each). */
+  int timed = rec->dispatches < MAX_TIMED_DISPATCHES ? rec->dispatches : MAX_TIMED_DISPATCHES;
+  uint64_t stamps[MAX_TIMED_DISPATCHES + 1];
+  VkResult result = vkGetQueryPoolResults (rec->ctx->device, rec->queries, 0,
+      (uint32_t) timed + 1, sizeof stamps, stamps, sizeof stamps[0],
+      VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+  if (result != VK_SUCCESS)
+    return ADATOSK_OK;                     /* the forward itself succeeded */
+  uint64_t mask = rec->ctx->timestamp_bits >= 64 ? ~0ull :
+      ((1ull << rec->ctx->timestamp_bits) - 1);
+  double period_ms = rec->ctx->props.limits.timestampPeriod * 1e-6;
+  for (int i = 0; i < timed; i++) {
+    ProfileRow *row = &rec->rows[rec->dispatch_row[i]];
+    row->calls++;
+    row->ms += (double) ((stamps[i + 1] - stamps[i]) & mask) * period_ms;
+  }
+  rec->timed_submits++;
+  return ADATOSK_OK;
 }
 
 static VkDescriptorSet
@@ -268,6 +408,11 @@ adatosk_vk_recorder_dispatch (AdatoskVkRecorder *rec, const AdatoskVkKernel *ker
   vkCmdPipelineBarrier (rec->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0,
       1, &barrier, 0, NULL, 0, NULL);
+  if (rec->timed && rec->dispatches < MAX_TIMED_DISPATCHES) {
+    rec->dispatch_row[rec->dispatches] = profile_row (rec, kernel->shader);
+    vkCmdWriteTimestamp (rec->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, rec->queries,
+        (uint32_t) rec->dispatches + 1);
+  }
   rec->dispatches++;
   return ADATOSK_OK;
 }

@@ -9,6 +9,8 @@
 #include "allocator.h"
 #include "pipelines.h"
 
+#include <stdio.h>
+
 typedef struct AdatoskVkRecorder AdatoskVkRecorder;
 
 AdatoskStatus adatosk_vk_recorder_new (AdatoskVkContext *context,
@@ -42,5 +44,17 @@ AdatoskStatus adatosk_vk_recorder_fail (AdatoskVkRecorder *recorder,
     const AdatoskError *error);
 
 int adatosk_vk_recorder_dispatch_count (const AdatoskVkRecorder *recorder);
+
+/* Per-kernel GPU time. With profiling on (context->profile, i.e.
+ * ADATOSK_VULKAN_PROFILE=1, or adatosk_vk_recorder_set_profile()), every
+ * dispatch is followed by a timestamp, and each submit adds the times to a
+ * table keyed by the kernel's shader and the label set before it (e.g.
+ * "qkv 800x2304x768"). A recording made with profiling off is not timed. */
+void adatosk_vk_recorder_set_profile (AdatoskVkRecorder *recorder, bool on);
+void adatosk_vk_recorder_set_label (AdatoskVkRecorder *recorder, const char *label);
+/* Prints the table (Markdown; per submit, sorted by time) under `title`,
+ * nothing when no timed submit happened; then optionally clears it. */
+void adatosk_vk_recorder_print_profile (AdatoskVkRecorder *recorder, FILE *out,
+    const char *title, bool reset);
 
 #endif

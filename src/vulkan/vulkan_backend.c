@@ -25,6 +25,9 @@ adatosk_vk_backend_free (AdatoskVkBackend *b)
 {
   if (!b)
     return;
+  if (b->forward && b->ctx->profile)
+    adatosk_vk_recorder_print_profile (adatosk_vk_forward_recorder (b->forward), stderr,
+        "ADATOSK_VULKAN_PROFILE", false);
   adatosk_vk_forward_free (b->forward);
   adatosk_vk_weights_clear (&b->weights);
   adatosk_vk_pipelines_free (b->pipelines);
@@ -78,6 +81,34 @@ adatosk_vk_backend_new (const AdatoskModel *model, int device_index, bool weight
       b->ctx->description, weights_f16 ? "fp16" : "fp32",
       (double) adatosk_vk_allocator_bytes (b->alloc) / (1 << 20));
   return b;
+}
+
+void
+adatosk_vk_backend_set_profile (AdatoskVkBackend *b, bool on)
+{
+  b->ctx->profile = on;
+  adatosk_vk_recorder_set_profile (adatosk_vk_forward_recorder (b->forward), on);
+  adatosk_vk_forward_invalidate (b->forward);   /* re-record with timestamps */
+}
+
+void
+adatosk_vk_backend_print_profile (AdatoskVkBackend *b, FILE *out, const char *title,
+    bool reset)
+{
+  adatosk_vk_recorder_print_profile (adatosk_vk_forward_recorder (b->forward), out,
+      title, reset);
+}
+
+const char *
+adatosk_vk_backend_device_name (const AdatoskVkBackend *b)
+{
+  return b->ctx->description;
+}
+
+bool
+adatosk_vk_backend_is_cpu_device (const AdatoskVkBackend *b)
+{
+  return b->ctx->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
 }
 
 const char *

@@ -7,6 +7,7 @@
 #include "adatosk.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 
 typedef struct AdatoskVkBackend AdatoskVkBackend;
 
@@ -18,5 +19,15 @@ const char *adatosk_vk_backend_device (const AdatoskVkBackend *backend);
 AdatoskStatus adatosk_vk_backend_forward (AdatoskVkBackend *backend,
     const float *clip, double keep_ratio, AdatoskOutput *output,
     AdatoskError *error);
+
+/* Per-kernel GPU times of the forwards (see recorder.h): on from the start
+ * with ADATOSK_VULKAN_PROFILE=1 (the table is then printed on stderr when
+ * the backend is freed), or from the next recording with set_profile(). */
+void adatosk_vk_backend_set_profile (AdatoskVkBackend *backend, bool on);
+void adatosk_vk_backend_print_profile (AdatoskVkBackend *backend, FILE *out,
+    const char *title, bool reset);
+/* The name of its device ("NVIDIA H200 (discrete GPU), Vulkan 1.3.277"). */
+const char *adatosk_vk_backend_device_name (const AdatoskVkBackend *backend);
+bool adatosk_vk_backend_is_cpu_device (const AdatoskVkBackend *backend);
 
 #endif

@@ -246,6 +246,65 @@ run_nan_clip (void)
   adatosk_model_free (model);
 }
 
+/* Per-kernel timestamps: the table names the model's products and
+ * attention with their shapes, its times are positive, and a profiled
+ * forward gives the same numbers as an unprofiled one. */
+static void
+run_profile (void)
+{
+  static const TestModelSpec spec = { "profile", 4, 32, 32, 2, 8, 48, 2, 3, 1, 5, 0.5 };
+  AdatoskError error = { 0 };
+  printf ("%s: per-kernel GPU timestamps\n", spec.name);
+  AdatoskModel *model = test_model_new (&spec, 3);
+  AdatoskVkBackend *vk = model ? adatosk_vk_backend_new (model, -1, false, &error) : NULL;
+  CHECK (vk != NULL, "vulkan backend: %s", error.message);
+  if (!vk) {
+    adatosk_model_free (model);
+    return;
+  }
+  const AdatoskConfig *cfg = adatosk_model_get_config (model);
+  AdatoskOutput *plain = adatosk_output_new (model), *timed = adatosk_output_new (model);
+  float *clip = test_clip_new (cfg, 8, 0);
+  CHECK_OK (adatosk_vk_backend_forward (vk, clip, 0.5, plain, &error), error);
+  adatosk_vk_backend_set_profile (vk, true);
+  for (int i = 0; i < 2; i++)
+    CHECK_OK (adatosk_vk_backend_forward (vk, clip, 0.5, timed, &error), error);
+  CHECK (memcmp (plain->logits, timed->logits, cfg->num_classes * sizeof (float)) == 0,
+      "profiling changed the logits");
+  char *text = NULL;
+  size_t size = 0;
+  FILE *out = open_memstream (&text, &size);
+  adatosk_vk_backend_print_profile (vk, out, "profile test", true);
+  fclose (out);
+  printf ("%s", text);
+  char qkv[64];
+  snprintf (qkv, sizeof qkv, "| gemm qkv %dx%dx%d |", cfg->num_tokens, 3 * cfg->embed_dim,
+      cfg->embed_dim);
+  CHECK (text && strstr (text, "mean of 2 submits") && strstr (text, qkv) &&
+      strstr (text, "| attention plain ") && strstr (text, "| attention biased ") &&
+      strstr (text, "| head head "), "the profile table lacks rows:\n%s", text);
+  double ms = -1;
+  const char *line = text ? strstr (text, qkv) : NULL;
+  if (line)
+    sscanf (line + strlen (qkv), " %*f | %lf", &ms);
+  CHECK (ms > 0, "qkv's time is %.3g ms", ms);
+  free (text);
+  /* After the reset an unprofiled backend prints nothing. */
+  adatosk_vk_backend_set_profile (vk, false);
+  CHECK_OK (adatosk_vk_backend_forward (vk, clip, 0.5, timed, &error), error);
+  text = NULL;
+  out = open_memstream (&text, &size);
+  adatosk_vk_backend_print_profile (vk, out, "profile test", true);
+  fclose (out);
+  CHECK (size == 0, "a forward without profiling was timed: %s", text);
+  free (text);
+  free (clip);
+  adatosk_output_free (plain);
+  adatosk_output_free (timed);
+  adatosk_vk_backend_free (vk);
+  adatosk_model_free (model);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -268,6 +327,7 @@ main (int argc, char **argv)
     if (!quick || cases[i].spec.dim < 100)
       run_case (&cases[i]);
   run_nan_clip ();
+  run_profile ();
   unsigned messages = adatosk_vk_validation_message_count ();
   CHECK (messages == 0, "the validation layer reported %u messages", messages);
   if (vk_test_failures)
