@@ -1,16 +1,17 @@
 #!/usr/bin/python3
 """The PyTorch peer of benchmarks/vulkan_bench.c, measured in the same run.
 
-  vulkan_bench_peer.py --config adatosk-b --keeps 1.0,0.5 --repeat 10 --seed 0 \
-      --model-out /tmp/b.safetensors
+  vulkan_bench_peer.py --model FILE --keeps 1.00,0.50 --repeat 20 --warmup-ms 1000 \
+      --shapes 800x2304x768,800x768x768,...
 
-Builds the named configuration with random weights (seeded) through the reference model
-(train/adatosk), writes them as F32 without decoder so that the C benchmark loads the very
-same weights, and, when CUDA is available, times the reference's inference forward on the GPU
-in fp32 with TF32 off and in fp16 (model and clip in half precision), plus the fp32 rate
-(TF32 off) of a large square torch.matmul: the peer of the Vulkan GEMM shader. Prints one JSON
-line: {"config", "cuda", "device", "torch", "fp32": {keep: ms}, "fp16": {keep: ms},
-"matmul_size", "matmul_gflops"} (times are medians; null without CUDA).
+Loads the weights the C benchmark made (the same .safetensors file) into the reference model
+(train/adatosk) and, when CUDA is available, times its inference forward on the GPU in fp32 with
+TF32 off and in fp16 (model and clip in half precision), and F.linear (A W^T, TF32 off) on the
+given M x N x K shapes: the Vulkan GEMM shader's peer on the same products. Like the Vulkan side,
+each timed forward uploads the clip from host memory and reads the logits back; each series
+first warms up for --warmup-ms (clock ramp). Prints one JSON line: {"cuda", "device", "torch",
+"fp32": {keep: ms}, "fp16": {keep: ms}, "matmul_ms": {"MxNxK": ms}} (medians; null without
+CUDA, and then the model file is not even read). Exits 0 whenever it could print that line.
 """
 
 import argparse
@@ -23,17 +24,15 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "train"))
 
-import torch  # noqa: E402
 
-from adatosk.config import NAMED_CONFIGS, named_config  # noqa: E402
-from adatosk.model import AdaTosk  # noqa: E402
-from adatosk.safetensors_io import save_model  # noqa: E402
-
-
-def cuda_ms(fn, repeat):
-    """Median wall time of fn() in ms, synchronising the GPU around each run."""
-    fn()
-    torch.cuda.synchronize()
+def cuda_ms(torch, fn, repeat, warmup_ms):
+    """Median wall time of fn() in ms after warm-up, synchronising around each run."""
+    start = time.perf_counter()
+    while True:
+        fn()
+        torch.cuda.synchronize()
+        if (time.perf_counter() - start) * 1000.0 >= warmup_ms:
+            break
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -44,40 +43,60 @@ def cuda_ms(fn, repeat):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", default="adatosk-b", choices=sorted(NAMED_CONFIGS))
-    ap.add_argument("--keeps", default="1.0,0.5")
-    ap.add_argument("--repeat", type=int, default=10)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--matmul-size", type=int, default=8192)
-    ap.add_argument("--model-out", required=True)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--keeps", default="1.00,0.50")
+    ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--warmup-ms", type=float, default=1000.0)
+    ap.add_argument("--shapes", default="")
+    ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
+    keeps = [k for k in args.keeps.split(",") if k]
+    shapes = [s for s in args.shapes.split(",") if s]
+    result = {"cuda": False, "device": None, "torch": "not installed", "fp32": None,
+              "fp16": None, "matmul_ms": None}
+    try:
+        import torch
+    except ImportError:
+        print(json.dumps(result))
+        return
+    result["torch"] = torch.__version__
+    result["cuda"] = torch.cuda.is_available()
+    if not result["cuda"]:
+        print(json.dumps(result))
+        return
 
-    torch.manual_seed(args.seed)
-    config = named_config(args.config)
-    model = AdaTosk(config, with_decoder=False).eval()
-    save_model(args.model_out, model, config, dtype="f32", name=args.config, include_decoder=False)
-    keeps = [float(k) for k in args.keeps.split(",")]
-    result = {"config": args.config, "cuda": torch.cuda.is_available(), "device": None,
-              "torch": torch.__version__, "fp32": None, "fp16": None,
-              "matmul_size": args.matmul_size, "matmul_gflops": None}
-    if torch.cuda.is_available():
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-        result["device"] = torch.cuda.get_device_name(0)
-        h, w = config.img_hw
-        clip = torch.randn(1, 3, config.num_frames, h, w,
-                           generator=torch.Generator().manual_seed(args.seed + 1)).cuda()
-        model = model.cuda()
-        with torch.inference_mode():
-            result["fp32"] = {str(k): cuda_ms(lambda: model(clip, k), args.repeat) for k in keeps}
-            half, clip_h = model.half(), clip.half()
-            result["fp16"] = {str(k): cuda_ms(lambda: half(clip_h, k), args.repeat) for k in keeps}
-            n = args.matmul_size
-            a = torch.randn(n, n, device="cuda")
-            b = torch.randn(n, n, device="cuda")
-            ms = cuda_ms(lambda: a @ b, args.repeat)
-            result["matmul_gflops"] = 2.0 * n ** 3 / (ms * 1e6)
+    from adatosk.safetensors_io import load_model
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    result["device"] = torch.cuda.get_device_name(0)
+    model, config, _, _ = load_model(args.model)
+    model = model.eval().cuda()
+    h, w = config.img_hw
+    clip = torch.randn(1, 3, config.num_frames, h, w,
+                       generator=torch.Generator().manual_seed(args.seed)).pin_memory()
+    with torch.inference_mode():
+        def forward(net, dtype, keep):
+            out = net(clip.to("cuda", dtype=dtype, non_blocking=True), float(keep))
+            return out["logits"].float().cpu()
+        result["fp32"] = {k: cuda_ms(torch, lambda: forward(model, torch.float32, k),
+                                     args.repeat, args.warmup_ms) for k in keeps}
+        half = model.half()
+        result["fp16"] = {k: cuda_ms(torch, lambda: forward(half, torch.float16, k),
+                                     args.repeat, args.warmup_ms) for k in keeps}
+        matmul = {}
+        for shape in shapes:
+            m, n, k = (int(v) for v in shape.split("x"))
+            a = torch.randn(m, k, device="cuda")
+            wt = torch.randn(n, k, device="cuda")
+            per_call = 10
+            ms = cuda_ms(torch, lambda: [torch.nn.functional.linear(a, wt)
+                                         for _ in range(per_call)],
+                         args.repeat, args.warmup_ms / 4)
+            matmul[shape] = ms / per_call
+        result["matmul_ms"] = matmul
     print(json.dumps(result))
 
 

@@ -131,7 +131,7 @@ void
 adatosk_vk_recorder_print_profile (AdatoskVkRecorder *rec, FILE *out, const char *title,
     bool reset)
 {
-  if (rec->timed_submits > 0) {
+  if (out && rec->timed_submits > 0) {
     ProfileRow sorted[MAX_PROFILE_ROWS];
     memcpy (sorted, rec->rows, (size_t) rec->num_rows * sizeof *sorted);
     qsort (sorted, (size_t) rec->num_rows, sizeof *sorted, compare_rows);

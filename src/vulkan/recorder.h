@@ -53,7 +53,8 @@ int adatosk_vk_recorder_dispatch_count (const AdatoskVkRecorder *recorder);
 void adatosk_vk_recorder_set_profile (AdatoskVkRecorder *recorder, bool on);
 void adatosk_vk_recorder_set_label (AdatoskVkRecorder *recorder, const char *label);
 /* Prints the table (Markdown; per submit, sorted by time) under `title`,
- * nothing when no timed submit happened; then optionally clears it. */
+ * nothing when no timed submit happened or `out` is NULL; then optionally
+ * clears it. */
 void adatosk_vk_recorder_print_profile (AdatoskVkRecorder *recorder, FILE *out,
     const char *title, bool reset);
 

@@ -62,8 +62,8 @@ tensor (Writer *w, const char *name, int ndim, const int64_t *shape, float cente
   w->count += count;
 }
 
-AdatoskModel *
-test_model_new (const TestModelSpec *s, uint64_t seed)
+unsigned char *
+test_model_bytes (const TestModelSpec *s, uint64_t seed, size_t *size_out)
 {
   Writer w = { .rng = seed };
   int64_t d = s->dim, hidden = 4 * s->dim, pd = 3 * s->tubelet * s->patch * s->patch;
@@ -128,13 +128,22 @@ test_model_new (const TestModelSpec *s, uint64_t seed)
     file[i] = (unsigned char) (len >> (8 * i));
   memcpy (file + 8, w.header, w.header_len);
   memcpy (file + 8 + w.header_len, w.data, w.count * 4);   /* little-endian host */
+  free (w.header);
+  free (w.data);
+  *size_out = size;
+  return file;
+}
+
+AdatoskModel *
+test_model_new (const TestModelSpec *s, uint64_t seed)
+{
+  size_t size = 0;
+  unsigned char *file = test_model_bytes (s, seed, &size);
   AdatoskModel *model = NULL;
   AdatoskError error = { 0 };
   if (adatosk_model_load_from_memory (file, size, s->name, &model, &error) != ADATOSK_OK)
     fprintf (stderr, "test model %s: %s\n", s->name, error.message);
   free (file);
-  free (w.header);
-  free (w.data);
   return model;
 }
 
