@@ -91,7 +91,7 @@ adatosk_dfer_meta_get_info (void)
 }
 
 static inline GstCustomMeta *
-adatosk_dfer_buffer_get_meta (GstBuffer * buffer, guint index)
+adatosk_dfer_buffer_get_meta (GstBuffer *buffer, guint index)
 {
   const GstMetaInfo *info = adatosk_dfer_meta_get_info ();
   gpointer state = NULL;
@@ -100,8 +100,8 @@ adatosk_dfer_buffer_get_meta (GstBuffer * buffer, guint index)
 
   if (info == NULL)
     return NULL;
-  while ((meta = gst_buffer_iterate_meta_filtered (buffer, &state,
-              info->api)) != NULL) {
+  while ((meta = gst_buffer_iterate_meta_filtered (buffer, &state, info->api))
+      != NULL) {
     if (i++ == index)
       return (GstCustomMeta *) meta;
   }
@@ -110,7 +110,7 @@ adatosk_dfer_buffer_get_meta (GstBuffer * buffer, guint index)
 
 /* How many classified faces the buffer carries. */
 static inline guint
-adatosk_dfer_buffer_get_n_results (GstBuffer * buffer)
+adatosk_dfer_buffer_get_n_results (GstBuffer *buffer)
 {
   guint n = 0;
 
@@ -122,8 +122,8 @@ adatosk_dfer_buffer_get_n_results (GstBuffer * buffer)
 /* Fills `result` with the `index`-th classified face of the buffer; FALSE
  * when there is no such result. */
 static inline gboolean
-adatosk_dfer_buffer_get_result (GstBuffer * buffer, guint index,
-    AdatoskDferResult * result)
+adatosk_dfer_buffer_get_result (GstBuffer *buffer, guint index,
+    AdatoskDferResult *result)
 {
   GstCustomMeta *meta = adatosk_dfer_buffer_get_meta (buffer, index);
   const GstStructure *s;
@@ -136,13 +136,18 @@ adatosk_dfer_buffer_get_result (GstBuffer * buffer, guint index,
   memset (result, 0, sizeof (*result));
   result->structure = s;
   result->label = gst_structure_get_string (s, ADATOSK_DFER_FIELD_LABEL);
-  result->model_name = gst_structure_get_string (s, ADATOSK_DFER_FIELD_MODEL_NAME);
-  if (!gst_structure_get_uint (s, ADATOSK_DFER_FIELD_TRACK_ID, &result->track_id) ||
-      !gst_structure_get_int (s, ADATOSK_DFER_FIELD_LABEL_ID, &result->label_id) ||
-      !gst_structure_get_double (s, ADATOSK_DFER_FIELD_CONFIDENCE, &result->confidence) ||
-      !gst_structure_get_uint64 (s, ADATOSK_DFER_FIELD_CLIP_START, &start) ||
-      !gst_structure_get_uint64 (s, ADATOSK_DFER_FIELD_CLIP_END, &end) ||
-      !gst_structure_get_double (s, ADATOSK_DFER_FIELD_KEPT_FRACTION, &result->kept_fraction)
+  result->model_name =
+      gst_structure_get_string (s, ADATOSK_DFER_FIELD_MODEL_NAME);
+  if (!gst_structure_get_uint (s, ADATOSK_DFER_FIELD_TRACK_ID,
+          &result->track_id)
+      || !gst_structure_get_int (s, ADATOSK_DFER_FIELD_LABEL_ID,
+          &result->label_id)
+      || !gst_structure_get_double (s, ADATOSK_DFER_FIELD_CONFIDENCE,
+          &result->confidence)
+      || !gst_structure_get_uint64 (s, ADATOSK_DFER_FIELD_CLIP_START, &start)
+      || !gst_structure_get_uint64 (s, ADATOSK_DFER_FIELD_CLIP_END, &end)
+      || !gst_structure_get_double (s, ADATOSK_DFER_FIELD_KEPT_FRACTION,
+          &result->kept_fraction)
       || result->label == NULL)
     return FALSE;
   result->clip_start = start;
@@ -156,7 +161,7 @@ adatosk_dfer_buffer_get_result (GstBuffer * buffer, guint index,
 
 /* Probability of class `class_id`, or -1 when out of range. */
 static inline gdouble
-adatosk_dfer_result_get_probability (const AdatoskDferResult * result,
+adatosk_dfer_result_get_probability (const AdatoskDferResult *result,
     guint class_id)
 {
   const GValue *v = gst_structure_get_value (result->structure,
@@ -169,10 +174,11 @@ adatosk_dfer_result_get_probability (const AdatoskDferResult * result,
 
 /* Name of class `class_id`, or NULL when out of range. */
 static inline const gchar *
-adatosk_dfer_result_get_class_label (const AdatoskDferResult * result,
+adatosk_dfer_result_get_class_label (const AdatoskDferResult *result,
     guint class_id)
 {
-  const GValue *v = gst_structure_get_value (result->structure, ADATOSK_DFER_FIELD_LABELS);
+  const GValue *v =
+      gst_structure_get_value (result->structure, ADATOSK_DFER_FIELD_LABELS);
 
   if (v == NULL || class_id >= gst_value_array_get_size (v))
     return NULL;
@@ -181,7 +187,7 @@ adatosk_dfer_result_get_class_label (const AdatoskDferResult * result,
 
 /* Significance of the clip's `frame`-th frame, or -1 when out of range. */
 static inline gdouble
-adatosk_dfer_result_get_significance (const AdatoskDferResult * result,
+adatosk_dfer_result_get_significance (const AdatoskDferResult *result,
     guint frame)
 {
   const GValue *v = gst_structure_get_value (result->structure,

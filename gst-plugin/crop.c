@@ -26,13 +26,13 @@ typedef struct
 struct AdatoskCropper
 {
   GstVideoInfo in_info;
-  GstVideoInfo out_info;        /* RGB at the model size */
+  GstVideoInfo out_info; /* RGB at the model size */
   gint width, height;
   gdouble margin;
-  guint32 border_argb;          /* the mean colour */
-  gfloat lut[3][256];           /* byte -> normalised value, per channel */
-  GstBuffer *rgb;               /* the converter's output */
-  GHashTable *converters;       /* Geometry -> GstVideoConverter */
+  guint32 border_argb;    /* the mean colour */
+  gfloat lut[3][256];     /* byte -> normalised value, per channel */
+  GstBuffer *rgb;         /* the converter's output */
+  GHashTable *converters; /* Geometry -> GstVideoConverter */
 };
 
 static guint
@@ -59,7 +59,7 @@ to_byte (gfloat v)
 }
 
 AdatoskCropper *
-adatosk_cropper_new (const GstVideoInfo * in_info, gint width, gint height,
+adatosk_cropper_new (const GstVideoInfo *in_info, gint width, gint height,
     const gfloat mean[3], const gfloat std[3], gdouble margin)
 {
   AdatoskCropper *cropper;
@@ -77,8 +77,8 @@ adatosk_cropper_new (const GstVideoInfo * in_info, gint width, gint height,
   cropper->width = width;
   cropper->height = height;
   cropper->margin = margin;
-  cropper->border_argb = 0xff000000u | ((guint32) to_byte (mean[0]) << 16) |
-      ((guint32) to_byte (mean[1]) << 8) | to_byte (mean[2]);
+  cropper->border_argb = 0xff000000u | ((guint32) to_byte (mean[0]) << 16)
+      | ((guint32) to_byte (mean[1]) << 8) | to_byte (mean[2]);
   for (guint c = 0; c < 3; c++)
     for (guint v = 0; v < 256; v++)
       cropper->lut[c][v] = (v / 255.0f - mean[c]) / std[c];
@@ -89,7 +89,7 @@ adatosk_cropper_new (const GstVideoInfo * in_info, gint width, gint height,
 }
 
 void
-adatosk_cropper_free (AdatoskCropper * cropper)
+adatosk_cropper_free (AdatoskCropper *cropper)
 {
   if (cropper == NULL)
     return;
@@ -99,8 +99,8 @@ adatosk_cropper_free (AdatoskCropper * cropper)
 }
 
 void
-adatosk_cropper_region (const AdatoskCropper * cropper,
-    const AdatoskBox * box, AdatoskBox * region)
+adatosk_cropper_region (const AdatoskCropper *cropper, const AdatoskBox *box,
+    AdatoskBox *region)
 {
   gdouble aspect = (gdouble) cropper->width / cropper->height;
   gdouble w = box->w * (1.0 + 2.0 * cropper->margin);
@@ -124,8 +124,7 @@ adatosk_cropper_region (const AdatoskCropper * cropper,
 
 /* Scales a span [a, b) of the region (length `len`) onto `size` pixels. */
 static void
-map_span (gint a, gint b, gint len, gint size, gint * out_start,
-    gint * out_len)
+map_span (gint a, gint b, gint len, gint size, gint *out_start, gint *out_len)
 {
   gint s = (gint) lrint ((gdouble) a * size / len);
   gint e = (gint) lrint ((gdouble) b * size / len);
@@ -137,7 +136,7 @@ map_span (gint a, gint b, gint len, gint size, gint * out_start,
 }
 
 static GstVideoConverter *
-get_converter (AdatoskCropper * cropper, const Geometry * g)
+get_converter (AdatoskCropper *cropper, const Geometry *g)
 {
   GstVideoConverter *convert = g_hash_table_lookup (cropper->converters, g);
   GstStructure *config;
@@ -152,9 +151,8 @@ get_converter (AdatoskCropper * cropper, const Geometry * g)
   GST_LOG ("new converter: %d,%d %dx%d of the frame -> %d,%d %dx%d of %dx%d",
       g->src_x, g->src_y, g->src_w, g->src_h, g->dst_x, g->dst_y, g->dst_w,
       g->dst_h, cropper->width, cropper->height);
-  config = gst_structure_new ("adatosk-crop",
-      GST_VIDEO_CONVERTER_OPT_SRC_X, G_TYPE_INT, g->src_x,
-      GST_VIDEO_CONVERTER_OPT_SRC_Y, G_TYPE_INT, g->src_y,
+  config = gst_structure_new ("adatosk-crop", GST_VIDEO_CONVERTER_OPT_SRC_X,
+      G_TYPE_INT, g->src_x, GST_VIDEO_CONVERTER_OPT_SRC_Y, G_TYPE_INT, g->src_y,
       GST_VIDEO_CONVERTER_OPT_SRC_WIDTH, G_TYPE_INT, g->src_w,
       GST_VIDEO_CONVERTER_OPT_SRC_HEIGHT, G_TYPE_INT, g->src_h,
       GST_VIDEO_CONVERTER_OPT_DEST_X, G_TYPE_INT, g->dst_x,
@@ -165,12 +163,11 @@ get_converter (AdatoskCropper * cropper, const Geometry * g)
       GST_VIDEO_CONVERTER_OPT_BORDER_ARGB, G_TYPE_UINT, cropper->border_argb,
       /* The streaming thread is ours; the model's threads do the heavy work. */
       GST_VIDEO_CONVERTER_OPT_THREADS, G_TYPE_UINT, 1, NULL);
-  convert = gst_video_converter_new (&cropper->in_info, &cropper->out_info,
-      config);
+  convert =
+      gst_video_converter_new (&cropper->in_info, &cropper->out_info, config);
   if (convert == NULL)
     GST_WARNING ("GstVideoConverter cannot convert %s to RGB",
-        gst_video_format_to_string (GST_VIDEO_INFO_FORMAT
-            (&cropper->in_info)));
+        gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&cropper->in_info)));
   else
     g_hash_table_insert (cropper->converters, g_memdup2 (g, sizeof (*g)),
         convert);
@@ -178,8 +175,8 @@ get_converter (AdatoskCropper * cropper, const Geometry * g)
 }
 
 gboolean
-adatosk_cropper_run (AdatoskCropper * cropper, const GstVideoFrame * frame,
-    const AdatoskBox * box, gfloat * out)
+adatosk_cropper_run (AdatoskCropper *cropper, const GstVideoFrame *frame,
+    const AdatoskBox *box, gfloat *out)
 {
   gint fw = GST_VIDEO_INFO_WIDTH (&cropper->in_info);
   gint fh = GST_VIDEO_INFO_HEIGHT (&cropper->in_info);
@@ -216,8 +213,8 @@ adatosk_cropper_run (AdatoskCropper * cropper, const GstVideoFrame * frame,
   gst_video_converter_frame (convert, frame, &rgb);
 
   for (gint y = 0; y < cropper->height; y++) {
-    const guint8 *p = (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&rgb, 0) +
-        (gsize) y * GST_VIDEO_FRAME_PLANE_STRIDE (&rgb, 0);
+    const guint8 *p = (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&rgb, 0)
+        + (gsize) y * GST_VIDEO_FRAME_PLANE_STRIDE (&rgb, 0);
     gfloat *r_out = out + (gsize) y * cropper->width;
     gfloat *g_out = r_out + plane, *b_out = g_out + plane;
 

@@ -21,19 +21,18 @@ G_BEGIN_DECLS
 
 typedef struct AdatoskCropper AdatoskCropper;
 
-AdatoskCropper *adatosk_cropper_new (const GstVideoInfo * in_info,
-    gint width, gint height, const gfloat mean[3], const gfloat std[3],
-    gdouble margin);
-void adatosk_cropper_free (AdatoskCropper * cropper);
+AdatoskCropper *adatosk_cropper_new (const GstVideoInfo *in_info, gint width,
+    gint height, const gfloat mean[3], const gfloat std[3], gdouble margin);
+void adatosk_cropper_free (AdatoskCropper *cropper);
 
 /* The region of the frame the model sees for `box`. */
-void adatosk_cropper_region (const AdatoskCropper * cropper,
-    const AdatoskBox * box, AdatoskBox * region);
+void adatosk_cropper_region (const AdatoskCropper *cropper,
+    const AdatoskBox *box, AdatoskBox *region);
 
 /* Writes the face `box` of `frame` into `out` (3 * height * width floats).
  * FALSE (and `out` untouched) when the region does not overlap the frame. */
-gboolean adatosk_cropper_run (AdatoskCropper * cropper,
-    const GstVideoFrame * frame, const AdatoskBox * box, gfloat * out);
+gboolean adatosk_cropper_run (AdatoskCropper *cropper,
+    const GstVideoFrame *frame, const AdatoskBox *box, gfloat *out);
 
 G_END_DECLS
 

@@ -7,16 +7,16 @@ extern const guint8 adatosk_dfer_default_model_start[];
 extern const guint8 adatosk_dfer_default_model_end[];
 
 gboolean
-adatosk_dfer_default_model (const guint8 ** data, gsize * size)
+adatosk_dfer_default_model (const guint8 **data, gsize *size)
 {
   *data = adatosk_dfer_default_model_start;
-  *size = (gsize) (adatosk_dfer_default_model_end -
-      adatosk_dfer_default_model_start);
+  *size = (gsize) (adatosk_dfer_default_model_end
+      - adatosk_dfer_default_model_start);
   return TRUE;
 }
 #else
 gboolean
-adatosk_dfer_default_model (const guint8 ** data, gsize * size)
+adatosk_dfer_default_model (const guint8 **data, gsize *size)
 {
   *data = NULL;
   *size = 0;

@@ -12,11 +12,11 @@
 G_BEGIN_DECLS
 
 /* Where errors about the built-in model say it came from. */
-#define ADATOSK_DFER_DEFAULT_MODEL_ORIGIN "the built-in model " \
-  ADATOSK_DFER_DEFAULT_MODEL_FILE
+#define ADATOSK_DFER_DEFAULT_MODEL_ORIGIN \
+  "the built-in model " ADATOSK_DFER_DEFAULT_MODEL_FILE
 
 /* The built-in model's bytes; FALSE when this build has none. */
-gboolean adatosk_dfer_default_model (const guint8 ** data, gsize * size);
+gboolean adatosk_dfer_default_model (const guint8 **data, gsize *size);
 gboolean adatosk_dfer_has_default_model (void);
 
 G_END_DECLS

@@ -18,13 +18,13 @@ struct AdatoskDump
 {
   gchar *dir;
   FILE *index;
-  GString *header;              /* the .npy header: the same for every clip */
+  GString *header; /* the .npy header: the same for every clip */
   guint num_frames, height, width;
   guint64 written;
 };
 
 static gboolean
-fail_errno (GError ** error, const gchar * what, const gchar * path)
+fail_errno (GError **error, const gchar *what, const gchar *path)
 {
   int saved = errno;
 
@@ -43,8 +43,10 @@ npy_header (guint num_frames, guint height, guint width)
   GString *header = g_string_new_len ("\x93NUMPY\x01\x00", 8);
   gsize total;
 
-  g_string_printf (dict, "{'descr': '<f4', 'fortran_order': False, "
-      "'shape': (3, %u, %u, %u), }", num_frames, height, width);
+  g_string_printf (dict,
+      "{'descr': '<f4', 'fortran_order': False, "
+      "'shape': (3, %u, %u, %u), }",
+      num_frames, height, width);
   total = 10 + dict->len + 1;
   while (total % 64 != 0) {
     g_string_append_c (dict, ' ');
@@ -59,8 +61,8 @@ npy_header (guint num_frames, guint height, guint width)
 }
 
 AdatoskDump *
-adatosk_dump_new (const gchar * dir, guint num_frames, guint height,
-    guint width, GError ** error)
+adatosk_dump_new (const gchar *dir, guint num_frames, guint height, guint width,
+    GError **error)
 {
   AdatoskDump *dump;
   gchar *path;
@@ -91,7 +93,7 @@ adatosk_dump_new (const gchar * dir, guint num_frames, guint height,
 }
 
 void
-adatosk_dump_free (AdatoskDump * dump)
+adatosk_dump_free (AdatoskDump *dump)
 {
   if (dump == NULL)
     return;
@@ -108,13 +110,13 @@ ns_or_minus_one (GstClockTime t)
 }
 
 gboolean
-adatosk_dump_write (AdatoskDump * dump, const gfloat * pixels,
-    guint track_id, GstClockTime start, GstClockTime end,
-    const GstClockTime * frame_pts, const AdatoskBox * box, GError ** error)
+adatosk_dump_write (AdatoskDump *dump, const gfloat *pixels, guint track_id,
+    GstClockTime start, GstClockTime end, const GstClockTime *frame_pts,
+    const AdatoskBox *box, GError **error)
 {
   gsize floats = (gsize) 3 * dump->num_frames * dump->height * dump->width;
-  gchar *name = g_strdup_printf ("clip-%06" G_GUINT64_FORMAT ".npy",
-      dump->written);
+  gchar *name =
+      g_strdup_printf ("clip-%06" G_GUINT64_FORMAT ".npy", dump->written);
   gchar *path = g_build_filename (dump->dir, name, NULL);
   GString *line = g_string_new (NULL);
   gboolean ok = FALSE;
@@ -128,8 +130,7 @@ adatosk_dump_write (AdatoskDump * dump, const gfloat * pixels,
     fail_errno (error, "write", path);
     goto out;
   }
-  if (fwrite (dump->header->str, 1, dump->header->len, f) !=
-      dump->header->len
+  if (fwrite (dump->header->str, 1, dump->header->len, f) != dump->header->len
       || fwrite (pixels, sizeof (gfloat), floats, f) != floats) {
     fail_errno (error, "write", path);
     fclose (f);
@@ -140,15 +141,18 @@ adatosk_dump_write (AdatoskDump * dump, const gfloat * pixels,
     goto out;
   }
 
-  g_string_printf (line, "{\"file\": \"%s\", \"track\": %u, \"start\": %"
-      G_GINT64_FORMAT ", \"end\": %" G_GINT64_FORMAT ", \"pts\": [", name,
-      track_id, ns_or_minus_one (start), ns_or_minus_one (end));
+  g_string_printf (line,
+      "{\"file\": \"%s\", \"track\": %u, \"start\": %" G_GINT64_FORMAT
+      ", \"end\": %" G_GINT64_FORMAT ", \"pts\": [",
+      name, track_id, ns_or_minus_one (start), ns_or_minus_one (end));
   for (guint t = 0; t < dump->num_frames; t++)
     g_string_append_printf (line, "%s%" G_GINT64_FORMAT, t ? ", " : "",
         ns_or_minus_one (frame_pts[t]));
-  g_string_append_printf (line, "], \"box\": [%d, %d, %d, %d], "
-      "\"shape\": [3, %u, %u, %u]}\n", box->x, box->y, box->w, box->h,
-      dump->num_frames, dump->height, dump->width);
+  g_string_append_printf (line,
+      "], \"box\": [%d, %d, %d, %d], "
+      "\"shape\": [3, %u, %u, %u]}\n",
+      box->x, box->y, box->w, box->h, dump->num_frames, dump->height,
+      dump->width);
   /* Flushed per clip: the index is complete whenever the pipeline stops. */
   if (fputs (line->str, dump->index) == EOF || fflush (dump->index) != 0) {
     fail_errno (error, "write the index in", dump->dir);
@@ -156,8 +160,8 @@ adatosk_dump_write (AdatoskDump * dump, const gfloat * pixels,
   }
   dump->written++;
   GST_DEBUG ("track %u: clip %" GST_TIME_FORMAT " - %" GST_TIME_FORMAT
-      " written to %s", track_id, GST_TIME_ARGS (start), GST_TIME_ARGS (end),
-      path);
+             " written to %s",
+      track_id, GST_TIME_ARGS (start), GST_TIME_ARGS (end), path);
   ok = TRUE;
 
 out:

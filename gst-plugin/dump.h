@@ -30,14 +30,14 @@ typedef struct AdatoskDump AdatoskDump;
 
 /* Creates `dir` when missing and starts a new index there (an earlier
  * clips.jsonl is replaced). */
-AdatoskDump *adatosk_dump_new (const gchar * dir, guint num_frames,
-    guint height, guint width, GError ** error);
-void adatosk_dump_free (AdatoskDump * dump);
+AdatoskDump *adatosk_dump_new (const gchar *dir, guint num_frames, guint height,
+    guint width, GError **error);
+void adatosk_dump_free (AdatoskDump *dump);
 
 /* Writes one clip ([3][T][H][W] floats) and its index line. */
-gboolean adatosk_dump_write (AdatoskDump * dump, const gfloat * pixels,
+gboolean adatosk_dump_write (AdatoskDump *dump, const gfloat *pixels,
     guint track_id, GstClockTime start, GstClockTime end,
-    const GstClockTime * frame_pts, const AdatoskBox * box, GError ** error);
+    const GstClockTime *frame_pts, const AdatoskBox *box, GError **error);
 
 G_END_DECLS
 

@@ -17,8 +17,8 @@
 typedef struct
 {
   AdatoskFace face;
-  gint64 area;                  /* of the part inside the frame */
-  guint seq;                    /* the meta's place on the buffer */
+  gint64 area; /* of the part inside the frame */
+  guint seq;   /* the meta's place on the buffer */
 } Candidate;
 
 struct AdatoskFaces
@@ -46,7 +46,7 @@ adatosk_faces_new (guint max_faces)
 }
 
 void
-adatosk_faces_free (AdatoskFaces * faces)
+adatosk_faces_free (AdatoskFaces *faces)
 {
   if (faces == NULL)
     return;
@@ -56,13 +56,14 @@ adatosk_faces_free (AdatoskFaces * faces)
 }
 
 gboolean
-adatosk_faces_buffer_has_roi (GstBuffer * buf, GQuark roi_type)
+adatosk_faces_buffer_has_roi (GstBuffer *buf, GQuark roi_type)
 {
   gpointer state = NULL;
   GstMeta *meta;
 
   while ((meta = gst_buffer_iterate_meta_filtered (buf, &state,
-              GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) != NULL) {
+              GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))
+      != NULL) {
     if (((GstVideoRegionOfInterestMeta *) meta)->roi_type == roi_type)
       return TRUE;
   }
@@ -72,13 +73,13 @@ adatosk_faces_buffer_has_roi (GstBuffer * buf, GQuark roi_type)
 /* Whether `a` should leave the heap before `b`: the smaller face, and of two
  * as large the later one (so ties keep the earlier meta). */
 static inline gboolean
-goes_first (const Candidate * a, const Candidate * b)
+goes_first (const Candidate *a, const Candidate *b)
 {
   return a->area < b->area || (a->area == b->area && a->seq > b->seq);
 }
 
 static void
-sift_down (Candidate * heap, guint n, guint i)
+sift_down (Candidate *heap, guint n, guint i)
 {
   for (;;) {
     guint l = 2 * i + 1, r = l + 1, m = i;
@@ -98,7 +99,7 @@ sift_down (Candidate * heap, guint n, guint i)
 }
 
 static void
-sift_up (Candidate * heap, guint i)
+sift_up (Candidate *heap, guint i)
 {
   while (i > 0) {
     guint parent = (i - 1) / 2;
@@ -122,7 +123,7 @@ by_seq (gconstpointer a, gconstpointer b)
 }
 
 guint
-adatosk_faces_gather (AdatoskFaces * faces, GstBuffer * buf, GQuark roi_type,
+adatosk_faces_gather (AdatoskFaces *faces, GstBuffer *buf, GQuark roi_type,
     gint width, gint height)
 {
   gint64 limit_w = MIN ((gint64) BOX_LIMIT * width, G_MAXINT / 2);
@@ -133,7 +134,8 @@ adatosk_faces_gather (AdatoskFaces * faces, GstBuffer * buf, GQuark roi_type,
 
   faces->n = 0;
   while ((meta = gst_buffer_iterate_meta_filtered (buf, &state,
-              GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)) != NULL) {
+              GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))
+      != NULL) {
     GstVideoRegionOfInterestMeta *roi = (GstVideoRegionOfInterestMeta *) meta;
     Candidate c;
 
@@ -146,8 +148,8 @@ adatosk_faces_gather (AdatoskFaces * faces, GstBuffer * buf, GQuark roi_type,
     c.face.box.y = (gint) roi->y;
     c.face.box.w = (gint) MIN ((gint64) roi->w, limit_w);
     c.face.box.h = (gint) MIN ((gint64) roi->h, limit_h);
-    c.area = MIN ((gint64) c.face.box.w, width - c.face.box.x) *
-        MIN ((gint64) c.face.box.h, height - c.face.box.y);
+    c.area = MIN ((gint64) c.face.box.w, width - c.face.box.x)
+        * MIN ((gint64) c.face.box.h, height - c.face.box.y);
     c.seq = seen++;
     if (faces->n < faces->max_faces) {
       faces->heap[faces->n] = c;
@@ -166,8 +168,8 @@ adatosk_faces_gather (AdatoskFaces * faces, GstBuffer * buf, GQuark roi_type,
 }
 
 void
-adatosk_faces_full_frame (AdatoskFaces * faces, GstBuffer * buf,
-    GQuark roi_type, gint width, gint height)
+adatosk_faces_full_frame (AdatoskFaces *faces, GstBuffer *buf, GQuark roi_type,
+    gint width, gint height)
 {
   AdatoskFace *face = &faces->taken[0];
 
@@ -175,13 +177,13 @@ adatosk_faces_full_frame (AdatoskFaces * faces, GstBuffer * buf,
   face->box.y = 0;
   face->box.w = width;
   face->box.h = height;
-  face->roi = gst_buffer_add_video_region_of_interest_meta_id (buf, roi_type,
-      0, 0, (guint) width, (guint) height);
+  face->roi = gst_buffer_add_video_region_of_interest_meta_id (buf, roi_type, 0,
+      0, (guint) width, (guint) height);
   faces->n = 1;
 }
 
 const AdatoskFace *
-adatosk_faces_get (const AdatoskFaces * faces, guint * n)
+adatosk_faces_get (const AdatoskFaces *faces, guint *n)
 {
   *n = faces->n;
   return faces->taken;

@@ -31,25 +31,25 @@ typedef struct
 typedef struct AdatoskFaces AdatoskFaces;
 
 AdatoskFaces *adatosk_faces_new (guint max_faces);
-void adatosk_faces_free (AdatoskFaces * faces);
+void adatosk_faces_free (AdatoskFaces *faces);
 
 /* Whether `buf` carries at least one ROI meta of type `roi_type`. */
-gboolean adatosk_faces_buffer_has_roi (GstBuffer * buf, GQuark roi_type);
+gboolean adatosk_faces_buffer_has_roi (GstBuffer *buf, GQuark roi_type);
 
 /* Takes the faces of `buf` (ROI metas of type `roi_type` in a frame of
  * `width` x `height`), at most `max_faces` of them, in the order of their
  * metas. Returns how many usable faces the buffer had: more than the count
  * taken when some were left out. */
-guint adatosk_faces_gather (AdatoskFaces * faces, GstBuffer * buf,
+guint adatosk_faces_gather (AdatoskFaces *faces, GstBuffer *buf,
     GQuark roi_type, gint width, gint height);
 
 /* The whole frame as the one face, with a ROI meta of type `roi_type` added
  * to `buf` for its results. */
-void adatosk_faces_full_frame (AdatoskFaces * faces, GstBuffer * buf,
+void adatosk_faces_full_frame (AdatoskFaces *faces, GstBuffer *buf,
     GQuark roi_type, gint width, gint height);
 
 /* The faces taken by the last call: `n` entries, valid until the next. */
-const AdatoskFace *adatosk_faces_get (const AdatoskFaces * faces, guint * n);
+const AdatoskFace *adatosk_faces_get (const AdatoskFaces *faces, guint *n);
 
 G_END_DECLS
 

@@ -136,15 +136,15 @@ static GType
 gst_adatosk_dfer_roi_mode_get_type (void)
 {
   static GType type = 0;
-  static const GEnumValue values[] = {
-    {GST_ADATOSK_DFER_ROI_MODE_AUTO,
-        "Face ROIs from upstream once any arrived, the whole frame before",
-        "auto"},
-    {GST_ADATOSK_DFER_ROI_MODE_ROI, "Only face ROIs from upstream", "roi"},
-    {GST_ADATOSK_DFER_ROI_MODE_FULL_FRAME, "The whole frame is one face",
-        "full-frame"},
-    {0, NULL, NULL}
-  };
+  static const GEnumValue values[] =
+      {{GST_ADATOSK_DFER_ROI_MODE_AUTO,
+           "Face ROIs from upstream once any arrived, the whole frame before",
+           "auto"},
+          {GST_ADATOSK_DFER_ROI_MODE_ROI, "Only face ROIs from upstream",
+              "roi"},
+          {GST_ADATOSK_DFER_ROI_MODE_FULL_FRAME, "The whole frame is one face",
+              "full-frame"},
+          {0, NULL, NULL}};
 
   if (g_once_init_enter (&type))
     g_once_init_leave (&type,
@@ -159,15 +159,14 @@ gst_adatosk_dfer_inference_mode_get_type (void)
 {
   static GType type = 0;
   static const GEnumValue values[] = {
-    {GST_ADATOSK_DFER_INFERENCE_SYNC,
-        "In the streaming thread: deterministic, stalls while a clip runs",
-        "sync"},
-    {GST_ADATOSK_DFER_INFERENCE_ASYNC,
+      {GST_ADATOSK_DFER_INFERENCE_SYNC,
+          "In the streaming thread: deterministic, stalls while a clip runs",
+          "sync"},
+      {GST_ADATOSK_DFER_INFERENCE_ASYNC,
           "On a worker thread: no stall (live sources), results attach when "
           "ready",
-        "async"},
-    {0, NULL, NULL}
-  };
+          "async"},
+      {0, NULL, NULL}};
 
   if (g_once_init_enter (&type))
     g_once_init_leave (&type,
@@ -180,13 +179,14 @@ static GType
 gst_adatosk_dfer_backend_get_type (void)
 {
   static GType type = 0;
-  static const GEnumValue values[] = {
-    {GST_ADATOSK_DFER_BACKEND_AUTO, "A GPU through Vulkan when present, else "
-          "the CPU", "auto"},
-    {GST_ADATOSK_DFER_BACKEND_CPU, "The CPU (OpenBLAS)", "cpu"},
-    {GST_ADATOSK_DFER_BACKEND_VULKAN, "Vulkan compute", "vulkan"},
-    {0, NULL, NULL}
-  };
+  static const GEnumValue values[] =
+      {{GST_ADATOSK_DFER_BACKEND_AUTO,
+           "A GPU through Vulkan when present, else "
+           "the CPU",
+           "auto"},
+          {GST_ADATOSK_DFER_BACKEND_CPU, "The CPU (OpenBLAS)", "cpu"},
+          {GST_ADATOSK_DFER_BACKEND_VULKAN, "Vulkan compute", "vulkan"},
+          {0, NULL, NULL}};
 
   if (g_once_init_enter (&type))
     g_once_init_leave (&type,
@@ -201,32 +201,32 @@ G_DEFINE_TYPE (GstAdatoskDfer, gst_adatosk_dfer, GST_TYPE_BASE_TRANSFORM);
 GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (adatoskdfer, "adatoskdfer",
     GST_RANK_NONE, GST_TYPE_ADATOSK_DFER, adatosk_dfer_debug_init ());
 
-static void gst_adatosk_dfer_set_property (GObject * object, guint prop_id,
-    const GValue * value, GParamSpec * pspec);
-static void gst_adatosk_dfer_get_property (GObject * object, guint prop_id,
-    GValue * value, GParamSpec * pspec);
-static void gst_adatosk_dfer_finalize (GObject * object);
-static gboolean gst_adatosk_dfer_start (GstBaseTransform * trans);
-static gboolean gst_adatosk_dfer_stop (GstBaseTransform * trans);
-static gboolean gst_adatosk_dfer_set_caps (GstBaseTransform * trans,
-    GstCaps * incaps, GstCaps * outcaps);
-static gboolean gst_adatosk_dfer_sink_event (GstBaseTransform * trans,
-    GstEvent * event);
-static gboolean gst_adatosk_dfer_src_event (GstBaseTransform * trans,
-    GstEvent * event);
-static gboolean gst_adatosk_dfer_query (GstBaseTransform * trans,
-    GstPadDirection direction, GstQuery * query);
-static GstFlowReturn gst_adatosk_dfer_transform_ip (GstBaseTransform * trans,
-    GstBuffer * buf);
+static void gst_adatosk_dfer_set_property (GObject *object, guint prop_id,
+    const GValue *value, GParamSpec *pspec);
+static void gst_adatosk_dfer_get_property (GObject *object, guint prop_id,
+    GValue *value, GParamSpec *pspec);
+static void gst_adatosk_dfer_finalize (GObject *object);
+static gboolean gst_adatosk_dfer_start (GstBaseTransform *trans);
+static gboolean gst_adatosk_dfer_stop (GstBaseTransform *trans);
+static gboolean gst_adatosk_dfer_set_caps (GstBaseTransform *trans,
+    GstCaps *incaps, GstCaps *outcaps);
+static gboolean gst_adatosk_dfer_sink_event (GstBaseTransform *trans,
+    GstEvent *event);
+static gboolean gst_adatosk_dfer_src_event (GstBaseTransform *trans,
+    GstEvent *event);
+static gboolean gst_adatosk_dfer_query (GstBaseTransform *trans,
+    GstPadDirection direction, GstQuery *query);
+static GstFlowReturn gst_adatosk_dfer_transform_ip (GstBaseTransform *trans,
+    GstBuffer *buf);
 
 static void
-gst_adatosk_dfer_class_init (GstAdatoskDferClass * klass)
+gst_adatosk_dfer_class_init (GstAdatoskDferClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
-  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-      GST_PARAM_MUTABLE_READY;
+  const GParamFlags rw =
+      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY;
   const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
 
   gobject_class->set_property = gst_adatosk_dfer_set_property;
@@ -237,37 +237,42 @@ gst_adatosk_dfer_class_init (GstAdatoskDferClass * klass)
       g_param_spec_string ("model", "Model",
           "Path of the AdaTosk model file (.safetensors); unset: the model "
           "built into the plugin (models/" ADATOSK_DFER_DEFAULT_MODEL_FILE
-          ", when the build had it)", NULL, rw));
+          ", when the build had it)",
+          NULL, rw));
   g_object_class_install_property (gobject_class, PROP_LABELS,
       g_param_spec_string ("labels", "Labels",
           "Comma-separated class names replacing the model's, one per class "
-          "(unset: the model's)", NULL, rw));
+          "(unset: the model's)",
+          NULL, rw));
   g_object_class_install_property (gobject_class, PROP_KEEP_RATIO,
       g_param_spec_double ("keep-ratio", "Keep ratio",
           "Fraction of tokens the model keeps after its temporal soft mask "
-          "(fewer is faster); 0: the model's", 0.0, 1.0, DEFAULT_KEEP_RATIO,
-          rw));
+          "(fewer is faster); 0: the model's",
+          0.0, 1.0, DEFAULT_KEEP_RATIO, rw));
   g_object_class_install_property (gobject_class, PROP_FRAME_STEP,
       g_param_spec_uint ("frame-step", "Frame step",
           "Every frame-step-th frame of a face enters its clip; 0: the "
-          "model's (its training sampling)", 0, 1000, DEFAULT_FRAME_STEP, rw));
+          "model's (its training sampling)",
+          0, 1000, DEFAULT_FRAME_STEP, rw));
   g_object_class_install_property (gobject_class, PROP_CLIP_STRIDE,
       g_param_spec_uint ("clip-stride", "Clip stride",
           "Sampled frames between two classifications of a face; 0: half the "
-          "model's clip length", 0, 10000, DEFAULT_CLIP_STRIDE, rw));
+          "model's clip length",
+          0, 10000, DEFAULT_CLIP_STRIDE, rw));
   g_object_class_install_property (gobject_class, PROP_CROP_MARGIN,
       g_param_spec_double ("crop-margin", "Crop margin",
           "Margin added on every side of a face box before cropping, as a "
-          "fraction of the box size", 0.0, 2.0, DEFAULT_CROP_MARGIN, rw));
+          "fraction of the box size",
+          0.0, 2.0, DEFAULT_CROP_MARGIN, rw));
   g_object_class_install_property (gobject_class, PROP_ROI_MODE,
       g_param_spec_enum ("roi-mode", "ROI mode",
           "Where the faces come from: upstream face ROIs or the whole frame",
-          GST_TYPE_ADATOSK_DFER_ROI_MODE,
-          DEFAULT_ROI_MODE, rw));
+          GST_TYPE_ADATOSK_DFER_ROI_MODE, DEFAULT_ROI_MODE, rw));
   g_object_class_install_property (gobject_class, PROP_ROI_TYPE,
       g_param_spec_string ("roi-type", "ROI type",
           "Type of the upstream region-of-interest metas that are faces (and "
-          "of the ROI added in full-frame mode)", DEFAULT_ROI_TYPE, rw));
+          "of the ROI added in full-frame mode)",
+          DEFAULT_ROI_TYPE, rw));
   g_object_class_install_property (gobject_class, PROP_MAX_FACES,
       g_param_spec_uint ("max-faces", "Max faces",
           "Upstream face ROIs taken per frame, the largest first (by their "
@@ -277,28 +282,30 @@ gst_adatosk_dfer_class_init (GstAdatoskDferClass * klass)
   g_object_class_install_property (gobject_class, PROP_MAX_TRACKS,
       g_param_spec_uint ("max-tracks", "Max tracks",
           "Faces tracked at once; further faces are ignored until a track "
-          "ends", 1, 64, DEFAULT_MAX_TRACKS, rw));
+          "ends",
+          1, 64, DEFAULT_MAX_TRACKS, rw));
   g_object_class_install_property (gobject_class, PROP_TRACK_TIMEOUT,
       g_param_spec_uint ("track-timeout", "Track timeout",
           "Frames a face may go undetected before its track is dropped "
-          "(meanwhile its last box is used)", 1, 100000,
-          DEFAULT_TRACK_TIMEOUT, rw));
+          "(meanwhile its last box is used)",
+          1, 100000, DEFAULT_TRACK_TIMEOUT, rw));
   g_object_class_install_property (gobject_class, PROP_IOU_THRESHOLD,
       g_param_spec_double ("iou-threshold", "IoU threshold",
           "Least intersection over union of a face box with a track's last "
-          "box for the box to continue the track", 0.01, 1.0,
-          DEFAULT_IOU_THRESHOLD, rw));
+          "box for the box to continue the track",
+          0.01, 1.0, DEFAULT_IOU_THRESHOLD, rw));
   g_object_class_install_property (gobject_class, PROP_INFERENCE_MODE,
       g_param_spec_enum ("inference-mode", "Inference mode",
           "Where clips are classified: in the streaming thread or on a "
-          "worker thread", GST_TYPE_ADATOSK_DFER_INFERENCE_MODE,
-          DEFAULT_INFERENCE_MODE, rw));
+          "worker thread",
+          GST_TYPE_ADATOSK_DFER_INFERENCE_MODE, DEFAULT_INFERENCE_MODE, rw));
   g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
       g_param_spec_boolean ("post-messages", "Post messages",
           "Post an element message named \"adatoskdfer\" for every "
-          "classified clip", DEFAULT_POST_MESSAGES,
-          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
-          GST_PARAM_MUTABLE_PLAYING));
+          "classified clip",
+          DEFAULT_POST_MESSAGES,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+              | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_CLASSIFY_PARTIAL,
       g_param_spec_boolean ("classify-partial", "Classify partial clips",
           "At end of stream, classify faces that have at least half a clip "
@@ -308,8 +315,7 @@ gst_adatosk_dfer_class_init (GstAdatoskDferClass * klass)
   g_object_class_install_property (gobject_class, PROP_BACKEND,
       g_param_spec_enum ("backend", "Backend",
           "Where the model runs (the choice is readable in 'device')",
-          GST_TYPE_ADATOSK_DFER_BACKEND,
-          DEFAULT_BACKEND, rw));
+          GST_TYPE_ADATOSK_DFER_BACKEND, DEFAULT_BACKEND, rw));
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_uint ("threads", "Threads",
           "CPU threads of the model's forward; 0: all cores", 0, 1024,
@@ -320,15 +326,15 @@ gst_adatosk_dfer_class_init (GstAdatoskDferClass * klass)
           "exactly as the model gets it (clip-N.npy: float32 [3][T][H][W], "
           "normalised), with an index clips.jsonl (track, times, box): "
           "training data cut by the element itself (train/make_dataset.py). "
-          "Unset: nothing is written", NULL, rw));
+          "Unset: nothing is written",
+          NULL, rw));
   g_object_class_install_property (gobject_class, PROP_DEVICE,
       g_param_spec_string ("device", "Device",
-          "The backend and device the model runs on (known once started)",
-          NULL, ro));
+          "The backend and device the model runs on (known once started)", NULL,
+          ro));
   g_object_class_install_property (gobject_class, PROP_CLIPS_CLASSIFIED,
       g_param_spec_uint64 ("clips-classified", "Clips classified",
-          "Clips classified since the element started", 0, G_MAXUINT64, 0,
-          ro));
+          "Clips classified since the element started", 0, G_MAXUINT64, 0, ro));
   g_object_class_install_property (gobject_class, PROP_CLIPS_DROPPED,
       g_param_spec_uint64 ("clips-dropped", "Clips dropped",
           "Clips dropped unclassified: the async worker fell behind, or "
@@ -339,7 +345,8 @@ gst_adatosk_dfer_class_init (GstAdatoskDferClass * klass)
       "AdaTosk dynamic facial expression recognition", "Filter/Analyzer/Video",
       "Classifies the expressions of tracked faces over clips of frames "
       "with the AdaTosk video transformer and attaches the results as "
-      "metadata", "The adatoskdfer authors");
+      "metadata",
+      "The adatoskdfer authors");
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
 
@@ -349,8 +356,7 @@ gst_adatosk_dfer_class_init (GstAdatoskDferClass * klass)
   trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_adatosk_dfer_sink_event);
   trans_class->src_event = GST_DEBUG_FUNCPTR (gst_adatosk_dfer_src_event);
   trans_class->query = GST_DEBUG_FUNCPTR (gst_adatosk_dfer_query);
-  trans_class->transform_ip =
-      GST_DEBUG_FUNCPTR (gst_adatosk_dfer_transform_ip);
+  trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_adatosk_dfer_transform_ip);
   /* Buffers pass unchanged: never copy them for an identical caps pair. */
   trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_ip_on_passthrough = FALSE;
@@ -362,7 +368,7 @@ gst_adatosk_dfer_class_init (GstAdatoskDferClass * klass)
 }
 
 static void
-gst_adatosk_dfer_init (GstAdatoskDfer * self)
+gst_adatosk_dfer_init (GstAdatoskDfer *self)
 {
   GstAdatoskDferSettings *s = &self->settings;
 
@@ -394,7 +400,7 @@ gst_adatosk_dfer_init (GstAdatoskDfer * self)
 }
 
 static void
-settings_clear (GstAdatoskDferSettings * s)
+settings_clear (GstAdatoskDferSettings *s)
 {
   g_clear_pointer (&s->model, g_free);
   g_clear_pointer (&s->labels, g_free);
@@ -403,7 +409,7 @@ settings_clear (GstAdatoskDferSettings * s)
 }
 
 static void
-settings_copy (GstAdatoskDferSettings * dst, const GstAdatoskDferSettings * src)
+settings_copy (GstAdatoskDferSettings *dst, const GstAdatoskDferSettings *src)
 {
   settings_clear (dst);
   *dst = *src;
@@ -414,7 +420,7 @@ settings_copy (GstAdatoskDferSettings * dst, const GstAdatoskDferSettings * src)
 }
 
 static void
-gst_adatosk_dfer_finalize (GObject * object)
+gst_adatosk_dfer_finalize (GObject *object)
 {
   GstAdatoskDfer *self = GST_ADATOSK_DFER (object);
 
@@ -425,8 +431,8 @@ gst_adatosk_dfer_finalize (GObject * object)
 }
 
 static void
-gst_adatosk_dfer_set_property (GObject * object, guint prop_id,
-    const GValue * value, GParamSpec * pspec)
+gst_adatosk_dfer_set_property (GObject *object, guint prop_id,
+    const GValue *value, GParamSpec *pspec)
 {
   GstAdatoskDfer *self = GST_ADATOSK_DFER (object);
   GstAdatoskDferSettings *s = &self->settings;
@@ -496,14 +502,16 @@ gst_adatosk_dfer_set_property (GObject * object, guint prop_id,
       break;
   }
   if (self->running && prop_id != PROP_POST_MESSAGES)
-    GST_WARNING_OBJECT (self, "'%s' changed while running: it applies from "
-        "the next start", pspec->name);
+    GST_WARNING_OBJECT (self,
+        "'%s' changed while running: it applies from "
+        "the next start",
+        pspec->name);
   GST_OBJECT_UNLOCK (self);
 }
 
 static void
-gst_adatosk_dfer_get_property (GObject * object, guint prop_id,
-    GValue * value, GParamSpec * pspec)
+gst_adatosk_dfer_get_property (GObject *object, guint prop_id, GValue *value,
+    GParamSpec *pspec)
 {
   GstAdatoskDfer *self = GST_ADATOSK_DFER (object);
   GstAdatoskDferSettings *s = &self->settings;
@@ -584,7 +592,7 @@ gst_adatosk_dfer_get_property (GObject * object, guint prop_id,
 /* start / stop */
 
 static void
-post_model_error (GstAdatoskDfer * self, const gchar * path, GError * error)
+post_model_error (GstAdatoskDfer *self, const gchar *path, GError *error)
 {
   switch (error->code) {
     case ADATOSK_ERROR_IO:
@@ -596,7 +604,8 @@ post_model_error (GstAdatoskDfer * self, const gchar * path, GError * error)
       GST_ELEMENT_ERROR (self, RESOURCE, READ,
           ("\"%s\" is not a valid AdaTosk model: %s", path, error->message),
           ("Give the 'model' property a file written by train/ (export or "
-              "make_model.py). %s", HOW_TO_MAKE_A_MODEL));
+           "make_model.py). %s",
+              HOW_TO_MAKE_A_MODEL));
       break;
     case ADATOSK_ERROR_BACKEND:
       GST_ELEMENT_ERROR (self, LIBRARY, INIT,
@@ -605,8 +614,8 @@ post_model_error (GstAdatoskDfer * self, const gchar * path, GError * error)
       break;
     case ADATOSK_ERROR_OUT_OF_MEMORY:
       GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-          ("Out of memory loading the model \"%s\": %s", path,
-              error->message), ("Use a smaller model."));
+          ("Out of memory loading the model \"%s\": %s", path, error->message),
+          ("Use a smaller model."));
       break;
     default:
       GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
@@ -618,7 +627,7 @@ post_model_error (GstAdatoskDfer * self, const gchar * path, GError * error)
 
 /* The class names: the model's, or the `labels` override. */
 static gboolean
-resolve_labels (GstAdatoskDfer * self)
+resolve_labels (GstAdatoskDfer *self)
 {
   const AdatoskModel *model = adatosk_inference_get_model (self->inference);
   gint n = self->config->num_classes;
@@ -633,7 +642,8 @@ resolve_labels (GstAdatoskDfer * self)
             ("The 'labels' property has an empty name (\"%s\")",
                 self->run.labels),
             ("Give %d non-empty comma-separated names, or unset 'labels' to "
-                "use the model's.", n));
+             "use the model's.",
+                n));
         g_strfreev (names);
         return FALSE;
       }
@@ -641,9 +651,11 @@ resolve_labels (GstAdatoskDfer * self)
     if (count != n) {
       GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
           ("The 'labels' property has %d names (\"%s\") but the model has "
-              "%d classes", count, self->run.labels, n),
+           "%d classes",
+              count, self->run.labels, n),
           ("Give exactly %d non-empty comma-separated names, or unset "
-              "'labels' to use the model's.", n));
+           "'labels' to use the model's.",
+              n));
       g_strfreev (names);
       return FALSE;
     }
@@ -654,8 +666,8 @@ resolve_labels (GstAdatoskDfer * self)
   for (gint i = 0; i < n; i++) {
     const gchar *label = adatosk_model_get_label (model, i);
 
-    self->class_labels[i] = label && label[0] ? g_strdup (label) :
-        g_strdup_printf ("class-%d", i);
+    self->class_labels[i] =
+        label && label[0] ? g_strdup (label) : g_strdup_printf ("class-%d", i);
   }
   return TRUE;
 }
@@ -663,15 +675,15 @@ resolve_labels (GstAdatoskDfer * self)
 /* One forward on a neutral clip: proves the backend runs before data flows
  * and measures what a clip costs (the latency sync mode adds). */
 static gboolean
-warm_up (GstAdatoskDfer * self)
+warm_up (GstAdatoskDfer *self)
 {
   AdatoskClip *clip = adatosk_clip_new (self->inference);
   const AdatoskConfig *c = self->config;
   GError *error = NULL;
   gboolean ok;
 
-  memset (clip->pixels, 0, sizeof (gfloat) * 3 * c->num_frames *
-      c->img_height * c->img_width);
+  memset (clip->pixels, 0,
+      sizeof (gfloat) * 3 * c->num_frames * c->img_height * c->img_width);
   ok = adatosk_inference_run (self->inference, clip, &error);
   if (!ok) {
     GST_ELEMENT_ERROR (self, LIBRARY, FAILED,
@@ -683,7 +695,8 @@ warm_up (GstAdatoskDfer * self)
         clip->forward_us, self->device);
     GST_OBJECT_LOCK (self);
     self->latency = self->run.inference_mode == GST_ADATOSK_DFER_INFERENCE_SYNC
-        ? clip->forward_us * GST_USECOND : 0;
+        ? clip->forward_us * GST_USECOND
+        : 0;
     GST_OBJECT_UNLOCK (self);
   }
   adatosk_clip_free (clip);
@@ -693,22 +706,24 @@ warm_up (GstAdatoskDfer * self)
 /* The model file to load (NULL: the built-in one), after checking that the
  * settings can work at all; FALSE after an element error. */
 static gboolean
-check_settings (GstAdatoskDfer * self, const gchar ** path)
+check_settings (GstAdatoskDfer *self, const gchar **path)
 {
   *path = self->run.model && self->run.model[0] ? self->run.model : NULL;
   if (*path == NULL && !adatosk_dfer_has_default_model ()) {
     GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
         ("No model: the 'model' property is not set and this build of the "
-            "plugin has no built-in model. %s", HOW_TO_MAKE_A_MODEL), (NULL));
+         "plugin has no built-in model. %s",
+            HOW_TO_MAKE_A_MODEL),
+        (NULL));
     return FALSE;
   }
-  if (self->run.roi_mode != GST_ADATOSK_DFER_ROI_MODE_FULL_FRAME &&
-      (self->run.roi_type == NULL || self->run.roi_type[0] == '\0')) {
+  if (self->run.roi_mode != GST_ADATOSK_DFER_ROI_MODE_FULL_FRAME
+      && (self->run.roi_type == NULL || self->run.roi_type[0] == '\0')) {
     GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
         ("The 'roi-type' property is empty, so no upstream region of "
-            "interest can be a face"),
+         "interest can be a face"),
         ("Set roi-type (facedetect's faces are \"face\") or "
-            "roi-mode=full-frame."));
+         "roi-mode=full-frame."));
     return FALSE;
   }
   return TRUE;
@@ -717,19 +732,19 @@ check_settings (GstAdatoskDfer * self, const gchar ** path)
 /* Loads the model on its backend; names the model, the device and the
  * classes. */
 static gboolean
-load_model (GstAdatoskDfer * self, const gchar * path)
+load_model (GstAdatoskDfer *self, const gchar *path)
 {
   static const AdatoskBackendKind kinds[] = {
-    [GST_ADATOSK_DFER_BACKEND_AUTO] = ADATOSK_BACKEND_AUTO,
-    [GST_ADATOSK_DFER_BACKEND_CPU] = ADATOSK_BACKEND_CPU,
-    [GST_ADATOSK_DFER_BACKEND_VULKAN] = ADATOSK_BACKEND_VULKAN,
+      [GST_ADATOSK_DFER_BACKEND_AUTO] = ADATOSK_BACKEND_AUTO,
+      [GST_ADATOSK_DFER_BACKEND_CPU] = ADATOSK_BACKEND_CPU,
+      [GST_ADATOSK_DFER_BACKEND_VULKAN] = ADATOSK_BACKEND_VULKAN,
   };
   GError *error = NULL;
   const gchar *name, *reason;
 
-  self->inference = adatosk_inference_new (GST_OBJECT (self), path,
-      kinds[self->run.backend], (gint) self->run.threads,
-      self->run.keep_ratio, &error);
+  self->inference =
+      adatosk_inference_new (GST_OBJECT (self), path, kinds[self->run.backend],
+          (gint) self->run.threads, self->run.keep_ratio, &error);
   if (self->inference == NULL) {
     post_model_error (self, path ? path : ADATOSK_DFER_DEFAULT_MODEL_ORIGIN,
         error);
@@ -737,11 +752,11 @@ load_model (GstAdatoskDfer * self, const gchar * path)
     return FALSE;
   }
   self->config = adatosk_inference_get_config (self->inference);
-  name = adatosk_model_get_name (adatosk_inference_get_model
-      (self->inference));
+  name = adatosk_model_get_name (adatosk_inference_get_model (self->inference));
   reason = adatosk_inference_get_choice_reason (self->inference);
-  self->model_name = name && name[0] ? g_strdup (name) :
-      g_path_get_basename (path ? path : ADATOSK_DFER_DEFAULT_MODEL_FILE);
+  self->model_name = name && name[0]
+      ? g_strdup (name)
+      : g_path_get_basename (path ? path : ADATOSK_DFER_DEFAULT_MODEL_FILE);
   GST_OBJECT_LOCK (self);
   g_free (self->device);
   self->device = g_strdup (adatosk_inference_get_device (self->inference));
@@ -757,19 +772,20 @@ load_model (GstAdatoskDfer * self, const gchar * path)
 /* What the streaming thread needs besides the model: the sampling, the
  * tracker and the bounded face and match arrays. */
 static void
-make_streaming_state (GstAdatoskDfer * self)
+make_streaming_state (GstAdatoskDfer *self)
 {
   const AdatoskConfig *c = self->config;
 
-  self->frame_step = self->run.frame_step ? self->run.frame_step :
-      (guint) MAX (c->frame_step, 1);
-  self->clip_stride = self->run.clip_stride ? self->run.clip_stride :
-      (guint) MAX (c->num_frames / 2, 1);
-  self->roi_quark = g_quark_from_string (self->run.roi_type ?
-      self->run.roi_type : DEFAULT_ROI_TYPE);
-  self->tracker = adatosk_tracker_new (GST_OBJECT (self),
-      self->run.max_tracks, self->run.track_timeout, self->run.iou_threshold,
-      (guint) c->num_frames, (gsize) 3 * c->img_height * c->img_width);
+  self->frame_step = self->run.frame_step ? self->run.frame_step
+                                          : (guint) MAX (c->frame_step, 1);
+  self->clip_stride = self->run.clip_stride
+      ? self->run.clip_stride
+      : (guint) MAX (c->num_frames / 2, 1);
+  self->roi_quark = g_quark_from_string (
+      self->run.roi_type ? self->run.roi_type : DEFAULT_ROI_TYPE);
+  self->tracker = adatosk_tracker_new (GST_OBJECT (self), self->run.max_tracks,
+      self->run.track_timeout, self->run.iou_threshold, (guint) c->num_frames,
+      (gsize) 3 * c->img_height * c->img_width);
   self->faces = adatosk_faces_new (self->run.max_faces);
   self->boxes = g_new (AdatoskBox, self->run.max_faces);
   self->matches = g_new (AdatoskTrack *, self->run.max_faces);
@@ -779,16 +795,15 @@ make_streaming_state (GstAdatoskDfer * self)
 }
 
 static gboolean
-open_dump (GstAdatoskDfer * self)
+open_dump (GstAdatoskDfer *self)
 {
   const AdatoskConfig *c = self->config;
   GError *error = NULL;
 
   if (self->run.dump_location == NULL || self->run.dump_location[0] == '\0')
     return TRUE;
-  self->dump = adatosk_dump_new (self->run.dump_location,
-      (guint) c->num_frames, (guint) c->img_height, (guint) c->img_width,
-      &error);
+  self->dump = adatosk_dump_new (self->run.dump_location, (guint) c->num_frames,
+      (guint) c->img_height, (guint) c->img_width, &error);
   if (self->dump == NULL) {
     GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
         ("Cannot write clips to dump-location: %s", error->message),
@@ -801,7 +816,7 @@ open_dump (GstAdatoskDfer * self)
 }
 
 static gboolean
-start_worker (GstAdatoskDfer * self)
+start_worker (GstAdatoskDfer *self)
 {
   AdatoskWorker *worker;
   GError *error = NULL;
@@ -825,7 +840,7 @@ start_worker (GstAdatoskDfer * self)
 }
 
 static gboolean
-gst_adatosk_dfer_start (GstBaseTransform * trans)
+gst_adatosk_dfer_start (GstBaseTransform *trans)
 {
   GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
   const gchar *path;
@@ -844,7 +859,8 @@ gst_adatosk_dfer_start (GstBaseTransform * trans)
   make_streaming_state (self);
   if (!warm_up (self) || !open_dump (self) || !start_worker (self))
     goto failed;
-  GST_INFO_OBJECT (self, "clips of %d frames, frame-step %u, clip-stride %u, "
+  GST_INFO_OBJECT (self,
+      "clips of %d frames, frame-step %u, clip-stride %u, "
       "%s inference, at most %u faces per frame and %u tracks",
       self->config->num_frames, self->frame_step, self->clip_stride,
       self->worker ? "async" : "sync", self->run.max_faces,
@@ -857,7 +873,7 @@ failed:
 }
 
 static gboolean
-gst_adatosk_dfer_stop (GstBaseTransform * trans)
+gst_adatosk_dfer_stop (GstBaseTransform *trans)
 {
   GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
   AdatoskWorker *worker;
@@ -888,8 +904,8 @@ gst_adatosk_dfer_stop (GstBaseTransform * trans)
 /* caps */
 
 static gboolean
-gst_adatosk_dfer_set_caps (GstBaseTransform * trans, GstCaps * incaps,
-    G_GNUC_UNUSED GstCaps * outcaps)
+gst_adatosk_dfer_set_caps (GstBaseTransform *trans, GstCaps *incaps,
+    G_GNUC_UNUSED GstCaps *outcaps)
 {
   GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
   GstVideoInfo info;
@@ -915,8 +931,8 @@ gst_adatosk_dfer_set_caps (GstBaseTransform * trans, GstCaps * incaps,
   /* Prove GstVideoConverter reads this format before any data arrives. */
   buffer = gst_buffer_new_allocate (NULL, info.size, NULL);
   gst_buffer_memset (buffer, 0, 0, info.size);
-  scratch = g_new (gfloat, (gsize) 3 * self->config->img_width *
-      self->config->img_height);
+  scratch = g_new (gfloat,
+      (gsize) 3 * self->config->img_width * self->config->img_height);
   probe.x = 0;
   probe.y = 0;
   probe.w = GST_VIDEO_INFO_WIDTH (&info);
@@ -952,7 +968,7 @@ gst_adatosk_dfer_set_caps (GstBaseTransform * trans, GstCaps * incaps,
 /* results */
 
 static void
-deliver (GstAdatoskDfer * self, AdatoskClip * clip)
+deliver (GstAdatoskDfer *self, AdatoskClip *clip)
 {
   const AdatoskConfig *c = self->config;
   GstStructure *result;
@@ -961,8 +977,9 @@ deliver (GstAdatoskDfer * self, AdatoskClip * clip)
 
   result = adatosk_dfer_result_new (clip, self->class_labels,
       (guint) c->num_classes, (guint) c->num_frames, self->model_name);
-  GST_DEBUG_OBJECT (self, "track %u clip %" GST_TIME_FORMAT " - %"
-      GST_TIME_FORMAT ": %s (%.3f) in %" G_GINT64_FORMAT " us",
+  GST_DEBUG_OBJECT (self,
+      "track %u clip %" GST_TIME_FORMAT " - %" GST_TIME_FORMAT
+      ": %s (%.3f) in %" G_GINT64_FORMAT " us",
       clip->track_id, GST_TIME_ARGS (clip->start), GST_TIME_ARGS (clip->end),
       self->class_labels[clip->label_id], clip->confidence, clip->forward_us);
 
@@ -986,7 +1003,7 @@ deliver (GstAdatoskDfer * self, AdatoskClip * clip)
 /* Sync mode: a forward longer than the latency reported so far makes the
  * pipeline recompute its latency. */
 static void
-update_latency (GstAdatoskDfer * self, gint64 forward_us)
+update_latency (GstAdatoskDfer *self, gint64 forward_us)
 {
   GstClockTime t = (GstClockTime) forward_us * GST_USECOND;
   gboolean grew = FALSE;
@@ -1006,7 +1023,7 @@ update_latency (GstAdatoskDfer * self, gint64 forward_us)
 
 /* Whether upstream is live: then async mode drops clips rather than wait. */
 static gboolean
-upstream_is_live (GstAdatoskDfer * self)
+upstream_is_live (GstAdatoskDfer *self)
 {
   if (self->upstream_live < 0) {
     GstQuery *query = gst_query_new_latency ();
@@ -1024,7 +1041,7 @@ upstream_is_live (GstAdatoskDfer * self)
 
 /* Classifies a clip from take_clip() (NULL: it already failed). */
 static gboolean
-classify (GstAdatoskDfer * self, AdatoskClip * clip)
+classify (GstAdatoskDfer *self, AdatoskClip *clip)
 {
   GError *error = NULL;
   guint dropped;
@@ -1032,13 +1049,13 @@ classify (GstAdatoskDfer * self, AdatoskClip * clip)
   if (clip == NULL)
     return FALSE;
 
-  GST_DEBUG_OBJECT (self, "track %u: clip %" GST_TIME_FORMAT " - %"
-      GST_TIME_FORMAT " %s", clip->track_id, GST_TIME_ARGS (clip->start),
-      GST_TIME_ARGS (clip->end), self->worker ? "goes to the worker" :
-      "is classified now");
+  GST_DEBUG_OBJECT (self,
+      "track %u: clip %" GST_TIME_FORMAT " - %" GST_TIME_FORMAT " %s",
+      clip->track_id, GST_TIME_ARGS (clip->start), GST_TIME_ARGS (clip->end),
+      self->worker ? "goes to the worker" : "is classified now");
   if (self->worker != NULL) {
-    dropped = adatosk_worker_push (self->worker, clip,
-        !upstream_is_live (self));
+    dropped =
+        adatosk_worker_push (self->worker, clip, !upstream_is_live (self));
     if (dropped) {
       GST_OBJECT_LOCK (self);
       self->clips_dropped += dropped;
@@ -1062,7 +1079,7 @@ classify (GstAdatoskDfer * self, AdatoskClip * clip)
 /* The track's clip, written to dump-location first when that is set; NULL
  * (after an element error) when writing it failed. */
 static AdatoskClip *
-take_clip (GstAdatoskDfer * self, AdatoskTrack * track)
+take_clip (GstAdatoskDfer *self, AdatoskTrack *track)
 {
   AdatoskClip *clip = adatosk_clip_new (self->inference);
   GstClockTime *frame_pts = g_new (GstClockTime, track->capacity);
@@ -1072,9 +1089,9 @@ take_clip (GstAdatoskDfer * self, AdatoskTrack * track)
       &clip->end);
   clip->track_id = track->id;
   clip->box = track->box;
-  if (self->dump != NULL && !adatosk_dump_write (self->dump, clip->pixels,
-          clip->track_id, clip->start, clip->end, frame_pts, &clip->box,
-          &error)) {
+  if (self->dump != NULL
+      && !adatosk_dump_write (self->dump, clip->pixels, clip->track_id,
+          clip->start, clip->end, frame_pts, &clip->box, &error)) {
     GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
         ("Cannot write a clip to dump-location: %s", error->message),
         ("Free some space in %s, or unset dump-location.",
@@ -1091,19 +1108,22 @@ take_clip (GstAdatoskDfer * self, AdatoskTrack * track)
  * (like GstBaseTransform's own check, which would drop the frame; here only
  * the clip is dropped). */
 static gboolean
-too_late (GstAdatoskDfer * self, GstBuffer * buf, GstClockTime * running_time)
+too_late (GstAdatoskDfer *self, GstBuffer *buf, GstClockTime *running_time)
 {
   GstSegment *segment = &GST_BASE_TRANSFORM (self)->segment;
   GstClockTime earliest;
 
-  if (segment->format != GST_FORMAT_TIME
-      || !GST_BUFFER_PTS_IS_VALID (buf))
+  if (segment->format != GST_FORMAT_TIME || !GST_BUFFER_PTS_IS_VALID (buf))
     return FALSE;
   *running_time = gst_segment_to_running_time (segment, GST_FORMAT_TIME,
       GST_BUFFER_PTS (buf));
   GST_OBJECT_LOCK (self);
   earliest = self->earliest_time;
   GST_OBJECT_UNLOCK (self);
+  GST_LOG_OBJECT (self,
+      "clip due at running time %" GST_TIME_FORMAT
+      ", QoS earliest %" GST_TIME_FORMAT,
+      GST_TIME_ARGS (*running_time), GST_TIME_ARGS (earliest));
   return GST_CLOCK_TIME_IS_VALID (*running_time)
       && GST_CLOCK_TIME_IS_VALID (earliest) && *running_time <= earliest;
 }
@@ -1111,7 +1131,7 @@ too_late (GstAdatoskDfer * self, GstBuffer * buf, GstClockTime * running_time)
 /* Drops the track's due clip because `buf` is late, and says so with a QoS
  * message (processed and dropped counted in clips). */
 static void
-drop_late_clip (GstAdatoskDfer * self, AdatoskTrack * track, GstBuffer * buf,
+drop_late_clip (GstAdatoskDfer *self, AdatoskTrack *track, GstBuffer *buf,
     GstClockTime running_time)
 {
   GstSegment *segment = &GST_BASE_TRANSFORM (self)->segment;
@@ -1127,15 +1147,17 @@ drop_late_clip (GstAdatoskDfer * self, AdatoskTrack * track, GstBuffer * buf,
   earliest = self->earliest_time;
   proportion = self->proportion;
   GST_OBJECT_UNLOCK (self);
-  GST_DEBUG_OBJECT (self, "track %u: clip due at %" GST_TIME_FORMAT
+  GST_DEBUG_OBJECT (self,
+      "track %u: clip due at %" GST_TIME_FORMAT
       " dropped: QoS says running time %" GST_TIME_FORMAT " is too late "
-      "(earliest %" GST_TIME_FORMAT ")", track->id,
-      GST_TIME_ARGS (GST_BUFFER_PTS (buf)), GST_TIME_ARGS (running_time),
-      GST_TIME_ARGS (earliest));
+      "(earliest %" GST_TIME_FORMAT ")",
+      track->id, GST_TIME_ARGS (GST_BUFFER_PTS (buf)),
+      GST_TIME_ARGS (running_time), GST_TIME_ARGS (earliest));
   msg = gst_message_new_qos (GST_OBJECT (self), upstream_is_live (self),
-      running_time, gst_segment_to_stream_time (segment, GST_FORMAT_TIME,
-          GST_BUFFER_PTS (buf)), GST_BUFFER_PTS (buf),
-      GST_BUFFER_DURATION (buf));
+      running_time,
+      gst_segment_to_stream_time (segment, GST_FORMAT_TIME,
+          GST_BUFFER_PTS (buf)),
+      GST_BUFFER_PTS (buf), GST_BUFFER_DURATION (buf));
   gst_message_set_qos_values (msg, GST_CLOCK_DIFF (running_time, earliest),
       proportion, 1000000);
   gst_message_set_qos_stats (msg, GST_FORMAT_DEFAULT, processed, dropped);
@@ -1144,7 +1166,7 @@ drop_late_clip (GstAdatoskDfer * self, AdatoskTrack * track, GstBuffer * buf,
 
 /* Async mode: results that finished since the last buffer. */
 static gboolean
-collect (GstAdatoskDfer * self)
+collect (GstAdatoskDfer *self)
 {
   AdatoskClip *clip;
   GError *error;
@@ -1169,7 +1191,7 @@ collect (GstAdatoskDfer * self)
 /* This frame's faces into self->faces: the upstream face ROIs (bounded by
  * max-faces), or one ROI for the whole frame that the element adds. */
 static void
-gather_faces (GstAdatoskDfer * self, GstBuffer * buf)
+gather_faces (GstAdatoskDfer *self, GstBuffer *buf)
 {
   gint fw = GST_VIDEO_INFO_WIDTH (&self->info);
   gint fh = GST_VIDEO_INFO_HEIGHT (&self->info);
@@ -1203,10 +1225,11 @@ gather_faces (GstAdatoskDfer * self, GstBuffer * buf)
     self->warned_faces = TRUE;
     GST_ELEMENT_WARNING (self, STREAM, FAILED,
         ("A frame carries %u face regions of interest: only the %u largest "
-            "are used (max-faces)", seen, self->run.max_faces),
+         "are used (max-faces)",
+            seen, self->run.max_faces),
         ("Upstream adds more face ROI metas than the element takes per "
-            "frame; raise max-faces if the video really shows that many "
-            "faces. Warned once per run."));
+         "frame; raise max-faces if the video really shows that many "
+         "faces. Warned once per run."));
   }
 }
 
@@ -1214,7 +1237,7 @@ gather_faces (GstAdatoskDfer * self, GstBuffer * buf)
  * QoS says the frame is late, drops) the clips that became due. A track
  * without a box in this frame samples its last box. */
 static GstFlowReturn
-sample_tracks (GstAdatoskDfer * self, GstBuffer * buf)
+sample_tracks (GstAdatoskDfer *self, GstBuffer *buf)
 {
   GstVideoFrame frame;
   gboolean mapped = FALSE;
@@ -1255,7 +1278,7 @@ sample_tracks (GstAdatoskDfer * self, GstBuffer * buf)
 }
 
 static GstFlowReturn
-gst_adatosk_dfer_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+gst_adatosk_dfer_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 {
   GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
   const AdatoskFace *faces;
@@ -1291,7 +1314,7 @@ gst_adatosk_dfer_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 
 /* End of stream: partial clips (optional), then every pending result. */
 static void
-drain (GstAdatoskDfer * self)
+drain (GstAdatoskDfer *self)
 {
   if (self->tracker == NULL)
     return;
@@ -1316,7 +1339,7 @@ drain (GstAdatoskDfer * self)
 }
 
 static void
-reset_qos (GstAdatoskDfer * self)
+reset_qos (GstAdatoskDfer *self)
 {
   GST_OBJECT_LOCK (self);
   self->earliest_time = GST_CLOCK_TIME_NONE;
@@ -1329,7 +1352,7 @@ reset_qos (GstAdatoskDfer * self)
  * already handed to the worker still arrive (as messages: their tracks are
  * gone). */
 static void
-break_history (GstAdatoskDfer * self, const gchar * why)
+break_history (GstAdatoskDfer *self, const gchar *why)
 {
   GST_DEBUG_OBJECT (self, "%s: the frame history breaks", why);
   if (self->tracker != NULL)
@@ -1338,7 +1361,7 @@ break_history (GstAdatoskDfer * self, const gchar * why)
 }
 
 static gboolean
-gst_adatosk_dfer_sink_event (GstBaseTransform * trans, GstEvent * event)
+gst_adatosk_dfer_sink_event (GstBaseTransform *trans, GstEvent *event)
 {
   GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
 
@@ -1358,7 +1381,7 @@ gst_adatosk_dfer_sink_event (GstBaseTransform * trans, GstEvent * event)
         adatosk_worker_flush (self->worker);
       break_history (self, "flush");
       break;
-    case GST_EVENT_SEGMENT:{
+    case GST_EVENT_SEGMENT: {
       const GstSegment *segment;
       GstSegment next;
 
@@ -1399,7 +1422,7 @@ gst_adatosk_dfer_sink_event (GstBaseTransform * trans, GstEvent * event)
  * keeps its own copy for its `qos` property, which drops whole frames and is
  * off by default. */
 static gboolean
-gst_adatosk_dfer_src_event (GstBaseTransform * trans, GstEvent * event)
+gst_adatosk_dfer_src_event (GstBaseTransform *trans, GstEvent *event)
 {
   GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
 
@@ -1415,28 +1438,30 @@ gst_adatosk_dfer_src_event (GstBaseTransform * trans, GstEvent * event)
     if (diff > 0)
       earliest = timestamp + 2 * diff;
     else
-      earliest = (GstClockTimeDiff) timestamp + diff > 0 ?
-          (GstClockTime) ((GstClockTimeDiff) timestamp + diff) : 0;
+      earliest = (GstClockTimeDiff) timestamp + diff > 0
+          ? (GstClockTime) ((GstClockTimeDiff) timestamp + diff)
+          : 0;
     GST_OBJECT_LOCK (self);
     self->earliest_time = earliest;
     self->proportion = proportion;
     GST_OBJECT_UNLOCK (self);
-    GST_DEBUG_OBJECT (self, "QoS: proportion %g, diff %" GST_STIME_FORMAT
-        ", earliest %" GST_TIME_FORMAT, proportion, GST_STIME_ARGS (diff),
-        GST_TIME_ARGS (earliest));
+    GST_DEBUG_OBJECT (self,
+        "QoS: proportion %g, diff %" GST_STIME_FORMAT
+        ", earliest %" GST_TIME_FORMAT,
+        proportion, GST_STIME_ARGS (diff), GST_TIME_ARGS (earliest));
   }
   return GST_BASE_TRANSFORM_CLASS (parent_class)->src_event (trans, event);
 }
 
 static gboolean
-gst_adatosk_dfer_query (GstBaseTransform * trans, GstPadDirection direction,
-    GstQuery * query)
+gst_adatosk_dfer_query (GstBaseTransform *trans, GstPadDirection direction,
+    GstQuery *query)
 {
   GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
   gboolean ret;
 
-  ret = GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction,
-      query);
+  ret =
+      GST_BASE_TRANSFORM_CLASS (parent_class)->query (trans, direction, query);
   if (ret && direction == GST_PAD_SRC
       && GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
     gboolean live;

@@ -89,41 +89,41 @@ struct _GstAdatoskDfer
 {
   GstBaseTransform parent;
 
-  GstAdatoskDferSettings settings;      /* object lock */
-  gboolean running;             /* object lock: between start() and stop() */
+  GstAdatoskDferSettings settings; /* object lock */
+  gboolean running;                /* object lock: between start() and stop() */
 
   /* Streaming (see above). */
-  GstAdatoskDferSettings run;   /* the settings this run uses */
+  GstAdatoskDferSettings run; /* the settings this run uses */
   AdatoskInference *inference;
-  AdatoskWorker *worker;        /* async mode only; set under the lock */
-  AdatoskDump *dump;            /* dump-location set only */
+  AdatoskWorker *worker; /* async mode only; set under the lock */
+  AdatoskDump *dump;     /* dump-location set only */
   const AdatoskConfig *config;
-  gchar **class_labels;         /* num_classes names */
+  gchar **class_labels; /* num_classes names */
   gchar *model_name;
   GQuark roi_quark;
-  guint frame_step;             /* resolved (the model's when 0) */
-  guint clip_stride;            /* resolved (half a clip when 0) */
-  AdatoskFaces *faces;          /* this frame's faces, at most max-faces */
-  AdatoskBox *boxes;            /* max-faces: the tracker's input */
-  AdatoskTrack **matches;       /* max-faces: the tracker's output */
-  gboolean warned_faces;        /* the max-faces warning was posted */
+  guint frame_step;       /* resolved (the model's when 0) */
+  guint clip_stride;      /* resolved (half a clip when 0) */
+  AdatoskFaces *faces;    /* this frame's faces, at most max-faces */
+  AdatoskBox *boxes;      /* max-faces: the tracker's input */
+  AdatoskTrack **matches; /* max-faces: the tracker's output */
+  gboolean warned_faces;  /* the max-faces warning was posted */
 
   /* Streaming, per stream (reset by caps, flushes, segments, gaps). */
   gboolean have_info;
   GstVideoInfo info;
   AdatoskCropper *cropper;
   AdatoskTracker *tracker;
-  gboolean roi_seen;            /* auto mode: face ROIs came from upstream */
-  gint upstream_live;           /* -1 unknown, else from a LATENCY query */
+  gboolean roi_seen;  /* auto mode: face ROIs came from upstream */
+  gint upstream_live; /* -1 unknown, else from a LATENCY query */
 
   /* Object lock. Readable as properties: */
   gchar *device;
   guint64 clips_classified;
   guint64 clips_dropped;
   /* and the QoS and latency state: */
-  GstClockTime latency;         /* what the element adds (sync mode) */
-  GstClockTime earliest_time;   /* QoS: running time downstream can use */
-  gdouble proportion;           /* QoS: of the last QoS event */
+  GstClockTime latency;       /* what the element adds (sync mode) */
+  GstClockTime earliest_time; /* QoS: running time downstream can use */
+  gdouble proportion;         /* QoS: of the last QoS event */
 };
 
 G_END_DECLS

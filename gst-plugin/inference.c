@@ -11,31 +11,30 @@
 
 struct AdatoskInference
 {
-  GstObject *owner;             /* for the log only; not a reference */
+  GstObject *owner; /* for the log only; not a reference */
   AdatoskModel *model;
   AdatoskBackend *backend;
   AdatoskOutput *output;
   const AdatoskConfig *config;
-  gdouble keep_ratio;           /* <= 0: the model's */
+  gdouble keep_ratio; /* <= 0: the model's */
   gchar *device;
 };
 
-G_DEFINE_QUARK (adatosk-dfer-error-quark, adatosk_dfer_error);
+G_DEFINE_QUARK (adatosk - dfer - error - quark, adatosk_dfer_error);
 
 static void
-set_error (GError ** error, const AdatoskError * err)
+set_error (GError **error, const AdatoskError *err)
 {
   g_set_error_literal (error, ADATOSK_DFER_ERROR, err->status, err->message);
 }
 
 AdatoskInference *
-adatosk_inference_new (GstObject * owner, const gchar * model_path,
-    AdatoskBackendKind kind, gint threads, gdouble keep_ratio,
-    GError ** error)
+adatosk_inference_new (GstObject *owner, const gchar *model_path,
+    AdatoskBackendKind kind, gint threads, gdouble keep_ratio, GError **error)
 {
   AdatoskInference *inference = g_new0 (AdatoskInference, 1);
   AdatoskBackendOptions options = ADATOSK_BACKEND_OPTIONS_DEFAULT;
-  AdatoskError err = { 0 };
+  AdatoskError err = {0};
 
   inference->owner = owner;
   inference->keep_ratio = keep_ratio;
@@ -53,15 +52,16 @@ adatosk_inference_new (GstObject * owner, const gchar * model_path,
       return NULL;
     }
     if (adatosk_model_load_from_memory (data, size,
-            ADATOSK_DFER_DEFAULT_MODEL_ORIGIN, &inference->model,
-            &err) != ADATOSK_OK)
+            ADATOSK_DFER_DEFAULT_MODEL_ORIGIN, &inference->model, &err)
+        != ADATOSK_OK)
       goto failed;
   }
   inference->config = adatosk_model_get_config (inference->model);
   options.kind = kind;
   options.threads = threads;
   if (adatosk_backend_new (inference->model, &options, &inference->backend,
-          &err) != ADATOSK_OK)
+          &err)
+      != ADATOSK_OK)
     goto failed;
   inference->output = adatosk_output_new (inference->model);
   if (inference->output == NULL) {
@@ -70,30 +70,34 @@ adatosk_inference_new (GstObject * owner, const gchar * model_path,
     adatosk_inference_free (inference);
     return NULL;
   }
-  inference->device = g_strdup_printf ("%s: %s",
-      adatosk_backend_get_name (inference->backend),
-      adatosk_backend_get_device (inference->backend));
-  GST_INFO_OBJECT (owner, "model %s: %d frames of %dx%d, %d classes, keep %g; backend %s "
-      "(asked: %s%s%s)", model_path ? model_path : "(built in)",
-      inference->config->num_frames, inference->config->img_width,
-      inference->config->img_height, inference->config->num_classes,
+  inference->device =
+      g_strdup_printf ("%s: %s", adatosk_backend_get_name (inference->backend),
+          adatosk_backend_get_device (inference->backend));
+  GST_INFO_OBJECT (owner,
+      "model %s: %d frames of %dx%d, %d classes, keep %g; backend %s "
+      "(asked: %s%s%s)",
+      model_path ? model_path : "(built in)", inference->config->num_frames,
+      inference->config->img_width, inference->config->img_height,
+      inference->config->num_classes,
       keep_ratio > 0 ? keep_ratio : inference->config->keep_ratio,
-      inference->device, kind == ADATOSK_BACKEND_AUTO ? "auto" :
-      kind == ADATOSK_BACKEND_CPU ? "cpu" : "vulkan",
+      inference->device,
+      kind == ADATOSK_BACKEND_AUTO      ? "auto"
+          : kind == ADATOSK_BACKEND_CPU ? "cpu"
+                                        : "vulkan",
       adatosk_backend_get_choice_reason (inference->backend)[0] ? "; " : "",
       adatosk_backend_get_choice_reason (inference->backend));
   return inference;
 
 failed:
-  GST_DEBUG_OBJECT (owner, "cannot load or run %s: %s", model_path ? model_path :
-      "the built-in model", err.message);
+  GST_DEBUG_OBJECT (owner, "cannot load or run %s: %s",
+      model_path ? model_path : "the built-in model", err.message);
   set_error (error, &err);
   adatosk_inference_free (inference);
   return NULL;
 }
 
 void
-adatosk_inference_free (AdatoskInference * inference)
+adatosk_inference_free (AdatoskInference *inference)
 {
   if (inference == NULL)
     return;
@@ -108,37 +112,37 @@ adatosk_inference_free (AdatoskInference * inference)
 }
 
 const AdatoskConfig *
-adatosk_inference_get_config (const AdatoskInference * inference)
+adatosk_inference_get_config (const AdatoskInference *inference)
 {
   return inference->config;
 }
 
 const AdatoskModel *
-adatosk_inference_get_model (const AdatoskInference * inference)
+adatosk_inference_get_model (const AdatoskInference *inference)
 {
   return inference->model;
 }
 
 const gchar *
-adatosk_inference_get_device (const AdatoskInference * inference)
+adatosk_inference_get_device (const AdatoskInference *inference)
 {
   return inference->device;
 }
 
 const gchar *
-adatosk_inference_get_choice_reason (const AdatoskInference * inference)
+adatosk_inference_get_choice_reason (const AdatoskInference *inference)
 {
   return adatosk_backend_get_choice_reason (inference->backend);
 }
 
 AdatoskClip *
-adatosk_clip_new (const AdatoskInference * inference)
+adatosk_clip_new (const AdatoskInference *inference)
 {
   const AdatoskConfig *c = inference->config;
   AdatoskClip *clip = g_new0 (AdatoskClip, 1);
 
-  clip->pixels = g_new (gfloat,
-      (gsize) 3 * c->num_frames * c->img_height * c->img_width);
+  clip->pixels =
+      g_new (gfloat, (gsize) 3 * c->num_frames * c->img_height * c->img_width);
   clip->probs = g_new0 (gfloat, c->num_classes);
   clip->significance = g_new0 (gfloat, c->num_frames);
   clip->label_id = -1;
@@ -146,7 +150,7 @@ adatosk_clip_new (const AdatoskInference * inference)
 }
 
 void
-adatosk_clip_free (AdatoskClip * clip)
+adatosk_clip_free (AdatoskClip *clip)
 {
   if (clip == NULL)
     return;
@@ -157,26 +161,28 @@ adatosk_clip_free (AdatoskClip * clip)
 }
 
 gboolean
-adatosk_inference_run (AdatoskInference * inference, AdatoskClip * clip,
-    GError ** error)
+adatosk_inference_run (AdatoskInference *inference, AdatoskClip *clip,
+    GError **error)
 {
   const AdatoskConfig *c = inference->config;
   AdatoskOutput *out = inference->output;
-  AdatoskError err = { 0 };
+  AdatoskError err = {0};
   gint64 t0 = g_get_monotonic_time ();
   gint best = 0;
 
   g_return_val_if_fail (clip->pixels != NULL, FALSE);
   if (adatosk_backend_forward (inference->backend, clip->pixels,
-          inference->keep_ratio, out, &err) != ADATOSK_OK) {
+          inference->keep_ratio, out, &err)
+      != ADATOSK_OK) {
     set_error (error, &err);
     return FALSE;
   }
   clip->forward_us = g_get_monotonic_time () - t0;
-  GST_LOG_OBJECT (inference->owner, "track %u: forward of the clip %" GST_TIME_FORMAT " took %"
-      G_GINT64_FORMAT " us, %d of %d tokens kept", clip->track_id,
-      GST_TIME_ARGS (clip->start), clip->forward_us, out->num_kept,
-      out->num_tokens);
+  GST_LOG_OBJECT (inference->owner,
+      "track %u: forward of the clip %" GST_TIME_FORMAT
+      " took %" G_GINT64_FORMAT " us, %d of %d tokens kept",
+      clip->track_id, GST_TIME_ARGS (clip->start), clip->forward_us,
+      out->num_kept, out->num_tokens);
   g_clear_pointer (&clip->pixels, g_free);
 
   for (gint k = 0; k < c->num_classes; k++) {
@@ -189,9 +195,9 @@ adatosk_inference_run (AdatoskInference * inference, AdatoskClip * clip,
   /* The model scores temporal slots of tubelet_size frames; report it per
    * frame so that applications need not know the model's tubelets. */
   for (gint t = 0; t < c->num_frames; t++)
-    clip->significance[t] = out->significance[MIN (t / c->tubelet_size,
-            out->num_slots - 1)];
-  clip->kept_fraction = out->num_tokens > 0 ?
-      (gdouble) out->num_kept / out->num_tokens : 0.0;
+    clip->significance[t] =
+        out->significance[MIN (t / c->tubelet_size, out->num_slots - 1)];
+  clip->kept_fraction =
+      out->num_tokens > 0 ? (gdouble) out->num_kept / out->num_tokens : 0.0;
   return TRUE;
 }

@@ -5,12 +5,10 @@
 #include "results.h"
 
 /* The fields the ROI param carries (DL Streamer's names, then ours). */
-static const gchar *const roi_fields[] = {
-  ADATOSK_DFER_FIELD_LABEL, ADATOSK_DFER_FIELD_LABEL_ID,
-  ADATOSK_DFER_FIELD_CONFIDENCE, ADATOSK_DFER_FIELD_MODEL_NAME,
-  ADATOSK_DFER_FIELD_TRACK_ID, ADATOSK_DFER_FIELD_CLIP_START,
-  ADATOSK_DFER_FIELD_CLIP_END, NULL
-};
+static const gchar *const roi_fields[] = {ADATOSK_DFER_FIELD_LABEL,
+    ADATOSK_DFER_FIELD_LABEL_ID, ADATOSK_DFER_FIELD_CONFIDENCE,
+    ADATOSK_DFER_FIELD_MODEL_NAME, ADATOSK_DFER_FIELD_TRACK_ID,
+    ADATOSK_DFER_FIELD_CLIP_START, ADATOSK_DFER_FIELD_CLIP_END, NULL};
 
 const GstMetaInfo *
 adatosk_dfer_meta_register (void)
@@ -18,10 +16,10 @@ adatosk_dfer_meta_register (void)
   static const GstMetaInfo *info = NULL;
 
   if (g_once_init_enter (&info)) {
-    const gchar *tags[] = { NULL };
+    const gchar *tags[] = {NULL};
     const GstMetaInfo *registered =
         gst_meta_register_custom (ADATOSK_DFER_META_NAME, tags, NULL, NULL,
-        NULL);
+            NULL);
 
     g_once_init_leave (&info, registered);
   }
@@ -29,8 +27,7 @@ adatosk_dfer_meta_register (void)
 }
 
 static void
-take_float_array (GstStructure * s, const gchar * field, const gfloat * v,
-    guint n)
+take_float_array (GstStructure *s, const gchar *field, const gfloat *v, guint n)
 {
   GValue array = G_VALUE_INIT;
 
@@ -46,18 +43,17 @@ take_float_array (GstStructure * s, const gchar * field, const gfloat * v,
 }
 
 GstStructure *
-adatosk_dfer_result_new (const AdatoskClip * clip, gchar ** labels,
-    guint num_classes, guint num_frames, const gchar * model_name)
+adatosk_dfer_result_new (const AdatoskClip *clip, gchar **labels,
+    guint num_classes, guint num_frames, const gchar *model_name)
 {
   GstStructure *s;
   GValue names = G_VALUE_INIT;
 
-  s = gst_structure_new (ADATOSK_DFER_META_NAME,
-      ADATOSK_DFER_FIELD_LABEL, G_TYPE_STRING, labels[clip->label_id],
-      ADATOSK_DFER_FIELD_LABEL_ID, G_TYPE_INT, clip->label_id,
-      ADATOSK_DFER_FIELD_CONFIDENCE, G_TYPE_DOUBLE, (gdouble) clip->confidence,
-      ADATOSK_DFER_FIELD_MODEL_NAME, G_TYPE_STRING, model_name,
-      ADATOSK_DFER_FIELD_TRACK_ID, G_TYPE_UINT, clip->track_id,
+  s = gst_structure_new (ADATOSK_DFER_META_NAME, ADATOSK_DFER_FIELD_LABEL,
+      G_TYPE_STRING, labels[clip->label_id], ADATOSK_DFER_FIELD_LABEL_ID,
+      G_TYPE_INT, clip->label_id, ADATOSK_DFER_FIELD_CONFIDENCE, G_TYPE_DOUBLE,
+      (gdouble) clip->confidence, ADATOSK_DFER_FIELD_MODEL_NAME, G_TYPE_STRING,
+      model_name, ADATOSK_DFER_FIELD_TRACK_ID, G_TYPE_UINT, clip->track_id,
       ADATOSK_DFER_FIELD_CLIP_START, G_TYPE_UINT64, (guint64) clip->start,
       ADATOSK_DFER_FIELD_CLIP_END, G_TYPE_UINT64, (guint64) clip->end,
       ADATOSK_DFER_FIELD_KEPT_FRACTION, G_TYPE_DOUBLE, clip->kept_fraction,
@@ -79,15 +75,15 @@ adatosk_dfer_result_new (const AdatoskClip * clip, gchar ** labels,
 }
 
 static gboolean
-copy_field (GQuark field, const GValue * value, gpointer user_data)
+copy_field (GQuark field, const GValue *value, gpointer user_data)
 {
   gst_structure_id_set_value (user_data, field, value);
   return TRUE;
 }
 
 void
-adatosk_dfer_result_attach (const GstStructure * result, GstBuffer * buffer,
-    GstVideoRegionOfInterestMeta * roi)
+adatosk_dfer_result_attach (const GstStructure *result, GstBuffer *buffer,
+    GstVideoRegionOfInterestMeta *roi)
 {
   GstCustomMeta *meta;
 
@@ -108,8 +104,8 @@ adatosk_dfer_result_attach (const GstStructure * result, GstBuffer * buffer,
 }
 
 GstStructure *
-adatosk_dfer_result_to_message (const GstStructure * result,
-    const AdatoskBox * box)
+adatosk_dfer_result_to_message (const GstStructure *result,
+    const AdatoskBox *box)
 {
   GstStructure *s = gst_structure_copy (result);
 

@@ -19,18 +19,17 @@ G_BEGIN_DECLS
 const GstMetaInfo *adatosk_dfer_meta_register (void);
 
 /* The result of `clip` with every field of the custom meta. */
-GstStructure *adatosk_dfer_result_new (const AdatoskClip * clip,
-    gchar ** labels, guint num_classes, guint num_frames,
-    const gchar * model_name);
+GstStructure *adatosk_dfer_result_new (const AdatoskClip *clip, gchar **labels,
+    guint num_classes, guint num_frames, const gchar *model_name);
 
 /* Adds `result` to `buffer` as a custom meta and, when `roi` is given, as an
  * "expression" param of the ROI. */
-void adatosk_dfer_result_attach (const GstStructure * result,
-    GstBuffer * buffer, GstVideoRegionOfInterestMeta * roi);
+void adatosk_dfer_result_attach (const GstStructure *result, GstBuffer *buffer,
+    GstVideoRegionOfInterestMeta *roi);
 
 /* The element message's structure for `result` of the face `box`. */
-GstStructure *adatosk_dfer_result_to_message (const GstStructure * result,
-    const AdatoskBox * box);
+GstStructure *adatosk_dfer_result_to_message (const GstStructure *result,
+    const AdatoskBox *box);
 
 G_END_DECLS
 

@@ -11,8 +11,7 @@
 #define GST_CAT_DEFAULT adatosk_dfer_track_debug
 
 static AdatoskTrack *
-track_new (guint id, const AdatoskBox * box, guint capacity,
-    gsize frame_floats)
+track_new (guint id, const AdatoskBox *box, guint capacity, gsize frame_floats)
 {
   AdatoskTrack *track = g_new0 (AdatoskTrack, 1);
 
@@ -42,13 +41,14 @@ track_free (gpointer data)
 }
 
 AdatoskTracker *
-adatosk_tracker_new (GstObject * owner, guint max_tracks, guint timeout,
+adatosk_tracker_new (GstObject *owner, guint max_tracks, guint timeout,
     gdouble iou_threshold, guint ring_frames, gsize frame_floats)
 {
   AdatoskTracker *tracker;
 
   g_return_val_if_fail (max_tracks > 0 && timeout > 0 && ring_frames > 0
-      && frame_floats > 0, NULL);
+          && frame_floats > 0,
+      NULL);
   tracker = g_new0 (AdatoskTracker, 1);
   tracker->owner = owner;
   tracker->track_used = g_new0 (gboolean, max_tracks);
@@ -63,7 +63,7 @@ adatosk_tracker_new (GstObject * owner, guint max_tracks, guint timeout,
 }
 
 void
-adatosk_tracker_free (AdatoskTracker * tracker)
+adatosk_tracker_free (AdatoskTracker *tracker)
 {
   if (tracker == NULL)
     return;
@@ -73,7 +73,7 @@ adatosk_tracker_free (AdatoskTracker * tracker)
 }
 
 void
-adatosk_tracker_reset (AdatoskTracker * tracker, const gchar * why)
+adatosk_tracker_reset (AdatoskTracker *tracker, const gchar *why)
 {
   if (tracker->tracks->len > 0)
     GST_DEBUG_OBJECT (tracker->owner, "%s: dropping %u tracks", why,
@@ -81,22 +81,22 @@ adatosk_tracker_reset (AdatoskTracker * tracker, const gchar * why)
   for (guint t = 0; t < tracker->tracks->len; t++) {
     AdatoskTrack *track = g_ptr_array_index (tracker->tracks, t);
 
-    GST_DEBUG_OBJECT (tracker->owner, "track %u ends (%s) after %"
-        G_GUINT64_FORMAT " frames", track->id, why, track->age + 1);
+    GST_DEBUG_OBJECT (tracker->owner,
+        "track %u ends (%s) after %" G_GUINT64_FORMAT " frames", track->id, why,
+        track->age + 1);
   }
   g_ptr_array_set_size (tracker->tracks, 0);
 }
 
 gdouble
-adatosk_box_iou (const AdatoskBox * a, const AdatoskBox * b)
+adatosk_box_iou (const AdatoskBox *a, const AdatoskBox *b)
 {
   gint64 x0 = MAX (a->x, b->x), y0 = MAX (a->y, b->y);
   gint64 x1 = MIN ((gint64) a->x + a->w, (gint64) b->x + b->w);
   gint64 y1 = MIN ((gint64) a->y + a->h, (gint64) b->y + b->h);
   gdouble inter, uni;
 
-  if (a->w <= 0 || a->h <= 0 || b->w <= 0 || b->h <= 0 || x1 <= x0
-      || y1 <= y0)
+  if (a->w <= 0 || a->h <= 0 || b->w <= 0 || b->h <= 0 || x1 <= x0 || y1 <= y0)
     return 0.0;
   inter = (gdouble) (x1 - x0) * (gdouble) (y1 - y0);
   uni = (gdouble) a->w * a->h + (gdouble) b->w * b->h - inter;
@@ -104,8 +104,8 @@ adatosk_box_iou (const AdatoskBox * a, const AdatoskBox * b)
 }
 
 void
-adatosk_tracker_update (AdatoskTracker * tracker, const AdatoskBox * boxes,
-    guint n_boxes, AdatoskTrack ** matches)
+adatosk_tracker_update (AdatoskTracker *tracker, const AdatoskBox *boxes,
+    guint n_boxes, AdatoskTrack **matches)
 {
   guint n_tracks = tracker->tracks->len;
   gboolean *track_used = tracker->track_used;
@@ -152,14 +152,17 @@ adatosk_tracker_update (AdatoskTracker * tracker, const AdatoskBox * boxes,
     if (track_used[t]) {
       track->missed = 0;
     } else if (++track->missed >= tracker->timeout) {
-      GST_DEBUG_OBJECT (tracker->owner, "track %u ends: no face for %u "
-          "frames (after %" G_GUINT64_FORMAT " frames, %s)", track->id,
-          track->missed, track->age, track->classified ? "classified" :
-          "never classified");
+      GST_DEBUG_OBJECT (tracker->owner,
+          "track %u ends: no face for %u "
+          "frames (after %" G_GUINT64_FORMAT " frames, %s)",
+          track->id, track->missed, track->age,
+          track->classified ? "classified" : "never classified");
       g_ptr_array_remove_index (tracker->tracks, t);
     } else {
-      GST_LOG_OBJECT (tracker->owner, "track %u: no face in this frame (%u "
-          "missed), keeps its last box", track->id, track->missed);
+      GST_LOG_OBJECT (tracker->owner,
+          "track %u: no face in this frame (%u "
+          "missed), keeps its last box",
+          track->id, track->missed);
     }
   }
   for (guint i = 0; i < n_boxes; i++) {
@@ -174,15 +177,16 @@ adatosk_tracker_update (AdatoskTracker * tracker, const AdatoskBox * boxes,
       g_ptr_array_add (tracker->tracks, track);
       matches[i] = track;
     } else {
-      GST_LOG_OBJECT (tracker->owner, "face at %d,%d %dx%d ignored: "
-          "max-tracks (%u) tracks alive", boxes[i].x, boxes[i].y, boxes[i].w,
-          boxes[i].h, tracker->max_tracks);
+      GST_LOG_OBJECT (tracker->owner,
+          "face at %d,%d %dx%d ignored: "
+          "max-tracks (%u) tracks alive",
+          boxes[i].x, boxes[i].y, boxes[i].w, boxes[i].h, tracker->max_tracks);
     }
   }
 }
 
 AdatoskTrack *
-adatosk_tracker_find (AdatoskTracker * tracker, guint id)
+adatosk_tracker_find (AdatoskTracker *tracker, guint id)
 {
   for (guint t = 0; t < tracker->tracks->len; t++) {
     AdatoskTrack *track = g_ptr_array_index (tracker->tracks, t);
@@ -194,7 +198,7 @@ adatosk_tracker_find (AdatoskTracker * tracker, guint id)
 }
 
 gfloat *
-adatosk_track_push (AdatoskTrack * track, GstClockTime pts,
+adatosk_track_push (AdatoskTrack *track, GstClockTime pts,
     GstClockTime duration)
 {
   guint slot;
@@ -215,7 +219,7 @@ adatosk_track_push (AdatoskTrack * track, GstClockTime pts,
 }
 
 gboolean
-adatosk_track_clip_ready (const AdatoskTrack * track, guint stride)
+adatosk_track_clip_ready (const AdatoskTrack *track, guint stride)
 {
   if (track->count < track->capacity)
     return FALSE;
@@ -223,8 +227,8 @@ adatosk_track_clip_ready (const AdatoskTrack * track, guint stride)
 }
 
 void
-adatosk_track_take_clip (AdatoskTrack * track, gfloat * clip,
-    GstClockTime * frame_pts, GstClockTime * start, GstClockTime * end)
+adatosk_track_take_clip (AdatoskTrack *track, gfloat *clip,
+    GstClockTime *frame_pts, GstClockTime *start, GstClockTime *end)
 {
   gsize plane = track->frame_floats / 3;
   guint T = track->capacity;
@@ -252,14 +256,14 @@ adatosk_track_take_clip (AdatoskTrack * track, gfloat * clip,
 }
 
 void
-adatosk_track_skip_clip (AdatoskTrack * track)
+adatosk_track_skip_clip (AdatoskTrack *track)
 {
   track->since_last = 0;
   track->taken = TRUE;
 }
 
 void
-adatosk_track_set_result (AdatoskTrack * track, GstStructure * result)
+adatosk_track_set_result (AdatoskTrack *track, GstStructure *result)
 {
   if (track->result)
     gst_structure_free (track->result);

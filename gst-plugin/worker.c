@@ -10,17 +10,17 @@
 
 struct AdatoskWorker
 {
-  GstObject *owner;             /* for the log only; not a reference */
+  GstObject *owner; /* for the log only; not a reference */
   AdatoskInference *inference;
   guint max_waiting;
   GThread *thread;
 
   GMutex lock;
-  GCond cond;                   /* work arrived, work finished, flush, quit */
-  GQueue waiting;               /* AdatoskClip* to run, oldest first */
-  GQueue done;                  /* AdatoskClip* finished, oldest first */
-  gboolean running;             /* a clip is in the forward now */
-  guint generation;             /* bumped by flush: stale results are dropped */
+  GCond cond;       /* work arrived, work finished, flush, quit */
+  GQueue waiting;   /* AdatoskClip* to run, oldest first */
+  GQueue done;      /* AdatoskClip* finished, oldest first */
+  gboolean running; /* a clip is in the forward now */
+  guint generation; /* bumped by flush: stale results are dropped */
   gboolean quit;
   GError *error;
 };
@@ -46,9 +46,9 @@ worker_main (gpointer data)
     worker->running = TRUE;
     g_mutex_unlock (&worker->lock);
 
-    GST_LOG_OBJECT (worker->owner, "track %u: running the clip %"
-        GST_TIME_FORMAT " - %" GST_TIME_FORMAT, clip->track_id,
-        GST_TIME_ARGS (clip->start), GST_TIME_ARGS (clip->end));
+    GST_LOG_OBJECT (worker->owner,
+        "track %u: running the clip %" GST_TIME_FORMAT " - %" GST_TIME_FORMAT,
+        clip->track_id, GST_TIME_ARGS (clip->start), GST_TIME_ARGS (clip->end));
     ok = adatosk_inference_run (worker->inference, clip, &error);
 
     g_mutex_lock (&worker->lock);
@@ -62,9 +62,10 @@ worker_main (gpointer data)
         g_error_free (error);
       adatosk_clip_free (clip);
     } else if (generation != worker->generation) {
-      GST_DEBUG_OBJECT (worker->owner, "track %u: result of the clip %"
-          GST_TIME_FORMAT " dropped: flushed while it ran", clip->track_id,
-          GST_TIME_ARGS (clip->start));
+      GST_DEBUG_OBJECT (worker->owner,
+          "track %u: result of the clip %" GST_TIME_FORMAT
+          " dropped: flushed while it ran",
+          clip->track_id, GST_TIME_ARGS (clip->start));
       adatosk_clip_free (clip);
     } else {
       g_queue_push_tail (&worker->done, clip);
@@ -76,8 +77,8 @@ worker_main (gpointer data)
 }
 
 AdatoskWorker *
-adatosk_worker_new (GstObject * owner, AdatoskInference * inference,
-    guint max_waiting, GError ** error)
+adatosk_worker_new (GstObject *owner, AdatoskInference *inference,
+    guint max_waiting, GError **error)
 {
   AdatoskWorker *worker = g_new0 (AdatoskWorker, 1);
 
@@ -88,8 +89,8 @@ adatosk_worker_new (GstObject * owner, AdatoskInference * inference,
   g_cond_init (&worker->cond);
   g_queue_init (&worker->waiting);
   g_queue_init (&worker->done);
-  worker->thread = g_thread_try_new ("adatoskdfer-worker", worker_main,
-      worker, error);
+  worker->thread =
+      g_thread_try_new ("adatoskdfer-worker", worker_main, worker, error);
   if (worker->thread == NULL) {
     g_mutex_clear (&worker->lock);
     g_cond_clear (&worker->cond);
@@ -100,7 +101,7 @@ adatosk_worker_new (GstObject * owner, AdatoskInference * inference,
 }
 
 void
-adatosk_worker_free (AdatoskWorker * worker)
+adatosk_worker_free (AdatoskWorker *worker)
 {
   if (worker == NULL)
     return;
@@ -119,8 +120,7 @@ adatosk_worker_free (AdatoskWorker * worker)
 }
 
 guint
-adatosk_worker_push (AdatoskWorker * worker, AdatoskClip * clip,
-    gboolean wait)
+adatosk_worker_push (AdatoskWorker *worker, AdatoskClip *clip, gboolean wait)
 {
   guint dropped = 0;
   guint generation;
@@ -133,25 +133,28 @@ adatosk_worker_push (AdatoskWorker * worker, AdatoskClip * clip,
   if (generation != worker->generation) {
     /* Flushed while waiting for room: the clip belongs to the old data. */
     g_mutex_unlock (&worker->lock);
-    GST_DEBUG_OBJECT (worker->owner, "track %u: clip %" GST_TIME_FORMAT
-        " dropped: flushed while waiting for room", clip->track_id,
-        GST_TIME_ARGS (clip->start));
+    GST_DEBUG_OBJECT (worker->owner,
+        "track %u: clip %" GST_TIME_FORMAT
+        " dropped: flushed while waiting for room",
+        clip->track_id, GST_TIME_ARGS (clip->start));
     adatosk_clip_free (clip);
     return 0;
   }
   if (g_queue_get_length (&worker->waiting) >= worker->max_waiting) {
     AdatoskClip *oldest = g_queue_pop_head (&worker->waiting);
 
-    GST_DEBUG_OBJECT (worker->owner, "behind: dropping the waiting clip %"
-        GST_TIME_FORMAT " - %" GST_TIME_FORMAT " of track %u",
+    GST_DEBUG_OBJECT (worker->owner,
+        "behind: dropping the waiting clip %" GST_TIME_FORMAT
+        " - %" GST_TIME_FORMAT " of track %u",
         GST_TIME_ARGS (oldest->start), GST_TIME_ARGS (oldest->end),
         oldest->track_id);
     adatosk_clip_free (oldest);
     dropped = 1;
   }
-  GST_LOG_OBJECT (worker->owner, "track %u: clip %" GST_TIME_FORMAT
-      " queued, %u waiting before it", clip->track_id,
-      GST_TIME_ARGS (clip->start), g_queue_get_length (&worker->waiting));
+  GST_LOG_OBJECT (worker->owner,
+      "track %u: clip %" GST_TIME_FORMAT " queued, %u waiting before it",
+      clip->track_id, GST_TIME_ARGS (clip->start),
+      g_queue_get_length (&worker->waiting));
   g_queue_push_tail (&worker->waiting, clip);
   g_cond_broadcast (&worker->cond);
   g_mutex_unlock (&worker->lock);
@@ -159,7 +162,7 @@ adatosk_worker_push (AdatoskWorker * worker, AdatoskClip * clip,
 }
 
 AdatoskClip *
-adatosk_worker_pop (AdatoskWorker * worker)
+adatosk_worker_pop (AdatoskWorker *worker)
 {
   AdatoskClip *clip;
 
@@ -170,26 +173,27 @@ adatosk_worker_pop (AdatoskWorker * worker)
 }
 
 void
-adatosk_worker_drain (AdatoskWorker * worker)
+adatosk_worker_drain (AdatoskWorker *worker)
 {
   guint generation;
 
   g_mutex_lock (&worker->lock);
   generation = worker->generation;
-  while (generation == worker->generation && (worker->running
-          || !g_queue_is_empty (&worker->waiting)))
+  while (generation == worker->generation
+      && (worker->running || !g_queue_is_empty (&worker->waiting)))
     g_cond_wait (&worker->cond, &worker->lock);
   g_mutex_unlock (&worker->lock);
 }
 
 void
-adatosk_worker_flush (AdatoskWorker * worker)
+adatosk_worker_flush (AdatoskWorker *worker)
 {
   g_mutex_lock (&worker->lock);
-  GST_DEBUG_OBJECT (worker->owner, "flush: dropping %u waiting and %u "
-      "finished clips%s", g_queue_get_length (&worker->waiting),
-      g_queue_get_length (&worker->done), worker->running ?
-      " and the result of the running one" : "");
+  GST_DEBUG_OBJECT (worker->owner,
+      "flush: dropping %u waiting and %u "
+      "finished clips%s",
+      g_queue_get_length (&worker->waiting), g_queue_get_length (&worker->done),
+      worker->running ? " and the result of the running one" : "");
   worker->generation++;
   g_queue_clear_full (&worker->waiting, (GDestroyNotify) adatosk_clip_free);
   g_queue_clear_full (&worker->done, (GDestroyNotify) adatosk_clip_free);
@@ -198,7 +202,7 @@ adatosk_worker_flush (AdatoskWorker * worker)
 }
 
 GError *
-adatosk_worker_take_error (AdatoskWorker * worker)
+adatosk_worker_take_error (AdatoskWorker *worker)
 {
   GError *error;
 
@@ -210,7 +214,7 @@ adatosk_worker_take_error (AdatoskWorker * worker)
 }
 
 guint
-adatosk_worker_get_pending (AdatoskWorker * worker)
+adatosk_worker_get_pending (AdatoskWorker *worker)
 {
   guint n;
 

@@ -21,34 +21,34 @@ typedef struct AdatoskWorker AdatoskWorker;
 /* The worker runs `inference` (which must outlive it) and keeps at most
  * `max_waiting` clips waiting besides the one running. `owner` (may be NULL)
  * names the element in the log (adatoskdfer-worker). */
-AdatoskWorker *adatosk_worker_new (GstObject * owner,
-    AdatoskInference * inference, guint max_waiting, GError ** error);
+AdatoskWorker *adatosk_worker_new (GstObject *owner,
+    AdatoskInference *inference, guint max_waiting, GError **error);
 /* Joins the thread; waiting and finished clips are freed. */
-void adatosk_worker_free (AdatoskWorker * worker);
+void adatosk_worker_free (AdatoskWorker *worker);
 
 /* Queues `clip` (taking it). When `max_waiting` clips wait already, either
  * waits for room (`wait`: files, where every clip counts and nothing is
  * live) or drops the oldest waiting clip (live sources, which must not
  * stall). Returns the number of clips dropped (0 or 1). A flush during the
  * wait drops `clip` silently: it belongs to the flushed data. */
-guint adatosk_worker_push (AdatoskWorker * worker, AdatoskClip * clip,
+guint adatosk_worker_push (AdatoskWorker *worker, AdatoskClip *clip,
     gboolean wait);
 
 /* A finished clip (the caller frees it), or NULL when none is ready. */
-AdatoskClip *adatosk_worker_pop (AdatoskWorker * worker);
+AdatoskClip *adatosk_worker_pop (AdatoskWorker *worker);
 
 /* Blocks until no clip waits or runs, or until a flush. */
-void adatosk_worker_drain (AdatoskWorker * worker);
+void adatosk_worker_drain (AdatoskWorker *worker);
 
 /* Drops the waiting and finished clips and the result of the running one,
  * and wakes a drain. */
-void adatosk_worker_flush (AdatoskWorker * worker);
+void adatosk_worker_flush (AdatoskWorker *worker);
 
 /* The first forward error since the last call, if any (the caller owns it). */
-GError *adatosk_worker_take_error (AdatoskWorker * worker);
+GError *adatosk_worker_take_error (AdatoskWorker *worker);
 
 /* Clips waiting or running now. */
-guint adatosk_worker_get_pending (AdatoskWorker * worker);
+guint adatosk_worker_get_pending (AdatoskWorker *worker);
 
 G_END_DECLS
 

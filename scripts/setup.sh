@@ -13,12 +13,15 @@ packages=(
   gstreamer1.0-opencv opencv-data
   # the Vulkan backend and its tests on Mesa's lavapipe
   libvulkan-dev glslc spirv-tools mesa-vulkan-drivers vulkan-validationlayers
+  vulkan-tools   # vulkaninfo, for scripts/gpu-check.sh
   # the PyTorch reference, parity fixtures and training
   python3 python3-torch python3-numpy python3-pytest python3-matplotlib python3-pil
   # train/make_dataset.py runs GStreamer (facedetect, GstVideoConverter) from Python
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
   # memory checks
   valgrind
+  # the C formatter (.clang-format; scripts/check-format.sh, suite 'format')
+  clang-format-14
 )
 
 sudo=""

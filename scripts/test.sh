@@ -30,7 +30,7 @@ configure "$asan" -Dwerror=true -Dbuildtype=debug -Db_sanitize=address,undefined
 ninja -C "$asan" || exit 1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   meson test -C "$asan" --print-errorlogs --num-processes "$jobs" \
-  --no-suite python || status=1
+  --no-suite python --no-suite format || status=1
 
 /usr/bin/python3 "$root/scripts/count_results.py" \
   "$build/meson-logs/testlog.json" "$asan/meson-logs/testlog.json"

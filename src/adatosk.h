@@ -22,35 +22,38 @@
 extern "C" {
 #endif
 
-typedef enum {
+typedef enum
+{
   ADATOSK_OK = 0,
-  ADATOSK_ERROR_IO,               /* the file cannot be opened, mapped or read */
-  ADATOSK_ERROR_FORMAT,           /* the model file is malformed or inconsistent */
+  ADATOSK_ERROR_IO,     /* the file cannot be opened, mapped or read */
+  ADATOSK_ERROR_FORMAT, /* the model file is malformed or inconsistent */
   ADATOSK_ERROR_INVALID_ARGUMENT, /* a caller-supplied value is out of range */
   ADATOSK_ERROR_OUT_OF_MEMORY,
-  ADATOSK_ERROR_BACKEND,          /* the backend cannot run (no device, driver failure) */
+  ADATOSK_ERROR_BACKEND, /* the backend cannot run (no device, driver failure) */
 } AdatoskStatus;
 
-typedef struct {
+typedef struct
+{
   AdatoskStatus status;
   char message[512];
 } AdatoskError;
 
 /* The model's configuration: the "adatosk.config" JSON of the model file,
  * checked, plus the sizes derived from it. */
-typedef struct {
-  int num_frames;        /* T */
-  int img_height;        /* H */
-  int img_width;         /* W */
-  int tubelet_size;      /* tau */
-  int patch_size;        /* p */
-  int embed_dim;         /* D */
-  int depth;             /* L */
-  int num_heads;         /* h */
+typedef struct
+{
+  int num_frames;   /* T */
+  int img_height;   /* H */
+  int img_width;    /* W */
+  int tubelet_size; /* tau */
+  int patch_size;   /* p */
+  int embed_dim;    /* D */
+  int depth;        /* L */
+  int num_heads;    /* h */
   double mlp_ratio;
-  int atsm_layer;        /* L1: blocks before the ATSM, 0..depth */
-  double keep_ratio;     /* in (0, 1] */
-  int num_classes;       /* C >= 2 */
+  int atsm_layer;    /* L1: blocks before the ATSM, 0..depth */
+  double keep_ratio; /* in (0, 1] */
+  int num_classes;   /* C >= 2 */
   double norm_eps;
   float mean[3];
   float std[3];
@@ -58,17 +61,17 @@ typedef struct {
   int decoder_embed_dim;
   int decoder_depth;
   int decoder_num_heads;
-  double mask_ratio;     /* 0.5 when absent */
-  int frame_step;        /* 1 when absent */
+  double mask_ratio; /* 0.5 when absent */
+  int frame_step;    /* 1 when absent */
 
   /* Derived. */
-  int mlp_hidden;        /* round(mlp_ratio * D) */
-  int num_slots;         /* T' = T / tau */
-  int grid_height;       /* H / p */
-  int grid_width;        /* W / p */
-  int num_spatial;       /* S */
-  int num_tokens;        /* N = T' * S */
-  int patch_dim;         /* 3 * tau * p * p */
+  int mlp_hidden;  /* round(mlp_ratio * D) */
+  int num_slots;   /* T' = T / tau */
+  int grid_height; /* H / p */
+  int grid_width;  /* W / p */
+  int num_spatial; /* S */
+  int num_tokens;  /* N = T' * S */
+  int patch_dim;   /* 3 * tau * p * p */
 } AdatoskConfig;
 
 typedef struct AdatoskModel AdatoskModel;
@@ -86,7 +89,8 @@ void adatosk_model_free (AdatoskModel *model);
 
 const AdatoskConfig *adatosk_model_get_config (const AdatoskModel *model);
 /* Class name of `class_index` (0..num_classes-1), NULL when out of range. */
-const char *adatosk_model_get_label (const AdatoskModel *model, int class_index);
+const char *adatosk_model_get_label (const AdatoskModel *model,
+    int class_index);
 /* "adatosk.name", "adatosk.license", "adatosk.trained_on"; "" when absent. */
 const char *adatosk_model_get_name (const AdatoskModel *model);
 const char *adatosk_model_get_license (const AdatoskModel *model);
@@ -102,37 +106,44 @@ int adatosk_kept_tokens (int num_tokens, double keep_ratio);
 double adatosk_config_gflops (const AdatoskConfig *config, double keep_ratio);
 
 /* What one forward returns. Allocate with adatosk_output_new() for a model. */
-typedef struct {
+typedef struct
+{
   int num_classes;
   int num_slots;
   int num_tokens;
-  int num_kept;            /* K of the last forward */
-  float *logits;           /* [num_classes] */
-  float *probs;            /* [num_classes] softmax of logits */
-  float *significance;     /* [num_slots] g[t], the frame significance */
-  float *kept_fraction;    /* [num_slots] fraction of slot t's tokens kept */
-  float *token_mask;       /* [num_tokens] m, the final soft mask of every token */
-  int32_t *kept_tokens;    /* [num_tokens] capacity; the first num_kept are the
+  int num_kept;         /* K of the last forward */
+  float *logits;        /* [num_classes] */
+  float *probs;         /* [num_classes] softmax of logits */
+  float *significance;  /* [num_slots] g[t], the frame significance */
+  float *kept_fraction; /* [num_slots] fraction of slot t's tokens kept */
+  float *token_mask;    /* [num_tokens] m, the final soft mask of every token */
+  int32_t *kept_tokens; /* [num_tokens] capacity; the first num_kept are the
                               kept token indices in ascending order */
 } AdatoskOutput;
 
 AdatoskOutput *adatosk_output_new (const AdatoskModel *model);
 void adatosk_output_free (AdatoskOutput *output);
 
-typedef enum {
-  ADATOSK_BACKEND_AUTO = 0, /* a real GPU through Vulkan when present, else CPU */
+typedef enum
+{
+  ADATOSK_BACKEND_AUTO =
+      0, /* a real GPU through Vulkan when present, else CPU */
   ADATOSK_BACKEND_CPU,
   ADATOSK_BACKEND_VULKAN,
 } AdatoskBackendKind;
 
-typedef struct {
+typedef struct
+{
   AdatoskBackendKind kind;
-  int threads;       /* CPU threads; 0 = all cores */
-  int device_index;  /* Vulkan physical device; -1 = best available */
-  int weights_fp16;  /* Vulkan: store the large weight matrices as fp16 */
+  int threads;      /* CPU threads; 0 = all cores */
+  int device_index; /* Vulkan physical device; -1 = best available */
+  int weights_fp16; /* Vulkan: store the large weight matrices as fp16 */
 } AdatoskBackendOptions;
 
-#define ADATOSK_BACKEND_OPTIONS_DEFAULT { ADATOSK_BACKEND_AUTO, 0, -1, 0 }
+#define ADATOSK_BACKEND_OPTIONS_DEFAULT \
+  { \
+    ADATOSK_BACKEND_AUTO, 0, -1, 0 \
+  }
 
 typedef struct AdatoskBackend AdatoskBackend;
 

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct AdatoskBackend {
+struct AdatoskBackend
+{
   const AdatoskBackendVTable *vtable;
   void *state;
   const AdatoskModel *model;
@@ -22,7 +23,8 @@ static const AdatoskBackendVTable *
 choose_auto (const AdatoskBackendOptions *options, char *reason, size_t size)
 {
 #ifdef ADATOSK_HAVE_VULKAN
-  if (adatosk_vulkan_has_gpu (options, reason, size)) return &adatosk_vulkan_backend;
+  if (adatosk_vulkan_has_gpu (options, reason, size))
+    return &adatosk_vulkan_backend;
 #else
   (void) options;
   snprintf (reason, size, "this build has no Vulkan support");
@@ -40,14 +42,17 @@ adatosk_backend_new (const AdatoskModel *model,
     return adatosk_fail (error, ADATOSK_ERROR_INVALID_ARGUMENT,
         "adatosk_backend_new needs a model and a place for the backend");
   *backend_out = NULL;
-  if (!options) options = &defaults;
+  if (!options)
+    options = &defaults;
   if (options->threads < 0)
     return adatosk_fail (error, ADATOSK_ERROR_INVALID_ARGUMENT,
-        "threads is %d; use 0 for all cores or a positive count", options->threads);
+        "threads is %d; use 0 for all cores or a positive count",
+        options->threads);
 
   AdatoskBackend *backend = calloc (1, sizeof *backend);
   if (!backend)
-    return adatosk_fail (error, ADATOSK_ERROR_OUT_OF_MEMORY, "cannot allocate a backend");
+    return adatosk_fail (error, ADATOSK_ERROR_OUT_OF_MEMORY,
+        "cannot allocate a backend");
   switch (options->kind) {
     case ADATOSK_BACKEND_AUTO:
       backend->vtable = choose_auto (options, backend->choice_reason,
@@ -63,7 +68,8 @@ adatosk_backend_new (const AdatoskModel *model,
 #else
       free (backend);
       return adatosk_fail (error, ADATOSK_ERROR_BACKEND,
-          "this libadatosk was built without Vulkan; rebuild with -Dvulkan=enabled "
+          "this libadatosk was built without Vulkan; rebuild with "
+          "-Dvulkan=enabled "
           "(needs libvulkan-dev and glslc) or use the cpu backend");
 #endif
     default:
@@ -84,7 +90,8 @@ adatosk_backend_new (const AdatoskModel *model,
 void
 adatosk_backend_free (AdatoskBackend *backend)
 {
-  if (!backend) return;
+  if (!backend)
+    return;
   backend->vtable->destroy (backend->state);
   free (backend);
 }
@@ -121,7 +128,8 @@ static size_t
 first_not_finite (const float *v, size_t n)
 {
   for (size_t i = 0; i < n; i++)
-    if (not_finite_bits (v[i])) return i;
+    if (not_finite_bits (v[i]))
+      return i;
   return n;
 }
 
@@ -134,13 +142,18 @@ check_clip (const AdatoskConfig *c, const float *clip, AdatoskError *error)
   size_t plane = (size_t) c->img_height * c->img_width;
   size_t n = 3 * (size_t) c->num_frames * plane;
   uint32_t bad = 0;
-  for (size_t i = 0; i < n; i++) bad |= (uint32_t) not_finite_bits (clip[i]);
-  if (!bad) return ADATOSK_OK;
+  for (size_t i = 0; i < n; i++)
+    bad |= (uint32_t) not_finite_bits (clip[i]);
+  if (!bad)
+    return ADATOSK_OK;
   size_t i = first_not_finite (clip, n);
-  size_t channel = i / ((size_t) c->num_frames * plane), rest = i % ((size_t) c->num_frames * plane);
+  size_t channel = i / ((size_t) c->num_frames * plane),
+         rest = i % ((size_t) c->num_frames * plane);
   return adatosk_fail (error, ADATOSK_ERROR_INVALID_ARGUMENT,
-      "the clip has %s at channel %zu, frame %zu, row %zu, column %zu (float %zu of "
-      "[3][%d][%d][%d]); a clip must be finite, normalised with the model's mean and std",
+      "the clip has %s at channel %zu, frame %zu, row %zu, column %zu (float "
+      "%zu of "
+      "[3][%d][%d][%d]); a clip must be finite, normalised with the model's "
+      "mean and std",
       isnan (clip[i]) ? "a NaN" : "an infinite value", channel, rest / plane,
       rest % plane / (size_t) c->img_width, rest % (size_t) c->img_width, i,
       c->num_frames, c->img_height, c->img_width);
@@ -151,22 +164,31 @@ check_clip (const AdatoskConfig *c, const float *clip, AdatoskError *error)
  * never a label drawn from NaN probabilities. The same check after every
  * backend. */
 static AdatoskStatus
-check_output (const AdatoskBackend *backend, const AdatoskOutput *out, AdatoskError *error)
+check_output (const AdatoskBackend *backend, const AdatoskOutput *out,
+    AdatoskError *error)
 {
-  const struct { const char *name; const float *v; int n; } parts[] = {
-    { "logit", out->logits, out->num_classes },
-    { "probability", out->probs, out->num_classes },
-    { "frame significance", out->significance, out->num_slots },
-    { "kept fraction", out->kept_fraction, out->num_slots },
-    { "token mask value", out->token_mask, out->num_tokens },
+  const struct
+  {
+    const char *name;
+    const float *v;
+    int n;
+  } parts[] = {
+      {"logit", out->logits, out->num_classes},
+      {"probability", out->probs, out->num_classes},
+      {"frame significance", out->significance, out->num_slots},
+      {"kept fraction", out->kept_fraction, out->num_slots},
+      {"token mask value", out->token_mask, out->num_tokens},
   };
   for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) {
     size_t i = first_not_finite (parts[p].v, (size_t) parts[p].n);
     if (i < (size_t) parts[p].n)
       return adatosk_fail (error, ADATOSK_ERROR_BACKEND,
-          "the %s forward produced a non-finite %s (%s at index %zu) from a finite clip: "
-          "are its values normalised with the model's mean and std (far larger values "
-          "overflow float32)?", backend->vtable->name, parts[p].name,
+          "the %s forward produced a non-finite %s (%s at index %zu) from a "
+          "finite clip: "
+          "are its values normalised with the model's mean and std (far larger "
+          "values "
+          "overflow float32)?",
+          backend->vtable->name, parts[p].name,
           isnan (parts[p].v[i]) ? "NaN" : "infinity", i);
   }
   return ADATOSK_OK;
@@ -180,19 +202,24 @@ adatosk_backend_forward (AdatoskBackend *backend, const float *clip,
     return adatosk_fail (error, ADATOSK_ERROR_INVALID_ARGUMENT,
         "adatosk_backend_forward needs a backend, a clip and an output");
   const AdatoskConfig *c = &backend->model->config;
-  if (output->num_classes != c->num_classes || output->num_tokens != c->num_tokens
+  if (output->num_classes != c->num_classes
+      || output->num_tokens != c->num_tokens
       || output->num_slots != c->num_slots)
     return adatosk_fail (error, ADATOSK_ERROR_INVALID_ARGUMENT,
         "the output was made for another model (%d classes, %d tokens); "
         "use adatosk_output_new() with this backend's model",
         output->num_classes, output->num_tokens);
-  if (keep_ratio <= 0.0) keep_ratio = c->keep_ratio;
+  if (keep_ratio <= 0.0)
+    keep_ratio = c->keep_ratio;
   if (!(keep_ratio <= 1.0) || !isfinite (keep_ratio))
     return adatosk_fail (error, ADATOSK_ERROR_INVALID_ARGUMENT,
         "keep ratio %g is out of range; it must be in (0, 1]", keep_ratio);
   AdatoskStatus status = check_clip (c, clip, error);
-  if (status != ADATOSK_OK) return status;
-  status = backend->vtable->forward (backend->state, clip, keep_ratio, output, error);
-  if (status != ADATOSK_OK) return status;
+  if (status != ADATOSK_OK)
+    return status;
+  status = backend->vtable->forward (backend->state, clip, keep_ratio, output,
+      error);
+  if (status != ADATOSK_OK)
+    return status;
   return check_output (backend, output, error);
 }

@@ -7,11 +7,12 @@
 
 #include "adatosk.h"
 
-typedef struct {
-  const char *name;   /* "cpu", "vulkan" */
+typedef struct
+{
+  const char *name; /* "cpu", "vulkan" */
   /* Creates the implementation's state for `model`; NULL + error on failure. */
-  void *(*create) (const AdatoskModel *model, const AdatoskBackendOptions *options,
-      AdatoskError *error);
+  void *(*create) (const AdatoskModel *model,
+      const AdatoskBackendOptions *options, AdatoskError *error);
   void (*destroy) (void *state);
   /* Human-readable device; owned by the state. */
   const char *(*device) (const void *state);
@@ -26,8 +27,8 @@ extern const AdatoskBackendVTable adatosk_cpu_backend;
 extern const AdatoskBackendVTable adatosk_vulkan_backend;
 /* True when the Vulkan device that options select is a real GPU (discrete or
  * integrated), so that `auto` should prefer it; `reason` explains a false. */
-int adatosk_vulkan_has_gpu (const AdatoskBackendOptions *options,
-    char *reason, size_t reason_size);
+int adatosk_vulkan_has_gpu (const AdatoskBackendOptions *options, char *reason,
+    size_t reason_size);
 #endif
 
 #endif

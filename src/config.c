@@ -13,42 +13,61 @@
 
 /* Bounds that keep every size product of the forward inside int arithmetic
  * (the backends index with int). Far above any real model. */
-#define MAX_SIZE (1 << 20)          /* any one size in the config */
-#define MAX_DEPTH 1024              /* blocks */
-#define MAX_ELEMENTS 2147483647.0   /* any one activation or weight matrix */
+#define MAX_SIZE (1 << 20)        /* any one size in the config */
+#define MAX_DEPTH 1024            /* blocks */
+#define MAX_ELEMENTS 2147483647.0 /* any one activation or weight matrix */
 
 /* ---- adatosk.config ---- */
 
-typedef struct {
+typedef struct
+{
   const char *key;
-  size_t offset;     /* of the int in AdatoskConfig */
+  size_t offset; /* of the int in AdatoskConfig */
   int min, max;
   bool required;
-  int fallback;      /* when absent and not required */
+  int fallback; /* when absent and not required */
 } IntField;
 
 static const IntField int_fields[] = {
-  { "num_frames", offsetof (AdatoskConfig, num_frames), 1, MAX_SIZE, true, 0 },
-  { "tubelet_size", offsetof (AdatoskConfig, tubelet_size), 1, MAX_SIZE, true, 0 },
-  { "patch_size", offsetof (AdatoskConfig, patch_size), 1, MAX_SIZE, true, 0 },
-  { "embed_dim", offsetof (AdatoskConfig, embed_dim), 1, MAX_SIZE, true, 0 },
-  { "depth", offsetof (AdatoskConfig, depth), 1, MAX_DEPTH, true, 0 },
-  { "num_heads", offsetof (AdatoskConfig, num_heads), 1, MAX_SIZE, true, 0 },
-  { "atsm_layer", offsetof (AdatoskConfig, atsm_layer), 0, MAX_DEPTH, true, 0 },
-  { "num_classes", offsetof (AdatoskConfig, num_classes), 2, MAX_SIZE, true, 0 },
-  { "decoder_embed_dim", offsetof (AdatoskConfig, decoder_embed_dim), 1, MAX_SIZE, false, 0 },
-  { "decoder_depth", offsetof (AdatoskConfig, decoder_depth), 1, MAX_DEPTH, false, 0 },
-  { "decoder_num_heads", offsetof (AdatoskConfig, decoder_num_heads), 1, MAX_SIZE, false, 0 },
-  { "frame_step", offsetof (AdatoskConfig, frame_step), 1, MAX_SIZE, false, 1 },
+    {"num_frames", offsetof (AdatoskConfig, num_frames), 1, MAX_SIZE, true, 0},
+    {"tubelet_size", offsetof (AdatoskConfig, tubelet_size), 1, MAX_SIZE, true,
+        0},
+    {"patch_size", offsetof (AdatoskConfig, patch_size), 1, MAX_SIZE, true, 0},
+    {"embed_dim", offsetof (AdatoskConfig, embed_dim), 1, MAX_SIZE, true, 0},
+    {"depth", offsetof (AdatoskConfig, depth), 1, MAX_DEPTH, true, 0},
+    {"num_heads", offsetof (AdatoskConfig, num_heads), 1, MAX_SIZE, true, 0},
+    {"atsm_layer", offsetof (AdatoskConfig, atsm_layer), 0, MAX_DEPTH, true, 0},
+    {"num_classes", offsetof (AdatoskConfig, num_classes), 2, MAX_SIZE, true,
+        0},
+    {"decoder_embed_dim", offsetof (AdatoskConfig, decoder_embed_dim), 1,
+        MAX_SIZE, false, 0},
+    {"decoder_depth", offsetof (AdatoskConfig, decoder_depth), 1, MAX_DEPTH,
+        false, 0},
+    {"decoder_num_heads", offsetof (AdatoskConfig, decoder_num_heads), 1,
+        MAX_SIZE, false, 0},
+    {"frame_step", offsetof (AdatoskConfig, frame_step), 1, MAX_SIZE, false, 1},
 };
 
-static bool is_positive (double v) { return v > 0; }
-static bool is_keep_ratio (double v) { return v > 0 && v <= 1; }
-static bool is_mask_ratio (double v) { return v >= 0 && v < 1; }
+static bool
+is_positive (double v)
+{
+  return v > 0;
+}
+static bool
+is_keep_ratio (double v)
+{
+  return v > 0 && v <= 1;
+}
+static bool
+is_mask_ratio (double v)
+{
+  return v >= 0 && v < 1;
+}
 
-typedef struct {
+typedef struct
+{
   const char *key;
-  size_t offset;     /* of the double in AdatoskConfig */
+  size_t offset; /* of the double in AdatoskConfig */
   bool (*valid) (double value);
   const char *valid_range;
   bool required;
@@ -56,10 +75,14 @@ typedef struct {
 } NumberField;
 
 static const NumberField number_fields[] = {
-  { "mlp_ratio", offsetof (AdatoskConfig, mlp_ratio), is_positive, "> 0", true, 0 },
-  { "keep_ratio", offsetof (AdatoskConfig, keep_ratio), is_keep_ratio, "in (0, 1]", true, 0 },
-  { "norm_eps", offsetof (AdatoskConfig, norm_eps), is_positive, "> 0", true, 0 },
-  { "mask_ratio", offsetof (AdatoskConfig, mask_ratio), is_mask_ratio, "in [0, 1)", false, 0.5 },
+    {"mlp_ratio", offsetof (AdatoskConfig, mlp_ratio), is_positive, "> 0", true,
+        0},
+    {"keep_ratio", offsetof (AdatoskConfig, keep_ratio), is_keep_ratio,
+        "in (0, 1]", true, 0},
+    {"norm_eps", offsetof (AdatoskConfig, norm_eps), is_positive, "> 0", true,
+        0},
+    {"mask_ratio", offsetof (AdatoskConfig, mask_ratio), is_mask_ratio,
+        "in [0, 1)", false, 0.5},
 };
 
 static AdatoskStatus
@@ -89,11 +112,10 @@ read_int (JsonNode *node, const char *what, int min, int max, int *out,
 
 /* A finite JSON number, integer or not. */
 static AdatoskStatus
-read_number (JsonNode *node, const char *what, double *out,
-    AdatoskError *error)
+read_number (JsonNode *node, const char *what, double *out, AdatoskError *error)
 {
-  GType type = JSON_NODE_HOLDS_VALUE (node)
-      ? json_node_get_value_type (node) : G_TYPE_INVALID;
+  GType type = JSON_NODE_HOLDS_VALUE (node) ? json_node_get_value_type (node)
+                                            : G_TYPE_INVALID;
   if (type == G_TYPE_INT64)
     *out = (double) json_node_get_int (node);
   else if (type == G_TYPE_DOUBLE)
@@ -109,8 +131,7 @@ read_number (JsonNode *node, const char *what, double *out,
 }
 
 static AdatoskStatus
-read_int_fields (JsonObject *object, AdatoskConfig *config,
-    AdatoskError *error)
+read_int_fields (JsonObject *object, AdatoskConfig *config, AdatoskError *error)
 {
   for (size_t i = 0; i < G_N_ELEMENTS (int_fields); i++) {
     const IntField *field = &int_fields[i];
@@ -122,8 +143,8 @@ read_int_fields (JsonObject *object, AdatoskConfig *config,
     if (node) {
       char what[64];
       snprintf (what, sizeof what, "\"%s\"", field->key);
-      AdatoskStatus status = read_int (node, what, field->min, field->max,
-          out, error);
+      AdatoskStatus status =
+          read_int (node, what, field->min, field->max, out, error);
       if (status != ADATOSK_OK)
         return status;
     }
@@ -174,12 +195,13 @@ read_img_size (JsonObject *object, AdatoskConfig *config, AdatoskError *error)
   if (json_array_get_length (sizes) != 2)
     return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
         "adatosk.config: \"img_size\" is a list of %u numbers, expected an "
-        "integer or [height, width]", json_array_get_length (sizes));
+        "integer or [height, width]",
+        json_array_get_length (sizes));
   AdatoskStatus status = read_int (json_array_get_element (sizes, 0),
       "\"img_size\" height", 1, MAX_SIZE, &config->img_height, error);
   if (status == ADATOSK_OK)
-    status = read_int (json_array_get_element (sizes, 1),
-        "\"img_size\" width", 1, MAX_SIZE, &config->img_width, error);
+    status = read_int (json_array_get_element (sizes, 1), "\"img_size\" width",
+        1, MAX_SIZE, &config->img_width, error);
   return status;
 }
 
@@ -201,8 +223,8 @@ read_channel_values (JsonObject *object, const char *key, bool positive,
     char what[64];
     double value;
     snprintf (what, sizeof what, "\"%s\"[%u]", key, c);
-    AdatoskStatus status = read_number (json_array_get_element (values, c),
-        what, &value, error);
+    AdatoskStatus status =
+        read_number (json_array_get_element (values, c), what, &value, error);
     if (status != ADATOSK_OK)
       return status;
     out[c] = (float) value;
@@ -232,7 +254,8 @@ check_element_count (double count, const char *what, AdatoskError *error)
     return ADATOSK_OK;
   return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
       "adatosk.config is too large: %s = %.0f, more than the 2^31 - 1 "
-      "elements this runtime supports", what, count);
+      "elements this runtime supports",
+      what, count);
 }
 
 /* round(mlp_ratio * width), the MLP's hidden width, or 0 when out of range. */
@@ -263,11 +286,13 @@ check_decoder_config (const AdatoskConfig *c, AdatoskError *error)
   if (c->decoder_embed_dim % c->decoder_num_heads != 0)
     return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
         "adatosk.config: decoder_embed_dim %d is not divisible by "
-        "decoder_num_heads %d", c->decoder_embed_dim, c->decoder_num_heads);
+        "decoder_num_heads %d",
+        c->decoder_embed_dim, c->decoder_num_heads);
   if (!adatosk_mlp_width (c->mlp_ratio, c->decoder_embed_dim))
     return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
         "adatosk.config: mlp_ratio %g x decoder_embed_dim %d gives no usable "
-        "MLP width", c->mlp_ratio, c->decoder_embed_dim);
+        "MLP width",
+        c->mlp_ratio, c->decoder_embed_dim);
 
   double n = c->num_tokens, dd = c->decoder_embed_dim;
   double hidden = adatosk_mlp_width (c->mlp_ratio, c->decoder_embed_dim);
@@ -281,8 +306,8 @@ check_decoder_config (const AdatoskConfig *c, AdatoskError *error)
         "decoder attention scores (decoder_num_heads x tokens x tokens)",
         error);
   if (status == ADATOSK_OK)
-    status = check_element_count (dd * c->patch_dim,
-        "decoder.head.weight", error);
+    status =
+        check_element_count (dd * c->patch_dim, "decoder.head.weight", error);
   if (status == ADATOSK_OK)
     status = check_element_count (dd * c->embed_dim,
         "encoder_to_decoder.weight", error);
@@ -294,21 +319,25 @@ static AdatoskStatus
 check_sizes (const AdatoskConfig *c, AdatoskError *error)
 {
   double n = c->num_tokens, d = c->embed_dim;
-  const struct { double count; const char *what; } sizes[] = {
-    { 3.0 * c->num_frames * c->img_height * c->img_width,
-      "the input clip (3 x num_frames x height x width)" },
-    { n * c->patch_dim, "the patch matrix (tokens x patch)" },
-    { n * 3 * d, "qkv activations (tokens x 3 x embed_dim)" },
-    { n * c->mlp_hidden, "MLP activations (tokens x MLP width)" },
-    { c->num_heads * n * n, "attention scores (num_heads x tokens x tokens)" },
-    { d * c->patch_dim, "patch_embed.proj.weight" },
-    { 3 * d * d, "attn.qkv.weight" },
-    { d * c->mlp_hidden, "mlp.fc1.weight" },
-    { d * c->num_classes, "head.weight" },
+  const struct
+  {
+    double count;
+    const char *what;
+  } sizes[] = {
+      {3.0 * c->num_frames * c->img_height * c->img_width,
+          "the input clip (3 x num_frames x height x width)"},
+      {n * c->patch_dim, "the patch matrix (tokens x patch)"},
+      {n * 3 * d, "qkv activations (tokens x 3 x embed_dim)"},
+      {n * c->mlp_hidden, "MLP activations (tokens x MLP width)"},
+      {c->num_heads * n * n, "attention scores (num_heads x tokens x tokens)"},
+      {d * c->patch_dim, "patch_embed.proj.weight"},
+      {3 * d * d, "attn.qkv.weight"},
+      {d * c->mlp_hidden, "mlp.fc1.weight"},
+      {d * c->num_classes, "head.weight"},
   };
   for (size_t i = 0; i < G_N_ELEMENTS (sizes); i++) {
-    AdatoskStatus status = check_element_count (sizes[i].count,
-        sizes[i].what, error);
+    AdatoskStatus status =
+        check_element_count (sizes[i].count, sizes[i].what, error);
     if (status != ADATOSK_OK)
       return status;
   }
@@ -340,7 +369,8 @@ derive_config (AdatoskConfig *c, AdatoskError *error)
   if (!c->mlp_hidden)
     return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
         "adatosk.config: mlp_ratio %g x embed_dim %d gives no usable MLP "
-        "width", c->mlp_ratio, c->embed_dim);
+        "width",
+        c->mlp_ratio, c->embed_dim);
 
   c->num_slots = c->num_frames / c->tubelet_size;
   c->grid_height = c->img_height / c->patch_size;
@@ -350,7 +380,8 @@ derive_config (AdatoskConfig *c, AdatoskError *error)
   status = check_element_count (tokens, "the number of tokens", error);
   if (status == ADATOSK_OK)
     status = check_element_count (3.0 * c->tubelet_size * c->patch_size
-        * c->patch_size, "one patch (3 x tubelet_size x patch_size x patch_size)", error);
+            * c->patch_size,
+        "one patch (3 x tubelet_size x patch_size x patch_size)", error);
   if (status != ADATOSK_OK)
     return status;
   c->num_spatial = c->grid_height * c->grid_width;
@@ -367,8 +398,7 @@ AdatoskStatus
 adatosk_config_parse (const AdatoskSafetensors *file, AdatoskConfig *config,
     AdatoskError *error)
 {
-  const char *text = adatosk_safetensors_get_metadata (file,
-      "adatosk.config");
+  const char *text = adatosk_safetensors_get_metadata (file, "adatosk.config");
   if (!text)
     return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
         "no \"adatosk.config\" in the header's __metadata__ (is this an "
@@ -404,4 +434,3 @@ adatosk_config_parse (const AdatoskSafetensors *file, AdatoskConfig *config,
     status = derive_config (config, error);
   return status;
 }
-

@@ -8,8 +8,10 @@ int
 adatosk_kept_tokens (int num_tokens, double keep_ratio)
 {
   double k = floor (keep_ratio * (double) num_tokens + 0.5);
-  if (k < 1.0) k = 1.0;
-  if (k > num_tokens) k = num_tokens;
+  if (k < 1.0)
+    k = 1.0;
+  if (k > num_tokens)
+    k = num_tokens;
   return (int) k;
 }
 
@@ -27,8 +29,8 @@ adatosk_config_gflops (const AdatoskConfig *c, double keep_ratio)
   double K = adatosk_kept_tokens (c->num_tokens, keep_ratio);
   double flops = 2.0 * N * D * c->patch_dim;
   flops += c->atsm_layer * block_flops (N, D, c->mlp_hidden);
-  flops += 2.0 * N * D * C;  /* the ATSM's class posteriors */
+  flops += 2.0 * N * D * C; /* the ATSM's class posteriors */
   flops += (c->depth - c->atsm_layer) * block_flops (K, D, c->mlp_hidden);
-  flops += 2.0 * D * C;      /* head */
+  flops += 2.0 * D * C; /* head */
   return flops * 1e-9;
 }

@@ -32,9 +32,10 @@ adatosk_half_to_float (uint16_t half)
     float magnitude = ldexpf ((float) mantissa, -24);
     return sign ? -magnitude : magnitude;
   }
-  if (exponent == 0x1f)   /* infinity, or NaN with its payload kept */
+  if (exponent == 0x1f) /* infinity, or NaN with its payload kept */
     return float_from_bits (sign | 0x7f800000 | (mantissa << 13));
-  return float_from_bits (sign | ((exponent - 15 + 127) << 23) | (mantissa << 13));
+  return float_from_bits (
+      sign | ((exponent - 15 + 127) << 23) | (mantissa << 13));
 }
 
 float
@@ -62,9 +63,9 @@ adatosk_float_to_half (float value)
   uint32_t bits = bits_from_float (value);
   uint16_t sign = (uint16_t) ((bits >> 16) & 0x8000);
   uint32_t magnitude = bits & 0x7fffffff;
-  uint32_t exponent = magnitude >> 23;   /* biased by 127 */
+  uint32_t exponent = magnitude >> 23; /* biased by 127 */
 
-  if (magnitude > 0x7f800000)   /* NaN: keep the top payload bits, force quiet */
+  if (magnitude > 0x7f800000) /* NaN: keep the top payload bits, force quiet */
     return sign | 0x7e00 | (uint16_t) ((magnitude >> 13) & 0x3ff);
   /* 65520 is halfway between the largest half (65504) and 2^16; ties go to
    * the even neighbour, 2^16, which overflows. */

@@ -37,7 +37,8 @@ check_labels (JsonNode *root, int num_classes, AdatoskError *error)
   if (json_array_get_length (names) != (guint) num_classes)
     return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
         "adatosk.labels has %u class names, but num_classes in "
-        "adatosk.config is %d", json_array_get_length (names), num_classes);
+        "adatosk.config is %d",
+        json_array_get_length (names), num_classes);
   for (guint i = 0; i < (guint) num_classes; i++) {
     JsonNode *name = json_array_get_element (names, i);
     if (!JSON_NODE_HOLDS_VALUE (name)
@@ -56,8 +57,7 @@ static AdatoskStatus
 parse_labels (const AdatoskSafetensors *file, AdatoskModel *model,
     AdatoskError *error)
 {
-  const char *text = adatosk_safetensors_get_metadata (file,
-      "adatosk.labels");
+  const char *text = adatosk_safetensors_get_metadata (file, "adatosk.labels");
   if (!text)
     return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
         "no \"adatosk.labels\" in the header's __metadata__ (the class "
@@ -74,8 +74,8 @@ parse_labels (const AdatoskSafetensors *file, AdatoskModel *model,
     JsonArray *names = json_node_get_array (root);
     model->labels = g_new0 (char *, num_classes + 1);
     for (int i = 0; i < num_classes; i++)
-      model->labels[i] = g_strdup (json_array_get_string_element (names,
-              (guint) i));
+      model->labels[i] =
+          g_strdup (json_array_get_string_element (names, (guint) i));
   }
   json_node_unref (root);
   return status;
@@ -101,7 +101,8 @@ is_decoder_tensor (const char *name)
 
 /* Why each shape is what it is, for the messages: the config values it
  * comes from. */
-typedef struct {
+typedef struct
+{
   char embed[96];
   char mlp[160];
   char patch[160];
@@ -115,56 +116,70 @@ typedef struct {
 static void
 write_shape_notes (const AdatoskConfig *c, ShapeNotes *notes)
 {
-#define NOTE(field, ...) snprintf (notes->field, sizeof notes->field, __VA_ARGS__)
+#define NOTE(field, ...) \
+  snprintf (notes->field, sizeof notes->field, __VA_ARGS__)
   NOTE (embed, "(embed_dim %d in adatosk.config)", c->embed_dim);
-  NOTE (mlp, "(embed_dim %d and mlp_ratio %g in adatosk.config: MLP width "
-      "%d)", c->embed_dim, c->mlp_ratio, c->mlp_hidden);
-  NOTE (patch, "(embed_dim %d, tubelet_size %d and patch_size %d in "
-      "adatosk.config)", c->embed_dim, c->tubelet_size, c->patch_size);
+  NOTE (mlp,
+      "(embed_dim %d and mlp_ratio %g in adatosk.config: MLP width "
+      "%d)",
+      c->embed_dim, c->mlp_ratio, c->mlp_hidden);
+  NOTE (patch,
+      "(embed_dim %d, tubelet_size %d and patch_size %d in "
+      "adatosk.config)",
+      c->embed_dim, c->tubelet_size, c->patch_size);
   NOTE (classes, "(num_classes %d and embed_dim %d in adatosk.config)",
       c->num_classes, c->embed_dim);
   NOTE (decoder, "(decoder_embed_dim %d in adatosk.config)",
       c->decoder_embed_dim);
-  NOTE (decoder_mlp, "(decoder_embed_dim %d and mlp_ratio %g in "
-      "adatosk.config: MLP width %d)", c->decoder_embed_dim, c->mlp_ratio,
+  NOTE (decoder_mlp,
+      "(decoder_embed_dim %d and mlp_ratio %g in "
+      "adatosk.config: MLP width %d)",
+      c->decoder_embed_dim, c->mlp_ratio,
       adatosk_mlp_width (c->mlp_ratio, c->decoder_embed_dim));
-  NOTE (decoder_link, "(decoder_embed_dim %d and embed_dim %d in "
-      "adatosk.config)", c->decoder_embed_dim, c->embed_dim);
-  NOTE (decoder_patch, "(decoder_embed_dim %d, tubelet_size %d and "
-      "patch_size %d in adatosk.config)", c->decoder_embed_dim,
-      c->tubelet_size, c->patch_size);
+  NOTE (decoder_link,
+      "(decoder_embed_dim %d and embed_dim %d in "
+      "adatosk.config)",
+      c->decoder_embed_dim, c->embed_dim);
+  NOTE (decoder_patch,
+      "(decoder_embed_dim %d, tubelet_size %d and "
+      "patch_size %d in adatosk.config)",
+      c->decoder_embed_dim, c->tubelet_size, c->patch_size);
 #undef NOTE
 }
 
 /* A tensor the config calls for. */
-typedef struct {
+typedef struct
+{
   char name[64];
   int ndim;
   int64_t shape[ADATOSK_SAFETENSORS_MAX_NDIM];
-  const char *why;                       /* a ShapeNotes entry */
-  const float **slot;                    /* the model's named pointer, or NULL */
+  const char *why;    /* a ShapeNotes entry */
+  const float **slot; /* the model's named pointer, or NULL */
   bool decoder;
-  const AdatoskSafetensorsEntry *entry;  /* the file's tensor, once matched */
+  const AdatoskSafetensorsEntry *entry; /* the file's tensor, once matched */
 } PlannedTensor;
 
-typedef struct {
-  GArray *tensors;     /* PlannedTensor, in the spec's order */
+typedef struct
+{
+  GArray *tensors; /* PlannedTensor, in the spec's order */
   ShapeNotes notes;
 } TensorPlan;
 
-#define DIMS(...) (int) (sizeof ((int64_t[]) { __VA_ARGS__ }) / sizeof (int64_t)), \
-    (int64_t[]) { __VA_ARGS__ }
+#define DIMS(...) \
+  (int) (sizeof ((int64_t[]){__VA_ARGS__}) / sizeof (int64_t)), (int64_t[]) \
+  { \
+    __VA_ARGS__ \
+  }
 
-static void
-expect (TensorPlan *plan, const char *why, const float **slot, int ndim,
-    const int64_t *shape, const char *name_format, ...)
+static void expect (TensorPlan *plan, const char *why, const float **slot,
+    int ndim, const int64_t *shape, const char *name_format, ...)
     __attribute__ ((format (printf, 6, 7)));
 
 static void
 expect (TensorPlan *plan, const char *why, const float **slot, int ndim,
     const int64_t *shape, const char *name_format, ...)
 {
-  PlannedTensor planned = { .ndim = ndim, .why = why, .slot = slot };
+  PlannedTensor planned = {.ndim = ndim, .why = why, .slot = slot};
   va_list args;
   va_start (args, name_format);
   vsnprintf (planned.name, sizeof planned.name, name_format, args);
@@ -181,18 +196,30 @@ expect_block (TensorPlan *plan, const char *prefix, int64_t width,
     AdatoskBlockWeights *w)
 {
 #define SLOT(field) (w ? &w->field : NULL)
-  expect (plan, why_width, SLOT (norm1_weight), DIMS (width), "%s.norm1.weight", prefix);
-  expect (plan, why_width, SLOT (norm1_bias), DIMS (width), "%s.norm1.bias", prefix);
-  expect (plan, why_width, SLOT (qkv_weight), DIMS (3 * width, width), "%s.attn.qkv.weight", prefix);
-  expect (plan, why_width, SLOT (qkv_bias), DIMS (3 * width), "%s.attn.qkv.bias", prefix);
-  expect (plan, why_width, SLOT (proj_weight), DIMS (width, width), "%s.attn.proj.weight", prefix);
-  expect (plan, why_width, SLOT (proj_bias), DIMS (width), "%s.attn.proj.bias", prefix);
-  expect (plan, why_width, SLOT (norm2_weight), DIMS (width), "%s.norm2.weight", prefix);
-  expect (plan, why_width, SLOT (norm2_bias), DIMS (width), "%s.norm2.bias", prefix);
-  expect (plan, why_mlp, SLOT (fc1_weight), DIMS (hidden, width), "%s.mlp.fc1.weight", prefix);
-  expect (plan, why_mlp, SLOT (fc1_bias), DIMS (hidden), "%s.mlp.fc1.bias", prefix);
-  expect (plan, why_mlp, SLOT (fc2_weight), DIMS (width, hidden), "%s.mlp.fc2.weight", prefix);
-  expect (plan, why_width, SLOT (fc2_bias), DIMS (width), "%s.mlp.fc2.bias", prefix);
+  expect (plan, why_width, SLOT (norm1_weight), DIMS (width), "%s.norm1.weight",
+      prefix);
+  expect (plan, why_width, SLOT (norm1_bias), DIMS (width), "%s.norm1.bias",
+      prefix);
+  expect (plan, why_width, SLOT (qkv_weight), DIMS (3 * width, width),
+      "%s.attn.qkv.weight", prefix);
+  expect (plan, why_width, SLOT (qkv_bias), DIMS (3 * width),
+      "%s.attn.qkv.bias", prefix);
+  expect (plan, why_width, SLOT (proj_weight), DIMS (width, width),
+      "%s.attn.proj.weight", prefix);
+  expect (plan, why_width, SLOT (proj_bias), DIMS (width), "%s.attn.proj.bias",
+      prefix);
+  expect (plan, why_width, SLOT (norm2_weight), DIMS (width), "%s.norm2.weight",
+      prefix);
+  expect (plan, why_width, SLOT (norm2_bias), DIMS (width), "%s.norm2.bias",
+      prefix);
+  expect (plan, why_mlp, SLOT (fc1_weight), DIMS (hidden, width),
+      "%s.mlp.fc1.weight", prefix);
+  expect (plan, why_mlp, SLOT (fc1_bias), DIMS (hidden), "%s.mlp.fc1.bias",
+      prefix);
+  expect (plan, why_mlp, SLOT (fc2_weight), DIMS (width, hidden),
+      "%s.mlp.fc2.weight", prefix);
+  expect (plan, why_width, SLOT (fc2_bias), DIMS (width), "%s.mlp.fc2.bias",
+      prefix);
 #undef SLOT
 }
 
@@ -241,16 +268,21 @@ plan_tensors (TensorPlan *plan, AdatoskModel *model)
     expect_block (plan, prefix, d, c->mlp_hidden, notes->embed, notes->mlp,
         &model->blocks[i]);
   }
-  expect (plan, notes->embed, &model->atsm_norm_weight, DIMS (d), "atsm.norm.weight");
-  expect (plan, notes->embed, &model->atsm_norm_bias, DIMS (d), "atsm.norm.bias");
-  expect (plan, notes->classes, &model->prototypes, DIMS (classes, d), "atsm.prototypes");
+  expect (plan, notes->embed, &model->atsm_norm_weight, DIMS (d),
+      "atsm.norm.weight");
+  expect (plan, notes->embed, &model->atsm_norm_bias, DIMS (d),
+      "atsm.norm.bias");
+  expect (plan, notes->classes, &model->prototypes, DIMS (classes, d),
+      "atsm.prototypes");
   /* The scalars are copied out after conversion (see copy_scalars). */
   expect (plan, "(a learned scalar)", NULL, DIMS (1), "atsm.alpha_dyn");
   expect (plan, "(a learned scalar)", NULL, DIMS (1), "atsm.alpha_sem");
   expect (plan, "(a learned scalar)", NULL, DIMS (1), "atsm.beta");
-  expect (plan, notes->embed, &model->fc_norm_weight, DIMS (d), "fc_norm.weight");
+  expect (plan, notes->embed, &model->fc_norm_weight, DIMS (d),
+      "fc_norm.weight");
   expect (plan, notes->embed, &model->fc_norm_bias, DIMS (d), "fc_norm.bias");
-  expect (plan, notes->classes, &model->head_weight, DIMS (classes, d), "head.weight");
+  expect (plan, notes->classes, &model->head_weight, DIMS (classes, d),
+      "head.weight");
   expect (plan, notes->classes, &model->head_bias, DIMS (classes), "head.bias");
   if (adatosk_config_has_decoder (c))
     expect_decoder (plan, c);
@@ -261,12 +293,13 @@ same_shape (const PlannedTensor *planned, const AdatoskSafetensorsEntry *entry)
 {
   return planned->ndim == entry->ndim
       && memcmp (planned->shape, entry->shape,
-          (size_t) entry->ndim * sizeof *entry->shape) == 0;
+             (size_t) entry->ndim * sizeof *entry->shape)
+      == 0;
 }
 
 static AdatoskStatus
-check_file_tensor (const AdatoskSafetensorsEntry *entry,
-    PlannedTensor *planned, const AdatoskConfig *config, AdatoskError *error)
+check_file_tensor (const AdatoskSafetensorsEntry *entry, PlannedTensor *planned,
+    const AdatoskConfig *config, AdatoskError *error)
 {
   if (!planned && is_decoder_tensor (entry->name)
       && !adatosk_config_has_decoder (config))
@@ -277,7 +310,8 @@ check_file_tensor (const AdatoskSafetensorsEntry *entry,
   if (!planned)
     return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
         "unknown tensor '%s' (not a tensor of the AdaTosk model this "
-        "adatosk.config describes)", entry->name);
+        "adatosk.config describes)",
+        entry->name);
   if (!same_shape (planned, entry)) {
     char found[128], expected[128];
     adatosk_format_shape (found, sizeof found, entry->ndim, entry->shape);
@@ -333,9 +367,11 @@ check_missing (const TensorPlan *plan, bool *has_decoder, AdatoskError *error)
     char shape[128];
     adatosk_format_shape (shape, sizeof shape, p->ndim, p->shape);
     return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
-        "missing tensor '%s' (shape %s)%s", p->name, shape, p->decoder
-        ? ": the file has other decoder tensors, so it needs all of them "
-          "(an inference file leaves out every decoder tensor)" : "");
+        "missing tensor '%s' (shape %s)%s", p->name, shape,
+        p->decoder
+            ? ": the file has other decoder tensors, so it needs all of them "
+              "(an inference file leaves out every decoder tensor)"
+            : "");
   }
   return ADATOSK_OK;
 }
@@ -358,8 +394,9 @@ check_finite (const AdatoskTensor *tensor, AdatoskError *error)
       return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
           "tensor '%s' has %s at element %" G_GINT64_FORMAT " (NaN or "
           "infinite weights give meaningless results; was training "
-          "diverging?)", tensor->name,
-          isnan (tensor->data[i]) ? "a NaN" : "an infinite value", i);
+          "diverging?)",
+          tensor->name, isnan (tensor->data[i]) ? "a NaN" : "an infinite value",
+          i);
   }
   return ADATOSK_OK;
 }
@@ -383,10 +420,10 @@ allocate_storage (AdatoskModel *model, const TensorPlan *plan,
     return adatosk_fail (error, ADATOSK_ERROR_OUT_OF_MEMORY,
         "the weights (%" G_GINT64_FORMAT " floats) do not fit in memory",
         total);
-  size_t bytes = (size_t) (total > 0 ? total : TENSOR_ALIGNMENT_FLOATS)
-      * sizeof (float);
-  model->storage = aligned_alloc (TENSOR_ALIGNMENT_FLOATS * sizeof (float),
-      bytes);
+  size_t bytes =
+      (size_t) (total > 0 ? total : TENSOR_ALIGNMENT_FLOATS) * sizeof (float);
+  model->storage =
+      aligned_alloc (TENSOR_ALIGNMENT_FLOATS * sizeof (float), bytes);
   if (!model->storage)
     return adatosk_fail (error, ADATOSK_ERROR_OUT_OF_MEMORY,
         "cannot allocate %zu MiB for the weights", bytes >> 20);
@@ -423,8 +460,10 @@ convert_tensors (AdatoskModel *model, const TensorPlan *plan,
 static void
 copy_scalars (AdatoskModel *model)
 {
-  model->alpha_dyn = adatosk_model_find_tensor (model, "atsm.alpha_dyn")->data[0];
-  model->alpha_sem = adatosk_model_find_tensor (model, "atsm.alpha_sem")->data[0];
+  model->alpha_dyn =
+      adatosk_model_find_tensor (model, "atsm.alpha_dyn")->data[0];
+  model->alpha_sem =
+      adatosk_model_find_tensor (model, "atsm.alpha_sem")->data[0];
   model->beta = adatosk_model_find_tensor (model, "atsm.beta")->data[0];
 }
 
@@ -434,8 +473,8 @@ load_tensors (AdatoskModel *model, const AdatoskSafetensors *file,
 {
   TensorPlan plan;
   plan_tensors (&plan, model);
-  AdatoskStatus status = match_file_tensors (&plan, file, &model->config,
-      error);
+  AdatoskStatus status =
+      match_file_tensors (&plan, file, &model->config, error);
   if (status == ADATOSK_OK)
     status = check_missing (&plan, &model->has_decoder, error);
   if (status == ADATOSK_OK)
@@ -479,8 +518,7 @@ load_from_bytes (const uint8_t *bytes, size_t size, const char *origin,
     AdatoskModel **model_out, AdatoskError *error)
 {
   AdatoskSafetensors file;
-  AdatoskStatus status = adatosk_safetensors_parse (bytes, size, &file,
-      error);
+  AdatoskStatus status = adatosk_safetensors_parse (bytes, size, &file, error);
   if (status == ADATOSK_OK) {
     AdatoskModel *model = g_new0 (AdatoskModel, 1);
     status = build_model (model, &file, error);
@@ -535,8 +573,7 @@ adatosk_model_load (const char *path, AdatoskModel **model_out,
     }
   }
   close (fd);
-  AdatoskStatus status = load_from_bytes (bytes, size, path, model_out,
-      error);
+  AdatoskStatus status = load_from_bytes (bytes, size, path, model_out, error);
   if (size > 0)
     munmap ((void *) bytes, size);
   return status;

@@ -9,43 +9,46 @@
 #include <stdbool.h>
 
 /* One pre-norm ViT block; weights are PyTorch Linear layout [out][in]. */
-typedef struct {
-  const float *norm1_weight, *norm1_bias;   /* [D] */
-  const float *qkv_weight, *qkv_bias;       /* [3D][D], [3D]; rows [q; k; v] */
-  const float *proj_weight, *proj_bias;     /* [D][D], [D] */
-  const float *norm2_weight, *norm2_bias;   /* [D] */
-  const float *fc1_weight, *fc1_bias;       /* [hidden][D], [hidden] */
-  const float *fc2_weight, *fc2_bias;       /* [D][hidden], [D] */
+typedef struct
+{
+  const float *norm1_weight, *norm1_bias; /* [D] */
+  const float *qkv_weight, *qkv_bias;     /* [3D][D], [3D]; rows [q; k; v] */
+  const float *proj_weight, *proj_bias;   /* [D][D], [D] */
+  const float *norm2_weight, *norm2_bias; /* [D] */
+  const float *fc1_weight, *fc1_bias;     /* [hidden][D], [hidden] */
+  const float *fc2_weight, *fc2_bias;     /* [D][hidden], [D] */
 } AdatoskBlockWeights;
 
-typedef struct {
-  char *name;          /* as in the file, e.g. "blocks.3.attn.qkv.weight" */
+typedef struct
+{
+  char *name; /* as in the file, e.g. "blocks.3.attn.qkv.weight" */
   int ndim;
   int64_t shape[5];
   int64_t numel;
-  const float *data;   /* float32, inside AdatoskModel.storage */
+  const float *data; /* float32, inside AdatoskModel.storage */
 } AdatoskTensor;
 
-struct AdatoskModel {
+struct AdatoskModel
+{
   AdatoskConfig config;
-  char **labels;       /* [num_classes], NUL-terminated UTF-8 */
+  char **labels; /* [num_classes], NUL-terminated UTF-8 */
   char *name, *license, *trained_on;
 
-  float *storage;      /* every tensor, converted to float32, one allocation */
+  float *storage; /* every tensor, converted to float32, one allocation */
   AdatoskTensor *tensors;
   int num_tensors;
   int64_t num_params;
 
-  const float *patch_weight;      /* [D][3][tau][p][p] == [D][patch_dim] */
-  const float *patch_bias;        /* [D] */
-  AdatoskBlockWeights *blocks;    /* [depth] */
-  const float *atsm_norm_weight, *atsm_norm_bias;  /* [D] */
-  const float *prototypes;        /* [C][D] */
+  const float *patch_weight;   /* [D][3][tau][p][p] == [D][patch_dim] */
+  const float *patch_bias;     /* [D] */
+  AdatoskBlockWeights *blocks; /* [depth] */
+  const float *atsm_norm_weight, *atsm_norm_bias; /* [D] */
+  const float *prototypes;                        /* [C][D] */
   float alpha_dyn, alpha_sem, beta;
-  const float *fc_norm_weight, *fc_norm_bias;      /* [D] */
-  const float *head_weight;       /* [C][D] */
-  const float *head_bias;         /* [C] */
-  bool has_decoder;               /* decoder.* tensors present (training file) */
+  const float *fc_norm_weight, *fc_norm_bias; /* [D] */
+  const float *head_weight;                   /* [C][D] */
+  const float *head_bias;                     /* [C] */
+  bool has_decoder; /* decoder.* tensors present (training file) */
 };
 
 /* The tensor named `name`, or NULL. */

@@ -6,10 +6,12 @@
 AdatoskOutput *
 adatosk_output_new (const AdatoskModel *model)
 {
-  if (!model) return NULL;
+  if (!model)
+    return NULL;
   const AdatoskConfig *c = adatosk_model_get_config (model);
   AdatoskOutput *out = calloc (1, sizeof *out);
-  if (!out) return NULL;
+  if (!out)
+    return NULL;
   out->num_classes = c->num_classes;
   out->num_slots = c->num_slots;
   out->num_tokens = c->num_tokens;
@@ -30,7 +32,8 @@ adatosk_output_new (const AdatoskModel *model)
 void
 adatosk_output_free (AdatoskOutput *out)
 {
-  if (!out) return;
+  if (!out)
+    return;
   free (out->logits);
   free (out->probs);
   free (out->significance);

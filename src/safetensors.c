@@ -48,7 +48,7 @@ scan_json_structure (const char *text, size_t length, const char *what,
     char c = text[i];
     if (in_string) {
       if (c == '\\')
-        i++;    /* the escaped character cannot end the string */
+        i++; /* the escaped character cannot end the string */
       else if (c == '"')
         in_string = false;
     } else if (c == '"') {
@@ -56,8 +56,8 @@ scan_json_structure (const char *text, size_t length, const char *what,
     } else if (c == '[' || c == '{') {
       if (++depth > MAX_JSON_DEPTH)
         return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
-            "%s nests JSON lists/objects more than %d levels deep",
-            what, MAX_JSON_DEPTH);
+            "%s nests JSON lists/objects more than %d levels deep", what,
+            MAX_JSON_DEPTH);
     } else if ((c == ']' || c == '}') && --depth == 0) {
       break;
     }
@@ -66,13 +66,14 @@ scan_json_structure (const char *text, size_t length, const char *what,
     if (!is_json_space (text[i]))
       return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
           "%s is not valid JSON: more text follows the end of its value (at "
-          "byte %zu)", what, i);
+          "byte %zu)",
+          what, i);
   return ADATOSK_OK;
 }
 
 AdatoskStatus
-adatosk_json_parse_untrusted (const char *text, size_t length,
-    const char *what, JsonNode **root_out, AdatoskError *error)
+adatosk_json_parse_untrusted (const char *text, size_t length, const char *what,
+    JsonNode **root_out, AdatoskError *error)
 {
   AdatoskStatus status = scan_json_structure (text, length, what, error);
   if (status != ADATOSK_OK)
@@ -96,10 +97,14 @@ const char *
 adatosk_json_describe (JsonNode *node)
 {
   switch (json_node_get_node_type (node)) {
-    case JSON_NODE_OBJECT: return "an object";
-    case JSON_NODE_ARRAY: return "an array";
-    case JSON_NODE_NULL: return "null";
-    case JSON_NODE_VALUE: break;
+    case JSON_NODE_OBJECT:
+      return "an object";
+    case JSON_NODE_ARRAY:
+      return "an array";
+    case JSON_NODE_NULL:
+      return "null";
+    case JSON_NODE_VALUE:
+      break;
   }
   GType type = json_node_get_value_type (node);
   if (type == G_TYPE_INT64)
@@ -122,8 +127,7 @@ adatosk_json_get_integer (JsonNode *node, int64_t *value)
 }
 
 void
-adatosk_format_shape (char *buffer, size_t size, int ndim,
-    const int64_t *shape)
+adatosk_format_shape (char *buffer, size_t size, int ndim, const int64_t *shape)
 {
   size_t used = (size_t) snprintf (buffer, size, "[");
   for (int i = 0; i < ndim && used < size; i++)
@@ -145,9 +149,12 @@ static const char *
 dtype_name (AdatoskDtype dtype)
 {
   switch (dtype) {
-    case ADATOSK_DTYPE_F32: return "F32";
-    case ADATOSK_DTYPE_F16: return "F16";
-    case ADATOSK_DTYPE_BF16: return "BF16";
+    case ADATOSK_DTYPE_F32:
+      return "F32";
+    case ADATOSK_DTYPE_F16:
+      return "F16";
+    case ADATOSK_DTYPE_BF16:
+      return "BF16";
   }
   return "?";
 }
@@ -158,8 +165,23 @@ static bool
 is_other_safetensors_dtype (const char *name)
 {
   static const char *const others[] = {
-    "BOOL", "U8", "I8", "I16", "U16", "I32", "U32", "I64", "U64", "F64",
-    "F8_E5M2", "F8_E4M3", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4", "C64",
+      "BOOL",
+      "U8",
+      "I8",
+      "I16",
+      "U16",
+      "I32",
+      "U32",
+      "I64",
+      "U64",
+      "F64",
+      "F8_E5M2",
+      "F8_E4M3",
+      "F8_E8M0",
+      "F6_E2M3",
+      "F6_E3M2",
+      "F4",
+      "C64",
   };
   for (size_t i = 0; i < G_N_ELEMENTS (others); i++)
     if (strcmp (name, others[i]) == 0)
@@ -191,7 +213,8 @@ parse_dtype (const char *tensor, JsonObject *entry, AdatoskDtype *dtype,
   if (is_other_safetensors_dtype (name))
     return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
         "unsupported dtype %s for tensor '%s' (AdaTosk model files use F32, "
-        "F16 or BF16)", name, tensor);
+        "F16 or BF16)",
+        name, tensor);
   return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
       "unknown dtype \"%s\" for tensor '%s'", name, tensor);
 }
@@ -215,8 +238,8 @@ parse_shape (const char *tensor, JsonObject *entry,
   guint ndim = json_array_get_length (dims);
   if (ndim > ADATOSK_SAFETENSORS_MAX_NDIM)
     return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
-        "tensor '%s' has %u dimensions, more than the %d supported",
-        tensor, ndim, ADATOSK_SAFETENSORS_MAX_NDIM);
+        "tensor '%s' has %u dimensions, more than the %d supported", tensor,
+        ndim, ADATOSK_SAFETENSORS_MAX_NDIM);
 
   out->ndim = (int) ndim;
   out->numel = 1;
@@ -232,8 +255,7 @@ parse_shape (const char *tensor, JsonObject *entry,
           out->shape[i]);
     if (__builtin_mul_overflow (out->numel, out->shape[i], &out->numel))
       return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
-          "tensor '%s': the shape's element count overflows 64 bits",
-          tensor);
+          "tensor '%s': the shape's element count overflows 64 bits", tensor);
   }
   return ADATOSK_OK;
 }
@@ -248,14 +270,15 @@ parse_offsets (const char *tensor, JsonObject *entry, uint64_t data_size,
         "tensor '%s' has no \"data_offsets\"", tensor);
 
   int64_t begin, end;
-  JsonArray *pair = JSON_NODE_HOLDS_ARRAY (node)
-      ? json_node_get_array (node) : NULL;
+  JsonArray *pair =
+      JSON_NODE_HOLDS_ARRAY (node) ? json_node_get_array (node) : NULL;
   if (!pair || json_array_get_length (pair) != 2
       || !adatosk_json_get_integer (json_array_get_element (pair, 0), &begin)
       || !adatosk_json_get_integer (json_array_get_element (pair, 1), &end))
     return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
         "tensor '%s': \"data_offsets\" must be a list of two integers "
-        "[begin, end]", tensor);
+        "[begin, end]",
+        tensor);
   if (begin < 0 || end < 0)
     return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
         "tensor '%s': data_offsets [%" PRId64 ", %" PRId64 "] are negative",
@@ -263,7 +286,8 @@ parse_offsets (const char *tensor, JsonObject *entry, uint64_t data_size,
   if (begin > end)
     return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
         "tensor '%s': data_offsets [%" PRId64 ", %" PRId64 "] begin after "
-        "they end", tensor, begin, end);
+        "they end",
+        tensor, begin, end);
   if ((uint64_t) end > data_size)
     return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
         "tensor '%s': data_offsets [%" PRId64 ", %" PRId64 "] reach beyond "
@@ -280,8 +304,8 @@ parse_offsets (const char *tensor, JsonObject *entry, uint64_t data_size,
     return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
         "tensor '%s': data_offsets [%" PRId64 ", %" PRId64 "] hold %" PRIu64
         " bytes, but shape %s of %s needs %" PRId64 " elements of %zu bytes",
-        tensor, begin, end, bytes, shape, dtype_name (out->dtype),
-        out->numel, element_size);
+        tensor, begin, end, bytes, shape, dtype_name (out->dtype), out->numel,
+        element_size);
   }
   out->begin = (uint64_t) begin;
   out->end = (uint64_t) end;
@@ -358,9 +382,10 @@ check_tiling (AdatoskSafetensors *file, AdatoskError *error)
     const AdatoskSafetensorsEntry *t = &file->tensors[i];
     if (t->begin < covered)
       return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
-          "tensors '%s' (bytes %" PRIu64 "..%" PRIu64 ") and '%s' (bytes %"
-          PRIu64 "..%" PRIu64 ") overlap", previous->name, previous->begin,
-          previous->end, t->name, t->begin, t->end);
+          "tensors '%s' (bytes %" PRIu64 "..%" PRIu64
+          ") and '%s' (bytes %" PRIu64 "..%" PRIu64 ") overlap",
+          previous->name, previous->begin, previous->end, t->name, t->begin,
+          t->end);
     if (t->begin > covered && !previous)
       return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
           "the data region starts with %" PRIu64 " bytes that no tensor "
@@ -369,21 +394,22 @@ check_tiling (AdatoskSafetensors *file, AdatoskError *error)
     if (t->begin > covered)
       return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
           "a gap of %" PRIu64 " bytes that no tensor covers lies between "
-          "tensors '%s' (ends at %" PRIu64 ") and '%s' (begins at %" PRIu64
-          ")", t->begin - covered, previous->name, covered, t->name,
-          t->begin);
+          "tensors '%s' (ends at %" PRIu64 ") and '%s' (begins at %" PRIu64 ")",
+          t->begin - covered, previous->name, covered, t->name, t->begin);
     covered = t->end;
     previous = t;
   }
   if (covered < file->data_size && !previous)
     return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
         "the data region holds %" PRIu64 " bytes but the header lists no "
-        "tensor", file->data_size);
+        "tensor",
+        file->data_size);
   if (covered < file->data_size)
     return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
-        "%" PRIu64 " trailing bytes after the last tensor ('%s', ends at %"
-        PRIu64 ") are not covered by any tensor", file->data_size - covered,
-        previous->name, covered);
+        "%" PRIu64
+        " trailing bytes after the last tensor ('%s', ends at %" PRIu64
+        ") are not covered by any tensor",
+        file->data_size - covered, previous->name, covered);
   return ADATOSK_OK;
 }
 
@@ -409,18 +435,20 @@ read_header_length (const uint8_t *bytes, size_t size, uint64_t *length,
   if (size < 8)
     return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
         "the file is %zu bytes, shorter than the 8-byte header length a "
-        "safetensors file starts with", size);
+        "safetensors file starts with",
+        size);
 
   *length = read_u64_le (bytes);
   if (*length > MAX_HEADER_SIZE)
     return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
         "header length %" PRIu64 " is beyond the 100 MB limit of the "
-        "safetensors format (is this a safetensors file?)", *length);
+        "safetensors format (is this a safetensors file?)",
+        *length);
   if (*length > size - 8)
     return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
         "header length %" PRIu64 " reaches beyond the end of the file (%zu "
-        "bytes after the length field; is the file truncated?)", *length,
-        size - 8);
+        "bytes after the length field; is the file truncated?)",
+        *length, size - 8);
   return ADATOSK_OK;
 }
 
@@ -456,8 +484,8 @@ adatosk_safetensors_parse (const uint8_t *bytes, size_t size,
 {
   memset (file, 0, sizeof *file);
   uint64_t header_length = 0;
-  AdatoskStatus status = read_header_length (bytes, size, &header_length,
-      error);
+  AdatoskStatus status =
+      read_header_length (bytes, size, &header_length, error);
   if (status != ADATOSK_OK)
     return status;
 
@@ -476,8 +504,8 @@ adatosk_safetensors_parse (const uint8_t *bytes, size_t size,
 
   file->data = bytes + 8 + header_length;
   file->data_size = size - 8 - header_length;
-  file->metadata = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-      g_free);
+  file->metadata =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   status = parse_header_members (json_node_get_object (root), file, error);
   json_node_unref (root);
   if (status != ADATOSK_OK)

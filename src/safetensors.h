@@ -19,26 +19,29 @@
 #define ADATOSK_SAFETENSORS_MAX_NDIM 5
 
 /* The dtypes the runtime reads; others are rejected at parse time. */
-typedef enum {
+typedef enum
+{
   ADATOSK_DTYPE_F32,
   ADATOSK_DTYPE_F16,
   ADATOSK_DTYPE_BF16,
 } AdatoskDtype;
 
-typedef struct {
+typedef struct
+{
   char *name;
   AdatoskDtype dtype;
   int ndim;
   int64_t shape[ADATOSK_SAFETENSORS_MAX_NDIM];
   int64_t numel;
-  uint64_t begin, end;    /* byte range inside the data region */
+  uint64_t begin, end; /* byte range inside the data region */
 } AdatoskSafetensorsEntry;
 
-typedef struct {
-  AdatoskSafetensorsEntry *tensors;  /* sorted by offset */
+typedef struct
+{
+  AdatoskSafetensorsEntry *tensors; /* sorted by offset */
   int num_tensors;
-  GHashTable *metadata;              /* "__metadata__": char * -> char * */
-  const uint8_t *data;               /* the data region, in the parsed buffer */
+  GHashTable *metadata; /* "__metadata__": char * -> char * */
+  const uint8_t *data;  /* the data region, in the parsed buffer */
   uint64_t data_size;
 } AdatoskSafetensors;
 

@@ -15,7 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct {
+typedef struct
+{
   char **configs;
   double keeps[8];
   int num_keeps;
@@ -30,7 +31,8 @@ static double
 sgemm_gflops (int size, int repeat)
 {
   size_t count = (size_t) size * size;
-  float *a = malloc (count * sizeof (float)), *b = malloc (count * sizeof (float));
+  float *a = malloc (count * sizeof (float)),
+        *b = malloc (count * sizeof (float));
   float *c = malloc (count * sizeof (float));
   for (size_t i = 0; i < count; i++) {
     a[i] = (float) ((i * 7) % 13) * 0.01f;
@@ -41,7 +43,8 @@ sgemm_gflops (int size, int repeat)
     double start = timing_now_ms ();
     cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, size, size, size,
         1.0f, a, size, b, size, 0.0f, c, size);
-    if (r > 0) times[r - 1] = timing_now_ms () - start;  /* run 0 warms up */
+    if (r > 0)
+      times[r - 1] = timing_now_ms () - start; /* run 0 warms up */
   }
   free (a);
   free (b);
@@ -62,9 +65,9 @@ reference_ms (const BenchOptions *opt, const char *config, double keep,
   g_snprintf (keep_s, sizeof keep_s, "%g", keep);
   g_snprintf (threads_s, sizeof threads_s, "%d", opt->threads);
   g_snprintf (repeat_s, sizeof repeat_s, "%d", opt->repeat);
-  const char *argv[] = { opt->python, opt->reference, "--config", config,
-    "--keep", keep_s, "--threads", threads_s, "--repeat", repeat_s, "--seed", "0",
-    "--malloc", allocator, "--model-out", model_path, NULL };
+  const char *argv[] = {opt->python, opt->reference, "--config", config,
+      "--keep", keep_s, "--threads", threads_s, "--repeat", repeat_s, "--seed",
+      "0", "--malloc", allocator, "--model-out", model_path, NULL};
   char *out = NULL, *err = NULL;
   int wait_status = 0;
   GError *error = NULL;
@@ -88,7 +91,8 @@ reference_ms (const BenchOptions *opt, const char *config, double keep,
     if (json_object_has_member (obj, "ms_median"))
       ms = json_object_get_double_member (obj, "ms_median");
   }
-  if (ms < 0.0) fprintf (stderr, "bench: unexpected reference output: %s\n", out);
+  if (ms < 0.0)
+    fprintf (stderr, "bench: unexpected reference output: %s\n", out);
   g_object_unref (parser);
 done:
   g_free (out);
@@ -113,13 +117,15 @@ forward_ms (const BenchOptions *opt, const AdatoskModel *model, double keep)
   size_t count = (size_t) 3 * c->num_frames * c->img_height * c->img_width;
   float *clip = malloc (count * sizeof (float));
   GRand *rand = g_rand_new_with_seed (1);
-  for (size_t i = 0; i < count; i++) clip[i] = (float) g_rand_double_range (rand, -2.0, 2.0);
+  for (size_t i = 0; i < count; i++)
+    clip[i] = (float) g_rand_double_range (rand, -2.0, 2.0);
   AdatoskOutput *out = adatosk_output_new (model);
   double times[64];
   for (int r = 0; r <= opt->repeat; r++) {
     double start = timing_now_ms ();
     adatosk_backend_forward (backend, clip, keep, out, NULL);
-    if (r > 0) times[r - 1] = timing_now_ms () - start;
+    if (r > 0)
+      times[r - 1] = timing_now_ms () - start;
   }
   g_rand_free (rand);
   adatosk_output_free (out);
@@ -137,17 +143,26 @@ parse_options (int argc, char **argv, BenchOptions *opt)
   opt->python = "/usr/bin/python3";
   opt->reference = ADATOSK_SOURCE_DIR "/train/bench_reference.py";
   for (int i = 0; i < argc; i += 2) {
-    if (i + 1 >= argc) return 0;
+    if (i + 1 >= argc)
+      return 0;
     const char *name = argv[i], *value = argv[i + 1];
-    if (!strcmp (name, "--configs")) configs = value;
-    else if (!strcmp (name, "--keeps")) keeps = value;
-    else if (!strcmp (name, "--threads")) opt->threads = atoi (value);
-    else if (!strcmp (name, "--repeat")) opt->repeat = atoi (value);
-    else if (!strcmp (name, "--python")) opt->python = value;
-    else if (!strcmp (name, "--reference")) opt->reference = value;
-    else return 0;
+    if (!strcmp (name, "--configs"))
+      configs = value;
+    else if (!strcmp (name, "--keeps"))
+      keeps = value;
+    else if (!strcmp (name, "--threads"))
+      opt->threads = atoi (value);
+    else if (!strcmp (name, "--repeat"))
+      opt->repeat = atoi (value);
+    else if (!strcmp (name, "--python"))
+      opt->python = value;
+    else if (!strcmp (name, "--reference"))
+      opt->reference = value;
+    else
+      return 0;
   }
-  if (opt->threads < 1 || opt->repeat < 1 || opt->repeat > 63) return 0;
+  if (opt->threads < 1 || opt->repeat < 1 || opt->repeat > 63)
+    return 0;
   opt->configs = g_strsplit (configs, ",", -1);
   char **keep_list = g_strsplit (keeps, ",", -1);
   opt->num_keeps = 0;
@@ -168,16 +183,20 @@ cli_bench (int argc, char **argv)
 {
   BenchOptions opt;
   if (!parse_options (argc, argv, &opt)) {
-    fprintf (stderr, "usage: adatosk bench [--configs adatosk-b,adatosk-tiny] "
+    fprintf (stderr,
+        "usage: adatosk bench [--configs adatosk-b,adatosk-tiny] "
         "[--keeps 1.0,0.5] [--threads N] [--repeat N (1-63)] [--python PATH] "
         "[--reference train/bench_reference.py]\n");
     return 2;
   }
   openblas_set_num_threads (opt.threads);
   double peak = sgemm_gflops (2048, 3);
-  printf ("threads %d, OpenBLAS %s, sgemm 2048^3: %.1f GFLOP/s, median of %d runs per row\n\n",
+  printf ("threads %d, OpenBLAS %s, sgemm 2048^3: %.1f GFLOP/s, median of %d "
+          "runs per row\n\n",
       opt.threads, openblas_get_corename (), peak, opt.repeat);
-  printf ("| config | keep | tokens after ATSM | GFLOP | C ms | C GFLOP/s | of sgemm "
+  printf (
+      "| config | keep | tokens after ATSM | GFLOP | C ms | C GFLOP/s | of "
+      "sgemm "
       "| PyTorch ms | C / PyTorch | PyTorch ms, tuned malloc | C / tuned |\n");
   printf ("|---|---|---|---|---|---|---|---|---|---|---|\n");
 
@@ -186,8 +205,10 @@ cli_bench (int argc, char **argv)
   for (char **config = opt.configs; *config && dir; config++) {
     char *path = g_strdup_printf ("%s/%s.safetensors", dir, *config);
     for (int k = 0; k < opt.num_keeps; k++) {
-      double tuned_ms = reference_ms (&opt, *config, opt.keeps[k], "tuned", path);
-      double torch_ms = reference_ms (&opt, *config, opt.keeps[k], "default", path);
+      double tuned_ms =
+          reference_ms (&opt, *config, opt.keeps[k], "tuned", path);
+      double torch_ms =
+          reference_ms (&opt, *config, opt.keeps[k], "default", path);
       AdatoskModel *model;
       if (torch_ms < 0.0 || tuned_ms < 0.0 || !cli_load_model (path, &model)) {
         status = 1;
@@ -197,9 +218,11 @@ cli_bench (int argc, char **argv)
       double c_ms = forward_ms (&opt, model, opt.keeps[k]);
       double gflop = adatosk_config_gflops (c, opt.keeps[k]);
       double rate = gflop / (c_ms * 1e-3);
-      printf ("| %s | %.2f | %d of %d | %.1f | %.1f | %.1f | %.0f%% | %.1f | %.2f | %.1f | %.2f |\n",
-          *config, opt.keeps[k], adatosk_kept_tokens (c->num_tokens, opt.keeps[k]),
-          c->num_tokens, gflop, c_ms, rate, 100.0 * rate / peak, torch_ms, c_ms / torch_ms,
+      printf ("| %s | %.2f | %d of %d | %.1f | %.1f | %.1f | %.0f%% | %.1f | "
+              "%.2f | %.1f | %.2f |\n",
+          *config, opt.keeps[k],
+          adatosk_kept_tokens (c->num_tokens, opt.keeps[k]), c->num_tokens,
+          gflop, c_ms, rate, 100.0 * rate / peak, torch_ms, c_ms / torch_ms,
           tuned_ms, c_ms / tuned_ms);
       fflush (stdout);
       adatosk_model_free (model);
@@ -207,7 +230,8 @@ cli_bench (int argc, char **argv)
     g_unlink (path);
     g_free (path);
   }
-  if (dir) g_rmdir (dir);
+  if (dir)
+    g_rmdir (dir);
   g_free (dir);
   g_strfreev (opt.configs);
   return status;

@@ -22,14 +22,14 @@
 
 typedef struct
 {
-  GHashTable *seen;             /* "track:clip-start" of the printed results */
+  GHashTable *seen; /* "track:clip-start" of the printed results */
   guint frames;
   guint frames_with_results;
 } Reader;
 
 /* m:ss.mmm */
 static void
-append_time (GString * line, GstClockTime t)
+append_time (GString *line, GstClockTime t)
 {
   guint64 ms = GST_CLOCK_TIME_IS_VALID (t) ? t / GST_MSECOND : 0;
 
@@ -38,7 +38,7 @@ append_time (GString * line, GstClockTime t)
 }
 
 static GstPadProbeReturn
-on_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+on_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   Reader *reader = user_data;
   GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER (info);
@@ -58,7 +58,7 @@ on_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
     key = g_strdup_printf ("%u:%" G_GUINT64_FORMAT, r.track_id,
         (guint64) r.clip_start);
     if (!g_hash_table_add (reader->seen, key))
-      continue;                 /* printed on an earlier frame */
+      continue; /* printed on an earlier frame */
 
     line = g_string_new (NULL);
     append_time (line, r.clip_start);
@@ -86,7 +86,7 @@ main (int argc, char **argv)
   GstMessage *msg;
   GError *error = NULL;
   gchar *description, *location;
-  Reader reader = { 0 };
+  Reader reader = {0};
   int status = 0;
 
   gst_init (&argc, &argv);
@@ -95,17 +95,20 @@ main (int argc, char **argv)
     return 2;
   }
   location = g_strescape (argv[1], NULL);
-  description = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! "
-      "videoconvert ! facedetect display=false ! adatoskdfer name=dfer "
-      "post-messages=false inference-mode=%s ! fakesink", location,
-      argc == 4 ? argv[3] : "sync");
+  description =
+      g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! "
+                       "videoconvert ! facedetect display=false ! adatoskdfer "
+                       "name=dfer "
+                       "post-messages=false inference-mode=%s ! fakesink",
+          location, argc == 4 ? argv[3] : "sync");
   pipeline = gst_parse_launch (description, &error);
   g_free (description);
   g_free (location);
   if (pipeline == NULL || error != NULL) {
     /* gst_parse_launch() may return a pipeline with an element missing. */
     g_printerr ("cannot build the pipeline: %s (is gstreamer1.0-opencv "
-        "installed, and GST_PLUGIN_PATH set to the build's gst-plugin/?)\n",
+                "installed, and GST_PLUGIN_PATH set to the build's "
+                "gst-plugin/?)\n",
         error ? error->message : "unknown error");
     g_clear_error (&error);
     if (pipeline)
@@ -119,8 +122,7 @@ main (int argc, char **argv)
 
   reader.seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   pad = gst_element_get_static_pad (dfer, "src");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer, &reader,
-      NULL);
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer, &reader, NULL);
   gst_object_unref (pad);
 
   bus = gst_element_get_bus (pipeline);
@@ -142,12 +144,13 @@ main (int argc, char **argv)
     g_object_get (dfer, "clips-classified", &classified, "device", &device,
         NULL);
     g_print ("%u clips of %u frames classified on %s; %u frames carried "
-        "results\n", g_hash_table_size (reader.seen), reader.frames,
-        device ? device : "?", reader.frames_with_results);
+             "results\n",
+        g_hash_table_size (reader.seen), reader.frames, device ? device : "?",
+        reader.frames_with_results);
     if (classified != g_hash_table_size (reader.seen))
       g_print ("(%" G_GUINT64_FORMAT " classified in all: the others "
-          "completed while their face was no longer detected, so no frame "
-          "carried them; post-messages=true reports every clip)\n",
+               "completed while their face was no longer detected, so no frame "
+               "carried them; post-messages=true reports every clip)\n",
           classified);
     g_free (device);
   }

@@ -22,7 +22,8 @@ dynamic_scores (const AdatoskConfig *cfg, const float *motion, double *dn,
 {
   int T = cfg->num_slots, S = cfg->num_spatial, D = cfg->embed_dim;
   if (T == 1) {
-    for (int s = 0; s < S; s++) dn[s] = 0.0;
+    for (int s = 0; s < S; s++)
+      dn[s] = 0.0;
     g[0] = 0.0;
     return;
   }
@@ -31,7 +32,8 @@ dynamic_scores (const AdatoskConfig *cfg, const float *motion, double *dn,
     for (int s = 0; s < S; s++) {
       const float *diff = motion + ((size_t) (t - 1) * S + s) * D;
       double sq = 0.0;
-      for (int j = 0; j < D; j++) sq += (double) diff[j] * diff[j];
+      for (int j = 0; j < D; j++)
+        sq += (double) diff[j] * diff[j];
       dn[t * S + s] = sqrt (sq / D);
       total += dn[t * S + s];
     }
@@ -58,8 +60,8 @@ dynamic_scores (const AdatoskConfig *cfg, const float *motion, double *dn,
  * which is what the Bhattacharyya coefficient needs, and the semantic
  * confidence c = 1 - H(q) / ln C. */
 static void
-semantic_scores (const AdatoskModel *model, const float *tokens,
-    float *normed, double *sqrt_q, double *confidence)
+semantic_scores (const AdatoskModel *model, const float *tokens, float *normed,
+    double *sqrt_q, double *confidence)
 {
   const AdatoskConfig *cfg = &model->config;
   int N = cfg->num_tokens, D = cfg->embed_dim, C = cfg->num_classes;
@@ -75,9 +77,11 @@ semantic_scores (const AdatoskModel *model, const float *tokens,
     for (int k = 0; k < C; k++) {
       const float *p = model->prototypes + (size_t) k * D;
       double dot = 0.0;
-      for (int j = 0; j < D; j++) dot += (double) z[j] * p[j];
+      for (int j = 0; j < D; j++)
+        dot += (double) z[j] * p[j];
       sq[k] = dot * inv_sqrt_d;
-      if (sq[k] > max) max = sq[k];
+      if (sq[k] > max)
+        max = sq[k];
     }
     double sum = 0.0;
     for (int k = 0; k < C; k++) {
@@ -87,7 +91,8 @@ semantic_scores (const AdatoskModel *model, const float *tokens,
     double entropy = 0.0;
     for (int k = 0; k < C; k++) {
       double q = sq[k] / sum;
-      if (q > 0.0) entropy -= q * log (q);
+      if (q > 0.0)
+        entropy -= q * log (q);
       sq[k] = sqrt (q);
     }
     confidence[n] = 1.0 - entropy / log_c;
@@ -107,11 +112,14 @@ similarity_accumulation (const AdatoskConfig *cfg, const double *sqrt_q,
       const double *a = sqrt_q + ((size_t) t * S + s) * C;
       double best = 0.0;
       for (int u = 0; u < T; u++) {
-        if (u == t) continue;
+        if (u == t)
+          continue;
         const double *b = sqrt_q + ((size_t) u * S + s) * C;
         double bc = 0.0;
-        for (int k = 0; k < C; k++) bc += a[k] * b[k];
-        if (bc > best) best = bc;
+        for (int k = 0; k < C; k++)
+          bc += a[k] * b[k];
+        if (bc > best)
+          best = bc;
       }
       r[t * S + s] = best;
       sum += best;
@@ -153,7 +161,8 @@ static int
 compare_ranked (const void *pa, const void *pb)
 {
   const AdatoskRankedToken *a = pa, *b = pb;
-  if (a->mask != b->mask) return a->mask > b->mask ? -1 : 1;
+  if (a->mask != b->mask)
+    return a->mask > b->mask ? -1 : 1;
   return (a->index > b->index) - (a->index < b->index);
 }
 
@@ -168,8 +177,10 @@ void
 adatosk_select_tokens (const float *mask, int n, int k,
     AdatoskRankedToken *order, int32_t *kept)
 {
-  for (int i = 0; i < n; i++) order[i] = (AdatoskRankedToken) { mask[i], i };
+  for (int i = 0; i < n; i++)
+    order[i] = (AdatoskRankedToken){mask[i], i};
   qsort (order, n, sizeof *order, compare_ranked);
-  for (int i = 0; i < k; i++) kept[i] = order[i].index;
+  for (int i = 0; i < k; i++)
+    kept[i] = order[i].index;
   qsort (kept, k, sizeof *kept, compare_index);
 }

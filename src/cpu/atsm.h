@@ -23,7 +23,11 @@ void adatosk_atsm_mask (const AdatoskModel *model, const float *motion,
 
 /* The `k` tokens with the largest mask (ties: lower index first), written to
  * kept[] in ascending index order. `order` is scratch of n entries. */
-typedef struct { float mask; int32_t index; } AdatoskRankedToken;
+typedef struct
+{
+  float mask;
+  int32_t index;
+} AdatoskRankedToken;
 void adatosk_select_tokens (const float *mask, int n, int k,
     AdatoskRankedToken *order, int32_t *kept);
 

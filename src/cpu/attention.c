@@ -19,8 +19,8 @@ adatosk_attention (const float *qkv, int n, int dim, int heads,
     const float *q = qkv + h * head_dim;
     const float *k = qkv + dim + h * head_dim;
     const float *v = qkv + 2 * dim + h * head_dim;
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, n, head_dim,
-        1.0f, q, stride, k, stride, 0.0f, scores, n);
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, n, head_dim, 1.0f,
+        q, stride, k, stride, 0.0f, scores, n);
     for (int i = 0; i < n; i++)
       adatosk_softmax_row (scores + (size_t) i * n, n, scale, key_bias);
     cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, head_dim, n,

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-typedef struct {
+typedef struct
+{
   AdatoskCpuWorkspace *workspace;
   char device[128];
 } CpuBackend;
@@ -19,7 +20,8 @@ cpu_create (const AdatoskModel *model, const AdatoskBackendOptions *options,
     AdatoskError *error)
 {
   CpuBackend *cpu = calloc (1, sizeof *cpu);
-  if (cpu) cpu->workspace = adatosk_cpu_workspace_new (model);
+  if (cpu)
+    cpu->workspace = adatosk_cpu_workspace_new (model);
   if (!cpu || !cpu->workspace) {
     free (cpu);
     adatosk_fail (error, ADATOSK_ERROR_OUT_OF_MEMORY,
@@ -28,8 +30,10 @@ cpu_create (const AdatoskModel *model, const AdatoskBackendOptions *options,
     return NULL;
   }
   /* OpenBLAS's thread count is process-wide: the last backend created sets it. */
-  int threads = options->threads > 0 ? options->threads : (int) sysconf (_SC_NPROCESSORS_ONLN);
-  if (threads < 1) threads = 1;
+  int threads = options->threads > 0 ? options->threads
+                                     : (int) sysconf (_SC_NPROCESSORS_ONLN);
+  if (threads < 1)
+    threads = 1;
   openblas_set_num_threads (threads);
   snprintf (cpu->device, sizeof cpu->device, "OpenBLAS %s, %d thread%s",
       openblas_get_corename (), openblas_get_num_threads (),
@@ -56,14 +60,15 @@ cpu_forward (void *state, const float *clip, double keep_ratio,
     AdatoskOutput *output, AdatoskError *error)
 {
   (void) error;
-  adatosk_cpu_forward (((CpuBackend *) state)->workspace, clip, keep_ratio, output);
+  adatosk_cpu_forward (((CpuBackend *) state)->workspace, clip, keep_ratio,
+      output);
   return ADATOSK_OK;
 }
 
 const AdatoskBackendVTable adatosk_cpu_backend = {
-  .name = "cpu",
-  .create = cpu_create,
-  .destroy = cpu_destroy,
-  .device = cpu_device,
-  .forward = cpu_forward,
+    .name = "cpu",
+    .create = cpu_create,
+    .destroy = cpu_destroy,
+    .device = cpu_device,
+    .forward = cpu_forward,
 };

@@ -9,7 +9,11 @@
 #include <string.h>
 
 /* Carves aligned sub-buffers out of one allocation. */
-typedef struct { char *base; size_t used; } Arena;
+typedef struct
+{
+  char *base;
+  size_t used;
+} Arena;
 
 static void *
 arena_take (Arena *arena, size_t bytes)
@@ -35,7 +39,8 @@ workspace_layout (AdatoskCpuWorkspace *ws, Arena *arena)
   ws->scores = arena_take (arena, N * N * sizeof (float));
   ws->key_bias = arena_take (arena, N * sizeof (float));
   ws->pooled = arena_take (arena, D * sizeof (float));
-  ws->atsm_work = arena_take (arena, adatosk_atsm_work_size (c) * sizeof (double));
+  ws->atsm_work =
+      arena_take (arena, adatosk_atsm_work_size (c) * sizeof (double));
   ws->order = arena_take (arena, N * sizeof (AdatoskRankedToken));
 }
 
@@ -43,16 +48,17 @@ AdatoskCpuWorkspace *
 adatosk_cpu_workspace_new (const AdatoskModel *model)
 {
   AdatoskCpuWorkspace *ws = calloc (1, sizeof *ws);
-  if (!ws) return NULL;
+  if (!ws)
+    return NULL;
   ws->model = model;
-  Arena sizing = { NULL, 0 };
+  Arena sizing = {NULL, 0};
   workspace_layout (ws, &sizing);
   ws->block = aligned_alloc (64, sizing.used);
   if (!ws->block) {
     free (ws);
     return NULL;
   }
-  Arena arena = { ws->block, 0 };
+  Arena arena = {ws->block, 0};
   workspace_layout (ws, &arena);
   const AdatoskConfig *c = &model->config;
   adatosk_position_table (ws->position, 0, c->num_tokens, c->embed_dim);
@@ -62,7 +68,8 @@ adatosk_cpu_workspace_new (const AdatoskModel *model)
 void
 adatosk_cpu_workspace_free (AdatoskCpuWorkspace *ws)
 {
-  if (!ws) return;
+  if (!ws)
+    return;
   free (ws->block);
   free (ws);
 }
@@ -79,11 +86,13 @@ extract_tubes (const AdatoskConfig *c, const float *clip, float *patches)
     for (int row = 0; row < c->grid_height; row++)
       for (int col = 0; col < c->grid_width; col++) {
         float *out = patches
-            + ((size_t) (t * c->num_spatial + row * c->grid_width + col)) * c->patch_dim;
+            + ((size_t) (t * c->num_spatial + row * c->grid_width + col))
+                * c->patch_dim;
         for (int ch = 0; ch < 3; ch++)
           for (int dt = 0; dt < tau; dt++)
             for (int dy = 0; dy < p; dy++) {
-              const float *src = clip + ch * channel + (size_t) (t * tau + dt) * frame
+              const float *src = clip + ch * channel
+                  + (size_t) (t * tau + dt) * frame
                   + (size_t) (row * p + dy) * c->img_width + (size_t) col * p;
               memcpy (out, src, p * sizeof (float));
               out += p;
@@ -101,14 +110,16 @@ embed_motion (AdatoskCpuWorkspace *ws)
 {
   const AdatoskConfig *c = &ws->model->config;
   size_t slot = (size_t) c->num_spatial * c->patch_dim;
-  if (c->num_slots < 2) return;
+  if (c->num_slots < 2)
+    return;
   for (int t = c->num_slots - 1; t >= 1; t--) {
     float *now = ws->patches + t * slot;
     const float *before = now - slot;
-    for (size_t i = 0; i < slot; i++) now[i] -= before[i];
+    for (size_t i = 0; i < slot; i++)
+      now[i] -= before[i];
   }
-  adatosk_linear (ws->patches + slot, c->num_tokens - c->num_spatial, c->patch_dim,
-      ws->model->patch_weight, NULL, c->embed_dim, ws->motion, 0);
+  adatosk_linear (ws->patches + slot, c->num_tokens - c->num_spatial,
+      c->patch_dim, ws->model->patch_weight, NULL, c->embed_dim, ws->motion, 0);
 }
 
 /* x = x + Attn(LN1(x)); x = x + MLP(LN2(x)) on n tokens. */
@@ -120,15 +131,21 @@ run_block (AdatoskCpuWorkspace *ws, const AdatoskBlockWeights *w, int n,
   int D = c->embed_dim, hidden = c->mlp_hidden;
   float eps = (float) c->norm_eps;
 
-  adatosk_layer_norm (ws->x, ws->normed, n, D, w->norm1_weight, w->norm1_bias, eps);
-  adatosk_linear (ws->normed, n, D, w->qkv_weight, w->qkv_bias, 3 * D, ws->qkv, 0);
-  adatosk_attention (ws->qkv, n, D, c->num_heads, key_bias, ws->scores, ws->attn);
+  adatosk_layer_norm (ws->x, ws->normed, n, D, w->norm1_weight, w->norm1_bias,
+      eps);
+  adatosk_linear (ws->normed, n, D, w->qkv_weight, w->qkv_bias, 3 * D, ws->qkv,
+      0);
+  adatosk_attention (ws->qkv, n, D, c->num_heads, key_bias, ws->scores,
+      ws->attn);
   adatosk_linear (ws->attn, n, D, w->proj_weight, w->proj_bias, D, ws->x, 1);
 
-  adatosk_layer_norm (ws->x, ws->normed, n, D, w->norm2_weight, w->norm2_bias, eps);
-  adatosk_linear (ws->normed, n, D, w->fc1_weight, w->fc1_bias, hidden, ws->hidden, 0);
+  adatosk_layer_norm (ws->x, ws->normed, n, D, w->norm2_weight, w->norm2_bias,
+      eps);
+  adatosk_linear (ws->normed, n, D, w->fc1_weight, w->fc1_bias, hidden,
+      ws->hidden, 0);
   adatosk_gelu (ws->hidden, (size_t) n * hidden);
-  adatosk_linear (ws->hidden, n, hidden, w->fc2_weight, w->fc2_bias, D, ws->x, 1);
+  adatosk_linear (ws->hidden, n, hidden, w->fc2_weight, w->fc2_bias, D, ws->x,
+      1);
 }
 
 /* Keeps rows kept[0..k-1] of x, in place (kept is ascending, so each row
@@ -138,7 +155,8 @@ gather_tokens (float *x, int dim, const int32_t *kept, int k)
 {
   for (int i = 0; i < k; i++)
     if (kept[i] != i)
-      memcpy (x + (size_t) i * dim, x + (size_t) kept[i] * dim, dim * sizeof (float));
+      memcpy (x + (size_t) i * dim, x + (size_t) kept[i] * dim,
+          dim * sizeof (float));
 }
 
 /* logits = head(LN_fc(sum_j m_j z_j / sum_j m_j)); probs = softmax(logits). */
@@ -149,10 +167,12 @@ classify (AdatoskCpuWorkspace *ws, int k, const int32_t *kept,
   const AdatoskModel *model = ws->model;
   int D = model->config.embed_dim, C = model->config.num_classes;
   double weight_sum = 0.0;
-  for (int i = 0; i < k; i++) weight_sum += mask[kept[i]];
+  for (int i = 0; i < k; i++)
+    weight_sum += mask[kept[i]];
   for (int j = 0; j < D; j++) {
     double acc = 0.0;
-    for (int i = 0; i < k; i++) acc += (double) mask[kept[i]] * ws->x[(size_t) i * D + j];
+    for (int i = 0; i < k; i++)
+      acc += (double) mask[kept[i]] * ws->x[(size_t) i * D + j];
     ws->pooled[j] = (float) (acc / weight_sum);
   }
   adatosk_layer_norm (ws->pooled, ws->normed, 1, D, model->fc_norm_weight,
@@ -161,12 +181,15 @@ classify (AdatoskCpuWorkspace *ws, int k, const int32_t *kept,
   for (int cls = 0; cls < C; cls++) {
     double acc = model->head_bias[cls];
     const float *w = model->head_weight + (size_t) cls * D;
-    for (int j = 0; j < D; j++) acc += (double) w[j] * ws->normed[j];
+    for (int j = 0; j < D; j++)
+      acc += (double) w[j] * ws->normed[j];
     out->logits[cls] = (float) acc;
-    if (acc > max) max = acc;
+    if (acc > max)
+      max = acc;
   }
   double sum = 0.0;
-  for (int cls = 0; cls < C; cls++) sum += exp (out->logits[cls] - max);
+  for (int cls = 0; cls < C; cls++)
+    sum += exp (out->logits[cls] - max);
   for (int cls = 0; cls < C; cls++)
     out->probs[cls] = (float) (exp (out->logits[cls] - max) / sum);
 }
@@ -182,10 +205,12 @@ adatosk_cpu_forward (AdatoskCpuWorkspace *ws, const float *clip,
   extract_tubes (c, clip, ws->patches);
   adatosk_linear (ws->patches, N, c->patch_dim, model->patch_weight,
       model->patch_bias, D, ws->x, 0);
-  for (size_t i = 0; i < (size_t) N * D; i++) ws->x[i] += ws->position[i];
+  for (size_t i = 0; i < (size_t) N * D; i++)
+    ws->x[i] += ws->position[i];
   embed_motion (ws);
 
-  for (int b = 0; b < c->atsm_layer; b++) run_block (ws, &model->blocks[b], N, NULL);
+  for (int b = 0; b < c->atsm_layer; b++)
+    run_block (ws, &model->blocks[b], N, NULL);
 
   adatosk_atsm_mask (model, ws->motion, ws->x, ws->normed, ws->atsm_work,
       out->token_mask, out->significance);
@@ -195,14 +220,18 @@ adatosk_cpu_forward (AdatoskCpuWorkspace *ws, const float *clip,
 
   gather_tokens (ws->x, D, out->kept_tokens, k);
   for (int i = 0; i < k; i++)
-    ws->key_bias[i] = logf (out->token_mask[out->kept_tokens[i]] + (float) ADATOSK_MASK_EPS);
+    ws->key_bias[i] =
+        logf (out->token_mask[out->kept_tokens[i]] + (float) ADATOSK_MASK_EPS);
   for (int b = c->atsm_layer; b < c->depth; b++)
     run_block (ws, &model->blocks[b], k, ws->key_bias);
 
   classify (ws, k, out->kept_tokens, out->token_mask, out);
 
   /* Counting in floats is exact: there are far fewer than 2^24 tokens. */
-  for (int t = 0; t < c->num_slots; t++) out->kept_fraction[t] = 0.0f;
-  for (int i = 0; i < k; i++) out->kept_fraction[out->kept_tokens[i] / c->num_spatial] += 1.0f;
-  for (int t = 0; t < c->num_slots; t++) out->kept_fraction[t] /= c->num_spatial;
+  for (int t = 0; t < c->num_slots; t++)
+    out->kept_fraction[t] = 0.0f;
+  for (int i = 0; i < k; i++)
+    out->kept_fraction[out->kept_tokens[i] / c->num_spatial] += 1.0f;
+  for (int t = 0; t < c->num_slots; t++)
+    out->kept_fraction[t] /= c->num_spatial;
 }

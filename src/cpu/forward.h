@@ -9,22 +9,23 @@
 
 /* Every buffer one forward needs, sized for the model's full token grid and
  * allocated once, so a forward allocates nothing. */
-typedef struct {
+typedef struct
+{
   const AdatoskModel *model;
-  void *block;              /* the one allocation behind all pointers below */
-  float *position;          /* [N][D] sinusoid table */
-  float *patches;           /* [N][patch_dim] */
-  float *motion;            /* [N - S][D] E[t] - E[t-1], for the ATSM */
-  float *x;                 /* [N][D] the running tokens */
-  float *normed;            /* [N][D] */
-  float *qkv;               /* [N][3D] */
-  float *attn;              /* [N][D] */
-  float *hidden;            /* [N][mlp_hidden] */
-  float *scores;            /* [N][N] one head's attention */
-  float *key_bias;          /* [N] */
-  float *pooled;            /* [D] */
+  void *block;     /* the one allocation behind all pointers below */
+  float *position; /* [N][D] sinusoid table */
+  float *patches;  /* [N][patch_dim] */
+  float *motion;   /* [N - S][D] E[t] - E[t-1], for the ATSM */
+  float *x;        /* [N][D] the running tokens */
+  float *normed;   /* [N][D] */
+  float *qkv;      /* [N][3D] */
+  float *attn;     /* [N][D] */
+  float *hidden;   /* [N][mlp_hidden] */
+  float *scores;   /* [N][N] one head's attention */
+  float *key_bias; /* [N] */
+  float *pooled;   /* [D] */
   double *atsm_work;
-  AdatoskRankedToken *order;  /* [N] */
+  AdatoskRankedToken *order; /* [N] */
 } AdatoskCpuWorkspace;
 
 /* NULL when out of memory. */

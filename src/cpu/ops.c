@@ -16,27 +16,30 @@ adatosk_linear (const float *x, int n, int in, const float *weight,
     for (int i = 0; i < n; i++) {
       float *row = y + (size_t) i * out;
       if (accumulate)
-        for (int j = 0; j < out; j++) row[j] += bias[j];
+        for (int j = 0; j < out; j++)
+          row[j] += bias[j];
       else
-        for (int j = 0; j < out; j++) row[j] = bias[j];
+        for (int j = 0; j < out; j++)
+          row[j] = bias[j];
     }
   }
   float beta = (bias || accumulate) ? 1.0f : 0.0f;
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in,
-      1.0f, x, in, weight, in, beta, y, out);
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in,
+      weight, in, beta, y, out);
 }
 
 /* Sums in double: the residual stream of a trained ViT has channels far
  * larger than its spread, where float sums lose the variance. */
 ADATOSK_SIMD_CLONES void
-adatosk_layer_norm (const float *x, float *y, int n, int d,
-    const float *weight, const float *bias, float eps)
+adatosk_layer_norm (const float *x, float *y, int n, int d, const float *weight,
+    const float *bias, float eps)
 {
   for (int i = 0; i < n; i++) {
     const float *xi = x + (size_t) i * d;
     float *yi = y + (size_t) i * d;
     double sum = 0.0;
-    for (int j = 0; j < d; j++) sum += xi[j];
+    for (int j = 0; j < d; j++)
+      sum += xi[j];
     double mean = sum / d;
     double sq = 0.0;
     for (int j = 0; j < d; j++) {
@@ -77,7 +80,8 @@ erf_approx (float x)
 ADATOSK_INLINE float
 exp_approx (float x)
 {
-  x = x > 88.3762626647949f ? 88.3762626647949f : (x < -87.3365478515625f ? -87.3365478515625f : x);
+  x = x > 88.3762626647949f ? 88.3762626647949f
+                            : (x < -87.3365478515625f ? -87.3365478515625f : x);
   float k = floorf (x * 1.44269504088896341f + 0.5f);
   float r = x - k * 0.693359375f;
   r = r - k * -2.12194440e-4f;
@@ -94,8 +98,16 @@ exp_approx (float x)
   return p * two_k;
 }
 
-float adatosk_erf (float x) { return erf_approx (x); }
-float adatosk_exp (float x) { return exp_approx (x); }
+float
+adatosk_erf (float x)
+{
+  return erf_approx (x);
+}
+float
+adatosk_exp (float x)
+{
+  return exp_approx (x);
+}
 
 ADATOSK_SIMD_CLONES void
 adatosk_gelu (float *x, size_t count)
@@ -106,38 +118,51 @@ adatosk_gelu (float *x, size_t count)
 
 /* The reductions keep LANES partial results so the compiler can vectorise
  * them without reassociating float sums on its own. */
-enum { LANES = 16 };
+enum
+{
+  LANES = 16
+};
 
 ADATOSK_SIMD_CLONES void
 adatosk_softmax_row (float *restrict row, int count, float scale,
     const float *restrict bias)
 {
   if (bias)
-    for (int j = 0; j < count; j++) row[j] = row[j] * scale + bias[j];
+    for (int j = 0; j < count; j++)
+      row[j] = row[j] * scale + bias[j];
   else
-    for (int j = 0; j < count; j++) row[j] *= scale;
+    for (int j = 0; j < count; j++)
+      row[j] *= scale;
 
   float lane_max[LANES];
-  for (int l = 0; l < LANES; l++) lane_max[l] = -INFINITY;
+  for (int l = 0; l < LANES; l++)
+    lane_max[l] = -INFINITY;
   int j = 0;
   for (; j + LANES <= count; j += LANES)
     for (int l = 0; l < LANES; l++)
       lane_max[l] = row[j + l] > lane_max[l] ? row[j + l] : lane_max[l];
-  for (; j < count; j++) lane_max[0] = row[j] > lane_max[0] ? row[j] : lane_max[0];
+  for (; j < count; j++)
+    lane_max[0] = row[j] > lane_max[0] ? row[j] : lane_max[0];
   float max = lane_max[0];
-  for (int l = 1; l < LANES; l++) max = lane_max[l] > max ? lane_max[l] : max;
+  for (int l = 1; l < LANES; l++)
+    max = lane_max[l] > max ? lane_max[l] : max;
 
-  for (j = 0; j < count; j++) row[j] = exp_approx (row[j] - max);
+  for (j = 0; j < count; j++)
+    row[j] = exp_approx (row[j] - max);
 
-  float lane_sum[LANES] = { 0 };
+  float lane_sum[LANES] = {0};
   for (j = 0; j + LANES <= count; j += LANES)
-    for (int l = 0; l < LANES; l++) lane_sum[l] += row[j + l];
-  for (; j < count; j++) lane_sum[0] += row[j];
+    for (int l = 0; l < LANES; l++)
+      lane_sum[l] += row[j + l];
+  for (; j < count; j++)
+    lane_sum[0] += row[j];
   float sum = 0.0f;
-  for (int l = 0; l < LANES; l++) sum += lane_sum[l];
+  for (int l = 0; l < LANES; l++)
+    sum += lane_sum[l];
 
   float inv = 1.0f / sum;
-  for (j = 0; j < count; j++) row[j] *= inv;
+  for (j = 0; j < count; j++)
+    row[j] *= inv;
 }
 
 void
@@ -146,9 +171,10 @@ adatosk_position_table (float *table, int first, int count, int dim)
   for (int n = 0; n < count; n++) {
     double pos = first + n;
     for (int j = 0; j < dim; j++) {
-      int i2 = j & ~1;  /* 2i for both members of the (sin, cos) pair */
+      int i2 = j & ~1; /* 2i for both members of the (sin, cos) pair */
       double angle = pos / pow (10000.0, (double) i2 / dim);
-      table[(size_t) n * dim + j] = (float) ((j & 1) ? cos (angle) : sin (angle));
+      table[(size_t) n * dim + j] =
+          (float) ((j & 1) ? cos (angle) : sin (angle));
     }
   }
 }

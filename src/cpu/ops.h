@@ -20,7 +20,8 @@ void adatosk_gelu (float *x, size_t count);
 
 /* In-place softmax of a row after adding `scale * x + bias[j]` (bias may be
  * NULL). */
-void adatosk_softmax_row (float *row, int count, float scale, const float *bias);
+void adatosk_softmax_row (float *row, int count, float scale,
+    const float *bias);
 
 /* erf and exp accurate to a few float ulp, written so the compiler can
  * vectorise loops that call them (libm's are scalar calls). */

@@ -9,7 +9,8 @@
 #if defined(__x86_64__) && defined(__has_attribute)
 #if __has_attribute(target_clones) && !defined(__SANITIZE_ADDRESS__)
 #define ADATOSK_SIMD_CLONES \
-  __attribute__ ((target_clones ("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+  __attribute__ (( \
+      target_clones ("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
 #endif
 #ifndef ADATOSK_SIMD_CLONES

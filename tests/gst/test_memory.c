@@ -36,7 +36,7 @@ rss_kib (void)
 }
 
 static void
-run_frames (const gchar * mode)
+run_frames (const gchar *mode)
 {
   GstElement *e = gst_element_factory_make ("adatoskdfer", NULL);
   GstHarness *h;
@@ -50,7 +50,7 @@ run_frames (const gchar * mode)
   gst_util_set_object_arg (G_OBJECT (e), "inference-mode", mode);
   gst_util_set_object_arg (G_OBJECT (e), "backend", "cpu");
   g_object_set (e, "model", g_getenv ("ADATOSK_TEST_MODEL"), "threads", 1,
-      "frame-step", 1, "clip-stride", 1, "roi-mode", 1 /* roi */ ,
+      "frame-step", 1, "clip-stride", 1, "roi-mode", 1 /* roi */,
       "track-timeout", 2, "max-tracks", 3, NULL);
   gst_element_set_bus (e, bus);
   h = gst_harness_new_with_element (e, "sink", "src");
@@ -82,12 +82,14 @@ run_frames (const gchar * mode)
   rss_end = rss_kib ();
   g_object_get (h->element, "clips-classified", &classified, "clips-dropped",
       &dropped, NULL);
-  GST_INFO ("%s: %u frames, %" G_GUINT64_FORMAT " clips classified, %"
-      G_GUINT64_FORMAT " dropped; RSS %ld KiB after %u frames, %ld KiB at "
-      "the end", mode, total, classified, dropped, rss_warm, warm, rss_end);
+  GST_INFO ("%s: %u frames, %" G_GUINT64_FORMAT
+            " clips classified, %" G_GUINT64_FORMAT
+            " dropped; RSS %ld KiB after %u frames, %ld KiB at "
+            "the end",
+      mode, total, classified, dropped, rss_warm, warm, rss_end);
   g_print ("%s: %u frames, %" G_GUINT64_FORMAT " clips; RSS %ld KiB after "
-      "%u frames, %ld KiB after %u\n", mode, total, classified, rss_warm,
-      warm, rss_end, total);
+           "%u frames, %ld KiB after %u\n",
+      mode, total, classified, rss_warm, warm, rss_end, total);
   fail_unless (classified + dropped > total / 2);
   /* No growth after warm-up beyond allocator noise (meaningless under
    * valgrind, whose leak check replaces it there). */
@@ -100,16 +102,16 @@ run_frames (const gchar * mode)
 }
 
 GST_START_TEST (test_frames_sync)
-{
-  run_frames ("sync");
-}
+  {
+    run_frames ("sync");
+  }
 
 GST_END_TEST;
 
 GST_START_TEST (test_frames_async)
-{
-  run_frames ("async");
-}
+  {
+    run_frames ("async");
+  }
 
 GST_END_TEST;
 

@@ -25,20 +25,24 @@
 
 #include "adatoskmeta.h"
 
-#define CHECK(cond, ...) G_STMT_START { \
-  if (!(cond)) { \
-    g_printerr ("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-    g_printerr (__VA_ARGS__); \
-    g_printerr ("\n"); \
-    exit (1); \
-  } } G_STMT_END
+#define CHECK(cond, ...) \
+  G_STMT_START \
+  { \
+    if (!(cond)) { \
+      g_printerr ("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+      g_printerr (__VA_ARGS__); \
+      g_printerr ("\n"); \
+      exit (1); \
+    } \
+  } \
+  G_STMT_END
 
 typedef struct
 {
-  GArray *pts;                  /* of every frame entering the element */
+  GArray *pts; /* of every frame entering the element */
   GArray *durations;
-  GArray *faces;                /* guint: face ROIs on it */
-  GHashTable *on_buffers;       /* "track:start" -> GstStructure (custom meta) */
+  GArray *faces;          /* guint: face ROIs on it */
+  GHashTable *on_buffers; /* "track:start" -> GstStructure (custom meta) */
   guint frames_with_results;
 } Run;
 
@@ -49,7 +53,7 @@ key_of (guint track, guint64 start)
 }
 
 static GstPadProbeReturn
-on_input (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+on_input (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   Run *run = user_data;
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
@@ -62,8 +66,8 @@ on_input (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
   (void) pad;
   while ((meta = gst_buffer_iterate_meta_filtered (buf, &state,
               GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE)))
-    if (((GstVideoRegionOfInterestMeta *) meta)->roi_type ==
-        g_quark_from_string ("face"))
+    if (((GstVideoRegionOfInterestMeta *) meta)->roi_type
+        == g_quark_from_string ("face"))
       n++;
   g_array_append_val (run->pts, pts);
   g_array_append_val (run->durations, duration);
@@ -73,14 +77,15 @@ on_input (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 
 /* Every result on a buffer: a custom meta, and an ROI with the same fields. */
 static GstPadProbeReturn
-on_output (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+on_output (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
 {
   Run *run = user_data;
   GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
   guint n = adatosk_dfer_buffer_get_n_results (buf);
-  const gchar *shared[] = { ADATOSK_DFER_FIELD_LABEL, ADATOSK_DFER_FIELD_LABEL_ID, ADATOSK_DFER_FIELD_CONFIDENCE, ADATOSK_DFER_FIELD_MODEL_NAME,
-    ADATOSK_DFER_FIELD_TRACK_ID, ADATOSK_DFER_FIELD_CLIP_START, ADATOSK_DFER_FIELD_CLIP_END, NULL
-  };
+  const gchar *shared[] = {ADATOSK_DFER_FIELD_LABEL,
+      ADATOSK_DFER_FIELD_LABEL_ID, ADATOSK_DFER_FIELD_CONFIDENCE,
+      ADATOSK_DFER_FIELD_MODEL_NAME, ADATOSK_DFER_FIELD_TRACK_ID,
+      ADATOSK_DFER_FIELD_CLIP_START, ADATOSK_DFER_FIELD_CLIP_END, NULL};
 
   (void) pad;
   if (n > 0)
@@ -94,19 +99,22 @@ on_output (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
     CHECK (adatosk_dfer_buffer_get_result (buf, i, &r), "unreadable result");
     while ((meta = gst_buffer_iterate_meta_filtered (buf, &state,
                 GST_VIDEO_REGION_OF_INTEREST_META_API_TYPE))) {
-      GstStructure *p = gst_video_region_of_interest_meta_get_param (
-          (GstVideoRegionOfInterestMeta *) meta, ADATOSK_DFER_ROI_PARAM_NAME);
+      GstStructure *p =
+          gst_video_region_of_interest_meta_get_param ((GstVideoRegionOfInterestMeta
+                                                               *) meta,
+              ADATOSK_DFER_ROI_PARAM_NAME);
       guint id = 0;
 
-      if (p == NULL || !gst_structure_get_uint (p, ADATOSK_DFER_FIELD_TRACK_ID, &id)
+      if (p == NULL
+          || !gst_structure_get_uint (p, ADATOSK_DFER_FIELD_TRACK_ID, &id)
           || id != r.track_id)
         continue;
       found = TRUE;
       for (guint k = 0; shared[k]; k++)
         CHECK (gst_value_compare (gst_structure_get_value (p, shared[k]),
-                gst_structure_get_value (r.structure, shared[k])) ==
-            GST_VALUE_EQUAL, "ROI param and custom meta differ on %s",
-            shared[k]);
+                   gst_structure_get_value (r.structure, shared[k]))
+                == GST_VALUE_EQUAL,
+            "ROI param and custom meta differ on %s", shared[k]);
     }
     CHECK (found, "a custom meta of track %u without its ROI param",
         r.track_id);
@@ -118,12 +126,14 @@ on_output (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 
 /* `settings`: adatoskdfer properties, e.g. "inference-mode=async". */
 static GList *
-run_pipeline (const gchar * video, const gchar * model, const gchar * settings,
-    Run * run)
+run_pipeline (const gchar *video, const gchar *model, const gchar *settings,
+    Run *run)
 {
   gchar *d = g_strdup_printf ("filesrc location=\"%s\" ! decodebin ! "
-      "videoconvert ! facedetect display=false ! adatoskdfer name=dfer "
-      "model=\"%s\" %s ! fakesink", video, model, settings);
+                              "videoconvert ! facedetect display=false ! "
+                              "adatoskdfer name=dfer "
+                              "model=\"%s\" %s ! fakesink",
+      video, model, settings);
   GError *error = NULL;
   GstElement *pipeline = gst_parse_launch (d, &error);
   GstElement *dfer;
@@ -173,11 +183,13 @@ run_pipeline (const gchar * video, const gchar * model, const gchar * settings,
   g_object_get (dfer, "clips-classified", &classified, "clips-dropped",
       &dropped, NULL);
   g_print ("%s: %u frames, %u messages, %u results on buffers, %u frames "
-      "with results, %.1f s\n", settings, run->pts->len, g_list_length (results),
+           "with results, %.1f s\n",
+      settings, run->pts->len, g_list_length (results),
       g_hash_table_size (run->on_buffers), run->frames_with_results,
       (g_get_monotonic_time () - t0) / 1e6);
-  CHECK (classified == g_list_length (results), "%" G_GUINT64_FORMAT
-      " classified but %u messages", classified, g_list_length (results));
+  CHECK (classified == g_list_length (results),
+      "%" G_GUINT64_FORMAT " classified but %u messages", classified,
+      g_list_length (results));
   CHECK (dropped == 0, "a file must not drop clips (%" G_GUINT64_FORMAT ")",
       dropped);
   gst_element_set_state (pipeline, GST_STATE_NULL);
@@ -189,7 +201,7 @@ run_pipeline (const gchar * video, const gchar * model, const gchar * settings,
 }
 
 static void
-run_clear (Run * run)
+run_clear (Run *run)
 {
   g_array_unref (run->pts);
   g_array_unref (run->durations);
@@ -198,7 +210,7 @@ run_clear (Run * run)
 }
 
 static guint64
-u64 (const GstStructure * s, const gchar * field)
+u64 (const GstStructure *s, const gchar *field)
 {
   guint64 v = 0;
 
@@ -207,15 +219,16 @@ u64 (const GstStructure * s, const gchar * field)
 }
 
 static int
-test_full (const gchar * video, const gchar * model, guint T, guint step,
+test_full (const gchar *video, const gchar *model, guint T, guint step,
     guint stride)
 {
-  Run run = { 0 };
+  Run run = {0};
   GList *msgs = run_pipeline (video, model, "inference-mode=sync", &run), *l;
   guint samples, expected, j = 0, main_clips = 0;
 
   CHECK (run.pts->len > 1000, "only %u frames decoded", run.pts->len);
-  CHECK (g_array_index (run.faces, guint, 0) >= 1, "facedetect found no "
+  CHECK (g_array_index (run.faces, guint, 0) >= 1,
+      "facedetect found no "
       "face in the first frame (the expected counts assume one)");
 
   /* The main face (track 1) is found from the first frame to the last:
@@ -228,11 +241,14 @@ test_full (const gchar * video, const gchar * model, guint T, guint step,
     guint track = 0;
     const GstStructure *b;
     gchar *key;
-    const gchar *same[] = { ADATOSK_DFER_FIELD_LABEL, ADATOSK_DFER_FIELD_LABEL_ID, ADATOSK_DFER_FIELD_CONFIDENCE, ADATOSK_DFER_FIELD_CLIP_END,
-      ADATOSK_DFER_FIELD_PROBABILITIES, ADATOSK_DFER_FIELD_SIGNIFICANCE, ADATOSK_DFER_FIELD_LABELS, ADATOSK_DFER_FIELD_KEPT_FRACTION, NULL
-    };
+    const gchar *same[] = {ADATOSK_DFER_FIELD_LABEL,
+        ADATOSK_DFER_FIELD_LABEL_ID, ADATOSK_DFER_FIELD_CONFIDENCE,
+        ADATOSK_DFER_FIELD_CLIP_END, ADATOSK_DFER_FIELD_PROBABILITIES,
+        ADATOSK_DFER_FIELD_SIGNIFICANCE, ADATOSK_DFER_FIELD_LABELS,
+        ADATOSK_DFER_FIELD_KEPT_FRACTION, NULL};
 
-    CHECK (gst_structure_get_uint (s, ADATOSK_DFER_FIELD_TRACK_ID, &track), "no track-id");
+    CHECK (gst_structure_get_uint (s, ADATOSK_DFER_FIELD_TRACK_ID, &track),
+        "no track-id");
     key = key_of (track, u64 (s, ADATOSK_DFER_FIELD_CLIP_START));
     b = g_hash_table_lookup (run.on_buffers, key);
     /* Sync mode: the frame completing a clip carries it unless the face was
@@ -242,31 +258,35 @@ test_full (const gchar * video, const gchar * model, guint T, guint step,
     if (b != NULL)
       for (guint k = 0; same[k]; k++)
         CHECK (gst_value_compare (gst_structure_get_value (s, same[k]),
-                gst_structure_get_value (b, same[k])) == GST_VALUE_EQUAL,
+                   gst_structure_get_value (b, same[k]))
+                == GST_VALUE_EQUAL,
             "message and custom meta differ on %s for %s", same[k], key);
     g_free (key);
     if (track != 1)
       continue;
     /* Clip j: samples j*stride .. j*stride+T-1, i.e. these frames. */
-    CHECK (u64 (s, ADATOSK_DFER_FIELD_CLIP_START) == g_array_index (run.pts, GstClockTime,
-            j * stride * step), "clip %u starts at %" GST_TIME_FORMAT, j,
+    CHECK (u64 (s, ADATOSK_DFER_FIELD_CLIP_START)
+            == g_array_index (run.pts, GstClockTime, j * stride * step),
+        "clip %u starts at %" GST_TIME_FORMAT, j,
         GST_TIME_ARGS (u64 (s, ADATOSK_DFER_FIELD_CLIP_START)));
     {
       guint last = (j * stride + T - 1) * step;
       GstClockTime end = g_array_index (run.pts, GstClockTime, last);
 
-      if (GST_CLOCK_TIME_IS_VALID (g_array_index (run.durations,
-                  GstClockTime, last)))
+      if (GST_CLOCK_TIME_IS_VALID (
+              g_array_index (run.durations, GstClockTime, last)))
         end += g_array_index (run.durations, GstClockTime, last);
-      CHECK (u64 (s, ADATOSK_DFER_FIELD_CLIP_END) == end, "clip %u ends at %" GST_TIME_FORMAT
-          ", expected %" GST_TIME_FORMAT, j,
-          GST_TIME_ARGS (u64 (s, ADATOSK_DFER_FIELD_CLIP_END)), GST_TIME_ARGS (end));
+      CHECK (u64 (s, ADATOSK_DFER_FIELD_CLIP_END) == end,
+          "clip %u ends at %" GST_TIME_FORMAT ", expected %" GST_TIME_FORMAT, j,
+          GST_TIME_ARGS (u64 (s, ADATOSK_DFER_FIELD_CLIP_END)),
+          GST_TIME_ARGS (end));
     }
     j++;
     main_clips++;
   }
   g_print ("main face: %u clips, %u expected; %u clips of other (false) "
-      "faces\n", main_clips, expected, g_list_length (msgs) - main_clips);
+           "faces\n",
+      main_clips, expected, g_list_length (msgs) - main_clips);
   CHECK (main_clips == expected, "%u clips of the main face, expected %u",
       main_clips, expected);
   g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
@@ -276,7 +296,7 @@ test_full (const gchar * video, const gchar * model, guint T, guint step,
 
 /* The largest difference between two float GstValueArrays. */
 static gdouble
-max_difference (const GValue * a, const GValue * b)
+max_difference (const GValue *a, const GValue *b)
 {
   gdouble worst = 0.0;
 
@@ -293,16 +313,16 @@ max_difference (const GValue * a, const GValue * b)
 /* The same clips with the same labels under two settings; probabilities
  * equal, or within `tolerance` when it is > 0. */
 static int
-test_compare (const gchar * video, const gchar * model, const gchar * settings_a,
-    const gchar * settings_b, gdouble tolerance)
+test_compare (const gchar *video, const gchar *model, const gchar *settings_a,
+    const gchar *settings_b, gdouble tolerance)
 {
-  Run a = { 0 }, b = { 0 };
+  Run a = {0}, b = {0};
   GList *ma = run_pipeline (video, model, settings_a, &a);
   GList *mb = run_pipeline (video, model, settings_b, &b);
   GList *la, *lb;
-  const gchar *same[] = { ADATOSK_DFER_FIELD_TRACK_ID, ADATOSK_DFER_FIELD_CLIP_START, ADATOSK_DFER_FIELD_CLIP_END, ADATOSK_DFER_FIELD_LABEL,
-    ADATOSK_DFER_FIELD_LABEL_ID, NULL
-  };
+  const gchar *same[] = {ADATOSK_DFER_FIELD_TRACK_ID,
+      ADATOSK_DFER_FIELD_CLIP_START, ADATOSK_DFER_FIELD_CLIP_END,
+      ADATOSK_DFER_FIELD_LABEL, ADATOSK_DFER_FIELD_LABEL_ID, NULL};
   gdouble worst = 0.0;
 
   CHECK (g_list_length (ma) > 0, "no clip classified");
@@ -311,12 +331,15 @@ test_compare (const gchar * video, const gchar * model, const gchar * settings_a
   for (la = ma, lb = mb; la && lb; la = la->next, lb = lb->next) {
     const GstStructure *sa = gst_message_get_structure (la->data);
     const GstStructure *sb = gst_message_get_structure (lb->data);
-    const GValue *pa = gst_structure_get_value (sa, ADATOSK_DFER_FIELD_PROBABILITIES);
-    const GValue *pb = gst_structure_get_value (sb, ADATOSK_DFER_FIELD_PROBABILITIES);
+    const GValue *pa =
+        gst_structure_get_value (sa, ADATOSK_DFER_FIELD_PROBABILITIES);
+    const GValue *pb =
+        gst_structure_get_value (sb, ADATOSK_DFER_FIELD_PROBABILITIES);
 
     for (guint k = 0; same[k]; k++)
       CHECK (gst_value_compare (gst_structure_get_value (sa, same[k]),
-              gst_structure_get_value (sb, same[k])) == GST_VALUE_EQUAL,
+                 gst_structure_get_value (sb, same[k]))
+              == GST_VALUE_EQUAL,
           "%s and %s differ on %s", settings_a, settings_b, same[k]);
     if (tolerance > 0.0)
       worst = MAX (worst, max_difference (pa, pb));
@@ -327,7 +350,8 @@ test_compare (const gchar * video, const gchar * model, const gchar * settings_a
   CHECK (worst <= tolerance, "probabilities differ by %g (allowed %g)", worst,
       tolerance);
   g_print ("%s and %s: the same %u clips and labels, probabilities within "
-      "%.3g\n", settings_a, settings_b, g_list_length (ma), worst);
+           "%.3g\n",
+      settings_a, settings_b, g_list_length (ma), worst);
   g_list_free_full (ma, (GDestroyNotify) gst_message_unref);
   g_list_free_full (mb, (GDestroyNotify) gst_message_unref);
   run_clear (&a);
@@ -338,22 +362,23 @@ test_compare (const gchar * video, const gchar * model, const gchar * settings_a
 /* The video, fetched into ADATOSK_MEDIA_DIR; exits 77 when npm is out of
  * reach. */
 static gchar *
-fetch (const gchar * name)
+fetch (const gchar *name)
 {
   const gchar *script = g_getenv ("ADATOSK_FETCH_MEDIA");
   const gchar *dir = g_getenv ("ADATOSK_MEDIA_DIR");
-  const gchar *argv[] = { script, dir, NULL };
+  const gchar *argv[] = {script, dir, NULL};
   gint status = 0;
   GError *error = NULL;
 
-  CHECK (script && dir, "ADATOSK_FETCH_MEDIA and ADATOSK_MEDIA_DIR must be "
+  CHECK (script && dir,
+      "ADATOSK_FETCH_MEDIA and ADATOSK_MEDIA_DIR must be "
       "set (run through meson test)");
-  CHECK (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_DEFAULT, NULL,
-          NULL, NULL, NULL, &status, &error), "cannot run %s: %s", script,
-      error ? error->message : "");
+  CHECK (g_spawn_sync (NULL, (gchar **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+             NULL, NULL, &status, &error),
+      "cannot run %s: %s", script, error ? error->message : "");
   if (WIFEXITED (status) && WEXITSTATUS (status) == 77) {
     g_print ("SKIP: the face video cannot be fetched (npm registry "
-        "unreachable, see above)\n");
+             "unreachable, see above)\n");
     exit (77);
   }
   CHECK (WIFEXITED (status) && WEXITSTATUS (status) == 0,
@@ -365,19 +390,21 @@ int
 main (int argc, char **argv)
 {
   const gchar *model = g_getenv ("ADATOSK_TEST_MODEL");
-  const gchar *needed[] = { "facedetect", "vp8dec", "matroskademux",
-    "videoconvert", "adatoskdfer", NULL
-  };
+  const gchar *needed[] = {"facedetect", "vp8dec", "matroskademux",
+      "videoconvert", "adatoskdfer", NULL};
   gchar *video;
   int ret;
 
   gst_init (&argc, &argv);
-  CHECK (argc >= 3 && model, "usage: ADATOSK_TEST_MODEL=M %s full|compare|compare-backends "
-      "VIDEO [T STEP STRIDE]", argv[0]);
+  CHECK (argc >= 3 && model,
+      "usage: ADATOSK_TEST_MODEL=M %s full|compare|compare-backends "
+      "VIDEO [T STEP STRIDE]",
+      argv[0]);
   for (guint i = 0; needed[i]; i++) {
     GstElementFactory *f = gst_element_factory_find (needed[i]);
 
-    CHECK (f != NULL, "element %s is missing (packages gstreamer1.0-opencv, "
+    CHECK (f != NULL,
+        "element %s is missing (packages gstreamer1.0-opencv, "
         "gstreamer1.0-plugins-good/base; GST_PLUGIN_PATH for adatoskdfer)",
         needed[i]);
     gst_object_unref (f);

@@ -51,8 +51,7 @@ st_model_add_f32 (StModel *model, const char *name, int ndim,
   tensor->data = g_byte_array_new ();
   gsize numel = shape_numel (ndim, shape);
   for (gsize i = 0; i < numel; i++) {
-    float value = values ? values[i]
-        : weight_value (model->tensors->len, i);
+    float value = values ? values[i] : weight_value (model->tensors->len, i);
     /* Little-endian, as the format requires (this test host is too). */
     g_byte_array_append (tensor->data, (const guint8 *) &value, sizeof value);
   }
@@ -62,8 +61,8 @@ st_model_add_f32 (StModel *model, const char *name, int ndim,
 
 #define ADD(model, name, ...) \
   st_model_add_f32 (model, name, \
-      (int) (sizeof ((int64_t[]) { __VA_ARGS__ }) / sizeof (int64_t)), \
-      (int64_t[]) { __VA_ARGS__ }, NULL)
+      (int) (sizeof ((int64_t[]){__VA_ARGS__}) / sizeof (int64_t)), \
+      (int64_t[]){__VA_ARGS__}, NULL)
 
 static void
 add_block (StModel *model, const char *prefix, int64_t width, int64_t hidden)
@@ -71,7 +70,7 @@ add_block (StModel *model, const char *prefix, int64_t width, int64_t hidden)
   char name[96];
 #define BLOCK_TENSOR(suffix, ...) \
   (g_snprintf (name, sizeof name, "%s.%s", prefix, suffix), \
-   ADD (model, name, __VA_ARGS__))
+      ADD (model, name, __VA_ARGS__))
   BLOCK_TENSOR ("norm1.weight", width);
   BLOCK_TENSOR ("norm1.bias", width);
   BLOCK_TENSOR ("attn.qkv.weight", 3 * width, width);
@@ -125,12 +124,11 @@ st_model_new_tiny (gboolean with_decoder)
   ADD (model, "atsm.norm.weight", d);
   ADD (model, "atsm.norm.bias", d);
   ADD (model, "atsm.prototypes", classes, d);
-  st_model_add_f32 (model, "atsm.alpha_dyn", 1, (int64_t[]) { 1 },
-      (float[]) { 2.0f });
-  st_model_add_f32 (model, "atsm.alpha_sem", 1, (int64_t[]) { 1 },
-      (float[]) { 2.0f });
-  st_model_add_f32 (model, "atsm.beta", 1, (int64_t[]) { 1 },
-      (float[]) { 1.0f });
+  st_model_add_f32 (model, "atsm.alpha_dyn", 1, (int64_t[]){1},
+      (float[]){2.0f});
+  st_model_add_f32 (model, "atsm.alpha_sem", 1, (int64_t[]){1},
+      (float[]){2.0f});
+  st_model_add_f32 (model, "atsm.beta", 1, (int64_t[]){1}, (float[]){1.0f});
   ADD (model, "fc_norm.weight", d);
   ADD (model, "fc_norm.bias", d);
   ADD (model, "head.weight", classes, d);
@@ -201,13 +199,13 @@ st_tensor_set_f32 (StTensor *tensor, gsize index, float value)
 }
 
 void
-st_tensor_set_u16 (StTensor *tensor, const char *dtype,
-    const uint16_t *values, gsize count)
+st_tensor_set_u16 (StTensor *tensor, const char *dtype, const uint16_t *values,
+    gsize count)
 {
   st_tensor_set_dtype (tensor, dtype);
   g_byte_array_set_size (tensor->data, 0);
   for (gsize i = 0; i < count; i++) {
-    guint8 bytes[2] = { values[i] & 0xff, values[i] >> 8 };
+    guint8 bytes[2] = {values[i] & 0xff, values[i] >> 8};
     g_byte_array_append (tensor->data, bytes, 2);
   }
 }
@@ -267,12 +265,12 @@ append_metadata (GString *header, StModel *model)
   JsonObject *metadata = json_object_new ();
   GList *members = json_object_get_members (model->metadata);
   for (GList *m = members; m; m = m->next)
-    json_object_set_member (metadata, m->data, json_node_copy (
-            json_object_get_member (model->metadata, m->data)));
+    json_object_set_member (metadata, m->data,
+        json_node_copy (json_object_get_member (model->metadata, m->data)));
   g_list_free (members);
   if (model->config) {
-    JsonNode *config = json_node_init_object (json_node_alloc (),
-        model->config);
+    JsonNode *config =
+        json_node_init_object (json_node_alloc (), model->config);
     char *text = json_to_string (config, FALSE);
     json_object_set_string_member (metadata, "adatosk.config", text);
     g_free (text);
@@ -291,8 +289,8 @@ append_tensor (GString *header, const StTensor *tensor, gsize begin)
 {
   g_string_append (header, ", ");
   append_json_string (header, tensor->name);
-  g_string_append_printf (header, ": {\"dtype\": \"%s\", \"shape\": ",
-      tensor->dtype);
+  g_string_append_printf (header,
+      ": {\"dtype\": \"%s\", \"shape\": ", tensor->dtype);
   if (tensor->shape_json) {
     g_string_append (header, tensor->shape_json);
   } else {
@@ -306,7 +304,8 @@ append_tensor (GString *header, const StTensor *tensor, gsize begin)
   if (tensor->offsets_json)
     g_string_append (header, tensor->offsets_json);
   else
-    g_string_append_printf (header, "[%" G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT "]", begin,
+    g_string_append_printf (header,
+        "[%" G_GSIZE_FORMAT ", %" G_GSIZE_FORMAT "]", begin,
         begin + tensor->data->len);
   g_string_append_c (header, '}');
 }

@@ -8,23 +8,25 @@
 #include <json-glib/json-glib.h>
 #include <stdint.h>
 
-typedef struct {
+typedef struct
+{
   char *name;
-  char *dtype;          /* written as is: "F32", "F16", "BF16" or anything */
+  char *dtype; /* written as is: "F32", "F16", "BF16" or anything */
   int ndim;
   int64_t shape[8];
-  GByteArray *data;     /* the raw little-endian bytes */
+  GByteArray *data; /* the raw little-endian bytes */
   /* When set, written in place of the real shape / the computed offsets,
    * to write what a well-behaved writer never would. */
   char *shape_json;
   char *offsets_json;
 } StTensor;
 
-typedef struct {
-  GPtrArray *tensors;    /* StTensor, in the data region's order */
-  JsonObject *config;    /* written as "adatosk.config" unless NULL */
-  JsonObject *metadata;  /* every other "__metadata__" member */
-  guint trailing_bytes;  /* zero bytes appended after the last tensor */
+typedef struct
+{
+  GPtrArray *tensors;   /* StTensor, in the data region's order */
+  JsonObject *config;   /* written as "adatosk.config" unless NULL */
+  JsonObject *metadata; /* every other "__metadata__" member */
+  guint trailing_bytes; /* zero bytes appended after the last tensor */
 } StModel;
 
 /* The tiny model: D=16, depth 2, 2 heads, atsm_layer 1, 4 frames of 32x32,
@@ -50,8 +52,7 @@ void st_tensor_set_u16 (StTensor *tensor, const char *dtype,
 void st_model_set_config (StModel *model, const char *key,
     const char *json_value);
 /* Sets a string "__metadata__" member; NULL removes it. */
-void st_model_set_metadata (StModel *model, const char *key,
-    const char *value);
+void st_model_set_metadata (StModel *model, const char *key, const char *value);
 
 /* Where the tensor's bytes will lie in the data region. */
 void st_model_data_range (StModel *model, const char *name, int64_t *begin,

@@ -21,7 +21,7 @@ half_value (uint16_t half)
 {
   int exponent = (half >> 10) & 0x1f, mantissa = half & 0x3ff;
   double magnitude = exponent == 0 ? ldexp (mantissa, -24)
-      : ldexp (1024 + mantissa, exponent - 25);
+                                   : ldexp (1024 + mantissa, exponent - 25);
   return (half & 0x8000) ? -magnitude : magnitude;
 }
 
@@ -54,7 +54,7 @@ test_bfloat16_to_float_all (void)
       continue;
     }
     double magnitude = exponent == 0 ? ldexp (mantissa, -133)
-        : ldexp (128 + mantissa, exponent - 134);
+                                     : ldexp (128 + mantissa, exponent - 134);
     float expected = (float) ((b & 0x8000) ? -magnitude : magnitude);
     g_assert_cmphex (float_bits (value), ==, float_bits (expected));
   }
@@ -64,7 +64,8 @@ static void
 test_float_to_half_round_trip (void)
 {
   for (uint32_t h = 0; h <= 0xffff; h++) {
-    uint16_t back = adatosk_float_to_half (adatosk_half_to_float ((uint16_t) h));
+    uint16_t back =
+        adatosk_float_to_half (adatosk_half_to_float ((uint16_t) h));
     if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff)) {
       /* NaN stays a quiet NaN of the same sign. */
       g_assert_cmphex (back & 0xfe00, ==, (h & 0x8000) | 0x7e00);
@@ -81,10 +82,10 @@ reference_float_to_half (float value)
 {
   uint16_t sign = signbit (value) ? 0x8000 : 0;
   double magnitude = fabs ((double) value);
-  if (magnitude >= 65520.0)   /* at or past the midpoint to 2^16 */
+  if (magnitude >= 65520.0) /* at or past the midpoint to 2^16 */
     return sign | 0x7c00;
   uint16_t low = 0, high = 0x7bff;
-  while (low < high) {   /* the largest half <= magnitude */
+  while (low < high) { /* the largest half <= magnitude */
     uint16_t middle = (uint16_t) ((low + high + 1) / 2);
     if (half_value (middle) <= magnitude)
       low = middle;
@@ -113,11 +114,13 @@ test_float_to_half_midpoints (void)
         ==, h + 1);
   }
   g_assert_cmphex (adatosk_float_to_half (65520.0f), ==, 0x7c00);
-  g_assert_cmphex (adatosk_float_to_half (nextafterf (65520.0f, 0)), ==, 0x7bff);
+  g_assert_cmphex (adatosk_float_to_half (nextafterf (65520.0f, 0)), ==,
+      0x7bff);
   g_assert_cmphex (adatosk_float_to_half (-1e30f), ==, 0xfc00);
   g_assert_cmphex (adatosk_float_to_half (INFINITY), ==, 0x7c00);
   g_assert_cmphex (adatosk_float_to_half (0x1p-25f), ==, 0x0000);
-  g_assert_cmphex (adatosk_float_to_half (nextafterf (0x1p-25f, 1)), ==, 0x0001);
+  g_assert_cmphex (adatosk_float_to_half (nextafterf (0x1p-25f, 1)), ==,
+      0x0001);
   g_assert_cmphex (adatosk_float_to_half (0x1p-149f), ==, 0x0000);
   g_assert_cmphex (adatosk_float_to_half (-0x1p-149f), ==, 0x8000);
   g_assert_cmphex (adatosk_float_to_half (NAN) & 0x7e00, ==, 0x7e00);

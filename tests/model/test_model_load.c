@@ -22,8 +22,8 @@ load_bytes (GByteArray *file, AdatoskError *error)
   AdatoskModel *model = NULL;
   /* An exact-size heap copy, so ASan catches any read past the end. */
   void *exact = g_memdup2 (file->data, file->len);
-  AdatoskStatus status = adatosk_model_load_from_memory (exact, file->len,
-      ORIGIN, &model, error);
+  AdatoskStatus status =
+      adatosk_model_load_from_memory (exact, file->len, ORIGIN, &model, error);
   g_free (exact);
   g_assert_true ((status == ADATOSK_OK) == (model != NULL));
   return model;
@@ -33,7 +33,7 @@ static AdatoskModel *
 load_valid (StModel *st)
 {
   GByteArray *file = st_model_serialize (st);
-  AdatoskError error = { 0 };
+  AdatoskError error = {0};
   AdatoskModel *model = load_bytes (file, &error);
   if (!model)
     g_error ("a valid model was rejected: %s", error.message);
@@ -59,7 +59,7 @@ check_message (const AdatoskError *error, AdatoskStatus expected,
 static void
 assert_bytes_rejected (GByteArray *file, const char *const *words)
 {
-  AdatoskError error = { 0 };
+  AdatoskError error = {0};
   AdatoskModel *model = load_bytes (file, &error);
   g_assert_null (model);
   check_message (&error, ADATOSK_ERROR_FORMAT, words);
@@ -76,9 +76,9 @@ assert_model_rejected (StModel *st, const char *const *words)
 
 /* Every listed word must appear in the error message. */
 #define REJECT_BYTES(file, ...) \
-  assert_bytes_rejected (file, (const char *const[]) { __VA_ARGS__, NULL })
+  assert_bytes_rejected (file, (const char *const[]){__VA_ARGS__, NULL})
 #define REJECT_MODEL(st, ...) \
-  assert_model_rejected (st, (const char *const[]) { __VA_ARGS__, NULL })
+  assert_model_rejected (st, (const char *const[]){__VA_ARGS__, NULL})
 
 static StModel *
 tiny_with_config (const char *key, const char *json_value)
@@ -127,8 +127,8 @@ check_tensor_values (const AdatoskModel *model, StModel *st)
       st->tensors->len);
   for (guint i = 0; i < st->tensors->len; i++) {
     StTensor *expected = g_ptr_array_index (st->tensors, i);
-    const AdatoskTensor *tensor = adatosk_model_find_tensor (model,
-        expected->name);
+    const AdatoskTensor *tensor =
+        adatosk_model_find_tensor (model, expected->name);
     g_assert_nonnull (tensor);
     g_assert_cmpint (tensor->ndim, ==, expected->ndim);
     for (int d = 0; d < tensor->ndim; d++)
@@ -189,8 +189,8 @@ check_tiny_model (const AdatoskModel *model, StModel *st)
   g_assert_cmpfloat (model->alpha_dyn, ==, 2.0f);
   g_assert_cmpfloat (model->alpha_sem, ==, 2.0f);
   g_assert_cmpfloat (model->beta, ==, 1.0f);
-  g_assert_true (model->head_bias
-      == adatosk_model_find_tensor (model, "head.bias")->data);
+  g_assert_true (
+      model->head_bias == adatosk_model_find_tensor (model, "head.bias")->data);
   g_assert_true (model->blocks[1].fc2_weight
       == adatosk_model_find_tensor (model, "blocks.1.mlp.fc2.weight")->data);
   g_assert_true (model->patch_weight
@@ -221,11 +221,11 @@ test_valid_from_file (void)
   char *dir = g_dir_make_tmp ("adatosk-model-XXXXXX", NULL);
   g_assert_nonnull (dir);
   char *path = g_build_filename (dir, "tiny.safetensors", NULL);
-  g_assert_true (g_file_set_contents (path, (const char *) file->data,
-          file->len, NULL));
+  g_assert_true (
+      g_file_set_contents (path, (const char *) file->data, file->len, NULL));
 
   AdatoskModel *model = NULL;
-  AdatoskError error = { 0 };
+  AdatoskError error = {0};
   if (adatosk_model_load (path, &model, &error) != ADATOSK_OK)
     g_error ("%s", error.message);
   check_tiny_model (model, st);
@@ -277,10 +277,10 @@ test_valid_config_variants (void)
   st_model_set_config (st, "img_size", "[32, 48]");
   st_model_set_config (st, "frame_step", "2");
   st_model_set_config (st, "mask_ratio", "0.75");
-  st_model_set_config (st, "mlp_ratio", "4");   /* an integer is a number */
+  st_model_set_config (st, "mlp_ratio", "4"); /* an integer is a number */
   st_model_set_config (st, "a_future_key", "{\"x\": [1, 2]}");
   st_model_set_metadata (st, "adatosk.trained_on", "DFEW fold 1");
-  st_model_set_metadata (st, "format", "pt");   /* what other writers add */
+  st_model_set_metadata (st, "format", "pt"); /* what other writers add */
   AdatoskModel *model = load_valid (st);
   const AdatoskConfig *c = adatosk_model_get_config (model);
   g_assert_cmpint (c->img_height, ==, 32);
@@ -297,27 +297,80 @@ test_valid_config_variants (void)
 
 /* Halves whose float values are written out independently of half.c. */
 static const uint16_t f16_bits[16] = {
-  0x0000, 0x8000, 0x0001, 0x8001, 0x03ff, 0x0400, 0x3c00, 0xc000,
-  0x7bff, 0xfbff, 0x3555, 0x4248, 0x0200, 0x3bff, 0x1234, 0x5640,
+    0x0000,
+    0x8000,
+    0x0001,
+    0x8001,
+    0x03ff,
+    0x0400,
+    0x3c00,
+    0xc000,
+    0x7bff,
+    0xfbff,
+    0x3555,
+    0x4248,
+    0x0200,
+    0x3bff,
+    0x1234,
+    0x5640,
 };
 static const float f16_values[16] = {
-  0.0f, -0.0f, 0x1p-24f, -0x1p-24f, 0x3ffp-24f, 0x1p-14f, 1.0f, -2.0f,
-  65504.0f, -65504.0f, 0x1.554p-2f, 0x1.92p+1f, 0x1p-15f, 0x1.ffcp-1f,
-  0x1.8dp-11f, 100.0f,
+    0.0f,
+    -0.0f,
+    0x1p-24f,
+    -0x1p-24f,
+    0x3ffp-24f,
+    0x1p-14f,
+    1.0f,
+    -2.0f,
+    65504.0f,
+    -65504.0f,
+    0x1.554p-2f,
+    0x1.92p+1f,
+    0x1p-15f,
+    0x1.ffcp-1f,
+    0x1.8dp-11f,
+    100.0f,
 };
 static const uint16_t bf16_bits[16] = {
-  0x0000, 0x8000, 0x0001, 0x007f, 0x0080, 0x3f80, 0xc000, 0x7f7f,
-  0xff7f, 0x3eab, 0x4049, 0x8001, 0x3c00, 0x4780, 0x1234, 0xbf00,
+    0x0000,
+    0x8000,
+    0x0001,
+    0x007f,
+    0x0080,
+    0x3f80,
+    0xc000,
+    0x7f7f,
+    0xff7f,
+    0x3eab,
+    0x4049,
+    0x8001,
+    0x3c00,
+    0x4780,
+    0x1234,
+    0xbf00,
 };
 static const float bf16_values[16] = {
-  0.0f, -0.0f, 0x1p-133f, 0x7fp-133f, 0x1p-126f, 1.0f, -2.0f, 0x1.fep+127f,
-  -0x1.fep+127f, 0x1.56p-2f, 0x1.92p+1f, -0x1p-133f, 0x1p-7f, 0x1p+16f,
-  0x1.68p-91f, -0.5f,
+    0.0f,
+    -0.0f,
+    0x1p-133f,
+    0x7fp-133f,
+    0x1p-126f,
+    1.0f,
+    -2.0f,
+    0x1.fep+127f,
+    -0x1.fep+127f,
+    0x1.56p-2f,
+    0x1.92p+1f,
+    -0x1p-133f,
+    0x1p-7f,
+    0x1p+16f,
+    0x1.68p-91f,
+    -0.5f,
 };
 
 static void
-check_exact (const AdatoskModel *model, const char *name,
-    const float *expected)
+check_exact (const AdatoskModel *model, const char *name, const float *expected)
 {
   const AdatoskTensor *tensor = adatosk_model_find_tensor (model, name);
   g_assert_cmpint (tensor->numel, ==, 16);
@@ -332,14 +385,13 @@ test_valid_f16_bf16 (void)
   StModel *st = st_model_new_tiny (FALSE);
   st_tensor_set_u16 (st_model_find (st, "blocks.0.norm1.weight"), "F16",
       f16_bits, 16);
-  st_tensor_set_u16 (st_model_find (st, "fc_norm.bias"), "BF16", bf16_bits,
-      16);
+  st_tensor_set_u16 (st_model_find (st, "fc_norm.bias"), "BF16", bf16_bits, 16);
   /* Mixed dtypes with odd offsets: an F16 tensor of 3 elements (6 bytes)
    * leaves every later tensor unaligned in the file. */
   st_tensor_set_u16 (st_model_find (st, "head.bias"), "F16",
-      (uint16_t[]) { 0x3c00, 0xbc00, 0x3800 }, 3);
+      (uint16_t[]){0x3c00, 0xbc00, 0x3800}, 3);
   st_model_remove (st, "head.weight");
-  st_model_add_f32 (st, "head.weight", 2, (int64_t[]) { 3, 16 }, NULL);
+  st_model_add_f32 (st, "head.weight", 2, (int64_t[]){3, 16}, NULL);
   AdatoskModel *model = load_valid (st);
   check_exact (model, "blocks.0.norm1.weight", f16_values);
   check_exact (model, "fc_norm.bias", bf16_values);
@@ -434,14 +486,20 @@ static void
 test_reject_bad_entries (void)
 {
   REJECT_BYTES (st_raw_file ("{\"x\": 5}", 0), "tensor 'x'", "not an object");
-  REJECT_BYTES (st_raw_file ("{\"__metadata__\": [1]}", 0),
-      "__metadata__", "not an object");
+  REJECT_BYTES (st_raw_file ("{\"__metadata__\": [1]}", 0), "__metadata__",
+      "not an object");
   REJECT_BYTES (st_raw_file ("{\"x\": {\"shape\": [1], "
-          "\"data_offsets\": [0, 4]}}", 4), "tensor 'x'", "no \"dtype\"");
+                             "\"data_offsets\": [0, 4]}}",
+                    4),
+      "tensor 'x'", "no \"dtype\"");
   REJECT_BYTES (st_raw_file ("{\"x\": {\"dtype\": \"F32\", "
-          "\"data_offsets\": [0, 4]}}", 4), "tensor 'x'", "no \"shape\"");
+                             "\"data_offsets\": [0, 4]}}",
+                    4),
+      "tensor 'x'", "no \"shape\"");
   REJECT_BYTES (st_raw_file ("{\"x\": {\"dtype\": \"F32\", "
-          "\"shape\": [1]}}", 4), "tensor 'x'", "no \"data_offsets\"");
+                             "\"shape\": [1]}}",
+                    4),
+      "tensor 'x'", "no \"data_offsets\"");
   StModel *st = st_model_new_tiny (FALSE);
   json_object_set_int_member (st->metadata, "adatosk.name", 5);
   REJECT_MODEL (st, "__metadata__", "adatosk.name", "not a string");
@@ -461,8 +519,9 @@ test_reject_overlap (void)
   StModel *st = st_model_new_tiny (FALSE);
   int64_t begin, end;
   st_model_data_range (st, "fc_norm.weight", &begin, &end);
-  char *offsets = g_strdup_printf ("[%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT
-      "]", begin + 32, end + 32);
+  char *offsets =
+      g_strdup_printf ("[%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]",
+          begin + 32, end + 32);
   st_model_find (st, "fc_norm.bias")->offsets_json = offsets;
   REJECT_MODEL (st, "fc_norm.weight", "fc_norm.bias", "overlap");
 }
@@ -470,8 +529,8 @@ test_reject_overlap (void)
 static void
 test_reject_out_of_range (void)
 {
-  REJECT_MODEL (tiny_with_offsets ("head.bias", "[0, 1000000000]"),
-      "head.bias", "beyond the data region");
+  REJECT_MODEL (tiny_with_offsets ("head.bias", "[0, 1000000000]"), "head.bias",
+      "beyond the data region");
   REJECT_MODEL (tiny_with_offsets ("head.bias", "[-4, 8]"), "head.bias",
       "negative");
   REJECT_MODEL (tiny_with_offsets ("head.bias", "[0, 99999999999999999999]"),
@@ -484,8 +543,9 @@ test_reject_begin_after_end (void)
   StModel *st = st_model_new_tiny (FALSE);
   int64_t begin, end;
   st_model_data_range (st, "atsm.norm.bias", &begin, &end);
-  st_model_find (st, "atsm.norm.bias")->offsets_json = g_strdup_printf (
-      "[%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]", end, begin);
+  st_model_find (st, "atsm.norm.bias")->offsets_json =
+      g_strdup_printf ("[%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]", end,
+          begin);
   REJECT_MODEL (st, "atsm.norm.bias", "begin after");
 }
 
@@ -508,8 +568,9 @@ test_reject_gap (void)
   int64_t begin, end;
   st_model_data_range (st, "fc_norm.weight", &begin, &end);
   StTensor *tensor = st_model_find (st, "fc_norm.weight");
-  tensor->offsets_json = g_strdup_printf ("[%" G_GINT64_FORMAT ", %"
-      G_GINT64_FORMAT "]", begin, end);
+  tensor->offsets_json =
+      g_strdup_printf ("[%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "]", begin,
+          end);
   g_byte_array_append (tensor->data, (const guint8 *) "\0\0\0\0", 4);
   REJECT_MODEL (st, "gap of 4 bytes", "fc_norm.weight", "fc_norm.bias");
 }
@@ -539,7 +600,7 @@ test_reject_size_mismatch (void)
 {
   StModel *st = st_model_new_tiny (FALSE);
   StTensor *tensor = st_model_find (st, "blocks.0.norm2.bias");
-  tensor->shape[0] = 15;   /* the data still holds 16 floats */
+  tensor->shape[0] = 15; /* the data still holds 16 floats */
   REJECT_MODEL (st, "blocks.0.norm2.bias", "64 bytes", "[15]", "F32");
 
   st = st_model_new_tiny (FALSE);
@@ -570,23 +631,23 @@ test_reject_unsupported_dtype (void)
 static void
 test_reject_non_integer_shape (void)
 {
-  REJECT_MODEL (tiny_with_shape_json ("fc_norm.bias", "[16.0]"),
-      "fc_norm.bias", "shape entry 0", "not an integer");
+  REJECT_MODEL (tiny_with_shape_json ("fc_norm.bias", "[16.0]"), "fc_norm.bias",
+      "shape entry 0", "not an integer");
   REJECT_MODEL (tiny_with_shape_json ("fc_norm.bias", "[\"16\"]"),
       "fc_norm.bias", "a string", "not an integer");
-  REJECT_MODEL (tiny_with_shape_json ("fc_norm.bias", "[true]"),
-      "fc_norm.bias", "not an integer");
-  REJECT_MODEL (tiny_with_shape_json ("fc_norm.bias", "16"),
-      "fc_norm.bias", "not a list");
+  REJECT_MODEL (tiny_with_shape_json ("fc_norm.bias", "[true]"), "fc_norm.bias",
+      "not an integer");
+  REJECT_MODEL (tiny_with_shape_json ("fc_norm.bias", "16"), "fc_norm.bias",
+      "not a list");
 }
 
 static void
 test_reject_negative_shape (void)
 {
-  REJECT_MODEL (tiny_with_shape_json ("fc_norm.bias", "[-16]"),
-      "fc_norm.bias", "negative", "-16");
-  REJECT_MODEL (tiny_with_shape_json ("head.weight", "[3, -16]"),
-      "head.weight", "shape entry 1", "negative");
+  REJECT_MODEL (tiny_with_shape_json ("fc_norm.bias", "[-16]"), "fc_norm.bias",
+      "negative", "-16");
+  REJECT_MODEL (tiny_with_shape_json ("head.weight", "[3, -16]"), "head.weight",
+      "shape entry 1", "negative");
 }
 
 static void
@@ -595,8 +656,8 @@ test_reject_shape_limits (void)
   REJECT_MODEL (tiny_with_shape_json ("fc_norm.bias", "[1, 1, 1, 1, 1, 16]"),
       "fc_norm.bias", "6 dimensions");
   REJECT_MODEL (tiny_with_shape_json ("fc_norm.bias",
-          "[4294967296, 4294967296, 4294967296]"), "fc_norm.bias",
-      "overflows");
+                    "[4294967296, 4294967296, 4294967296]"),
+      "fc_norm.bias", "overflows");
 }
 
 /* ---- the model's tensor set ---- */
@@ -606,8 +667,9 @@ test_reject_wrong_shape (void)
 {
   StModel *st = st_model_new_tiny (FALSE);
   st_tensor_reshape (st_model_find (st, "blocks.1.attn.qkv.weight"), 2,
-      (int64_t[]) { 48, 15 });
-  REJECT_MODEL (st, "tensor 'blocks.1.attn.qkv.weight' has shape [48, 15], "
+      (int64_t[]){48, 15});
+  REJECT_MODEL (st,
+      "tensor 'blocks.1.attn.qkv.weight' has shape [48, 15], "
       "expected [48, 16] (embed_dim 16 in adatosk.config)");
 
   st = st_model_new_tiny (FALSE);
@@ -616,7 +678,7 @@ test_reject_wrong_shape (void)
 
   st = st_model_new_tiny (FALSE);
   st_tensor_reshape (st_model_find (st, "blocks.0.mlp.fc1.weight"), 2,
-      (int64_t[]) { 48, 16 });
+      (int64_t[]){48, 16});
   REJECT_MODEL (st, "blocks.0.mlp.fc1.weight", "expected [64, 16]",
       "mlp_ratio 4");
 }
@@ -637,15 +699,15 @@ static void
 test_reject_unknown_tensor (void)
 {
   StModel *st = st_model_new_tiny (FALSE);
-  st_model_add_f32 (st, "foo", 1, (int64_t[]) { 4 }, NULL);
+  st_model_add_f32 (st, "foo", 1, (int64_t[]){4}, NULL);
   REJECT_MODEL (st, "unknown tensor 'foo'");
 
-  st = st_model_new_tiny (FALSE);   /* depth is 2 */
-  st_model_add_f32 (st, "blocks.2.norm1.weight", 1, (int64_t[]) { 16 }, NULL);
+  st = st_model_new_tiny (FALSE); /* depth is 2 */
+  st_model_add_f32 (st, "blocks.2.norm1.weight", 1, (int64_t[]){16}, NULL);
   REJECT_MODEL (st, "unknown tensor 'blocks.2.norm1.weight'");
 
   st = st_model_new_tiny (FALSE);
-  st_model_add_f32 (st, "mask_token", 3, (int64_t[]) { 1, 1, 8 }, NULL);
+  st_model_add_f32 (st, "mask_token", 3, (int64_t[]){1, 1, 8}, NULL);
   REJECT_MODEL (st, "'mask_token'", "decoder", "decoder_embed_dim");
 }
 
@@ -662,8 +724,8 @@ test_reject_partial_decoder (void)
   REJECT_MODEL (st, "missing tensor 'mask_token'");
 
   st = st_model_new_tiny (TRUE);
-  st_tensor_reshape (st_model_find (st, "decoder.blocks.0.mlp.fc1.weight"),
-      2, (int64_t[]) { 16, 8 });
+  st_tensor_reshape (st_model_find (st, "decoder.blocks.0.mlp.fc1.weight"), 2,
+      (int64_t[]){16, 8});
   REJECT_MODEL (st, "decoder.blocks.0.mlp.fc1.weight", "expected [32, 8]",
       "decoder_embed_dim 8");
 }
@@ -681,8 +743,8 @@ test_reject_nonfinite_weight (void)
 
   st = st_model_new_tiny (FALSE);
   st_tensor_set_u16 (st_model_find (st, "fc_norm.weight"), "F16",
-      (uint16_t[]) { 0x3c00, 0x7c00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-          0 }, 16);
+      (uint16_t[]){0x3c00, 0x7c00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+      16);
   REJECT_MODEL (st, "fc_norm.weight", "infinite value at element 1");
 }
 
@@ -818,8 +880,7 @@ test_reject_labels (void)
 {
   StModel *st = st_model_new_tiny (FALSE);
   st_model_set_metadata (st, "adatosk.labels", "[\"happy\", \"sad\"]");
-  REJECT_MODEL (st, "adatosk.labels has 2 class names", "num_classes",
-      "is 3");
+  REJECT_MODEL (st, "adatosk.labels has 2 class names", "num_classes", "is 3");
 
   st = st_model_new_tiny (FALSE);
   st_model_set_metadata (st, "adatosk.labels", NULL);
@@ -848,8 +909,8 @@ static void
 check_load_path_fails (const char *path, AdatoskStatus expected,
     const char *const *words)
 {
-  AdatoskModel *model = (AdatoskModel *) 0x1;   /* must be reset */
-  AdatoskError error = { 0 };
+  AdatoskModel *model = (AdatoskModel *) 0x1; /* must be reset */
+  AdatoskError error = {0};
   g_assert_cmpint (adatosk_model_load (path, &model, &error), ==, expected);
   g_assert_null (model);
   check_message (&error, expected, words);
@@ -861,21 +922,21 @@ test_reject_files (void)
   char *dir = g_dir_make_tmp ("adatosk-model-XXXXXX", NULL);
   char *missing = g_build_filename (dir, "missing.safetensors", NULL);
   check_load_path_fails (missing, ADATOSK_ERROR_IO,
-      (const char *const[]) { missing, "No such file or directory", NULL });
+      (const char *const[]){missing, "No such file or directory", NULL});
   check_load_path_fails (dir, ADATOSK_ERROR_IO,
-      (const char *const[]) { dir, "not a regular file", NULL });
+      (const char *const[]){dir, "not a regular file", NULL});
 
   char *empty = g_build_filename (dir, "empty.safetensors", NULL);
   g_assert_true (g_file_set_contents (empty, "", 0, NULL));
   check_load_path_fails (empty, ADATOSK_ERROR_FORMAT,
-      (const char *const[]) { empty, "empty", NULL });
+      (const char *const[]){empty, "empty", NULL});
 
   char *cut = g_build_filename (dir, "cut.safetensors", NULL);
   GByteArray *file = tiny_file ();
   g_assert_true (g_file_set_contents (cut, (const char *) file->data,
-          file->len - 100, NULL));
+      file->len - 100, NULL));
   check_load_path_fails (cut, ADATOSK_ERROR_FORMAT,
-      (const char *const[]) { cut, "truncated", NULL });
+      (const char *const[]){cut, "truncated", NULL});
   g_byte_array_unref (file);
 
   g_unlink (empty);

@@ -43,7 +43,7 @@ run (AdatoskBackendKind kind, const float *clip, char *message, gboolean *ran)
 {
   AdatoskBackend *backend = backend_new (kind);
   AdatoskOutput *out = adatosk_output_new (model);
-  AdatoskError error = { 0 };
+  AdatoskError error = {0};
   AdatoskStatus status = ADATOSK_OK;
 
   *ran = backend != NULL;
@@ -74,11 +74,13 @@ check_refused (float value, const char *what)
 {
   const AdatoskConfig *c = adatosk_model_get_config (model);
   /* channel 1, frame 2, row 3, column 4 */
-  size_t index = (((size_t) 1 * c->num_frames + 2) * c->img_height + 3) * c->img_width + 4;
+  size_t index =
+      (((size_t) 1 * c->num_frames + 2) * c->img_height + 3) * c->img_width + 4;
   float *clip = clip_with (index, value);
   char cpu[512], vulkan[512];
   gboolean ran;
-  char *where = g_strdup_printf ("%s at channel 1, frame 2, row 3, column 4", what);
+  char *where =
+      g_strdup_printf ("%s at channel 1, frame 2, row 3, column 4", what);
 
   g_assert_cmpint (run (ADATOSK_BACKEND_CPU, clip, cpu, &ran), ==,
       ADATOSK_ERROR_INVALID_ARGUMENT);
@@ -129,8 +131,10 @@ test_overflow (void)
   char cpu[512], vulkan[512];
   gboolean ran;
 
-  for (size_t i = 0; i < clip_floats; i++) clip[i] = (i % 2 ? 3e38f : -3e38f);
-  g_assert_cmpint (run (ADATOSK_BACKEND_CPU, clip, cpu, &ran), ==, ADATOSK_ERROR_BACKEND);
+  for (size_t i = 0; i < clip_floats; i++)
+    clip[i] = (i % 2 ? 3e38f : -3e38f);
+  g_assert_cmpint (run (ADATOSK_BACKEND_CPU, clip, cpu, &ran), ==,
+      ADATOSK_ERROR_BACKEND);
   g_test_message ("cpu: %s", cpu);
   g_assert_nonnull (strstr (cpu, "non-finite"));
   AdatoskStatus vk = run (ADATOSK_BACKEND_VULKAN, clip, vulkan, &ran);
@@ -149,9 +153,11 @@ test_finite_clip_runs (void)
   char message[512];
   gboolean ran;
 
-  g_assert_cmpint (run (ADATOSK_BACKEND_CPU, good_clip, message, &ran), ==, ADATOSK_OK);
+  g_assert_cmpint (run (ADATOSK_BACKEND_CPU, good_clip, message, &ran), ==,
+      ADATOSK_OK);
   AdatoskStatus vk = run (ADATOSK_BACKEND_VULKAN, good_clip, message, &ran);
-  if (ran) g_assert_cmpint (vk, ==, ADATOSK_OK);
+  if (ran)
+    g_assert_cmpint (vk, ==, ADATOSK_OK);
 }
 
 int
@@ -166,10 +172,12 @@ main (int argc, char **argv)
 
   if (adatosk_model_load (model_path, &model, &error) != ADATOSK_OK)
     g_error ("%s", error.message);
-  g_assert_true (g_file_get_contents (clip_path, (char **) &good_clip, &size, NULL));
+  g_assert_true (
+      g_file_get_contents (clip_path, (char **) &good_clip, &size, NULL));
   clip_floats = size / sizeof (float);
   const AdatoskConfig *c = adatosk_model_get_config (model);
-  g_assert_cmpuint (clip_floats, ==, (size_t) 3 * c->num_frames * c->img_height * c->img_width);
+  g_assert_cmpuint (clip_floats, ==,
+      (size_t) 3 * c->num_frames * c->img_height * c->img_width);
 
   g_test_add_func ("/nonfinite/nan", test_nan);
   g_test_add_func ("/nonfinite/infinity", test_infinity);

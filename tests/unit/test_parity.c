@@ -18,7 +18,8 @@ json_doubles (JsonObject *obj, const char *member, guint *length)
   JsonArray *array = json_object_get_array_member (obj, member);
   *length = json_array_get_length (array);
   double *values = g_new (double, *length);
-  for (guint i = 0; i < *length; i++) values[i] = json_array_get_double_element (array, i);
+  for (guint i = 0; i < *length; i++)
+    values[i] = json_array_get_double_element (array, i);
   return values;
 }
 
@@ -28,7 +29,8 @@ max_abs_error (const float *got, const double *want, guint n)
   double worst = 0.0;
   for (guint i = 0; i < n; i++) {
     double e = fabs (got[i] - want[i]);
-    if (isnan (e)) return INFINITY;
+    if (isnan (e))
+      return INFINITY;
     worst = fmax (worst, e);
   }
   return worst;
@@ -52,18 +54,21 @@ check_case (gconstpointer data)
   char *clip;
   gsize clip_size;
   g_assert_true (g_file_get_contents (clip_path, &clip, &clip_size, NULL));
-  g_assert_cmpuint (clip_size, ==, (gsize) 12 * c->num_frames * c->img_height * c->img_width);
+  g_assert_cmpuint (clip_size, ==,
+      (gsize) 12 * c->num_frames * c->img_height * c->img_width);
 
   JsonParser *parser = json_parser_new ();
   g_assert_true (json_parser_load_from_file (parser, expected_path, NULL));
   JsonObject *expected = json_node_get_object (json_parser_get_root (parser));
   double keep = json_object_get_double_member (expected, "keep_ratio");
 
-  AdatoskBackendOptions options = { ADATOSK_BACKEND_CPU, 0, -1, 0 };
+  AdatoskBackendOptions options = {ADATOSK_BACKEND_CPU, 0, -1, 0};
   AdatoskBackend *backend;
-  g_assert_cmpint (adatosk_backend_new (model, &options, &backend, &error), ==, ADATOSK_OK);
+  g_assert_cmpint (adatosk_backend_new (model, &options, &backend, &error), ==,
+      ADATOSK_OK);
   AdatoskOutput *out = adatosk_output_new (model);
-  if (adatosk_backend_forward (backend, (const float *) clip, keep, out, &error) != ADATOSK_OK)
+  if (adatosk_backend_forward (backend, (const float *) clip, keep, out, &error)
+      != ADATOSK_OK)
     g_error ("%s", error.message);
 
   guint n;
@@ -87,7 +92,8 @@ check_case (gconstpointer data)
   double m_err = max_abs_error (out->token_mask, m, n);
   double *kept = json_doubles (expected, "kept_tokens", &n);
 
-  g_test_message ("%s: logits NMSE %.3g, probs %.3g, g %.3g, m %.3g, kept %d of %d",
+  g_test_message ("%s: logits NMSE %.3g, probs %.3g, g %.3g, m %.3g, kept %d "
+                  "of %d",
       name, logits_nmse, probs_err, g_err, m_err, out->num_kept, c->num_tokens);
   g_assert_true (isfinite (logits_nmse));
   g_assert_cmpfloat (logits_nmse, <=, 1e-10);
@@ -96,27 +102,38 @@ check_case (gconstpointer data)
   g_assert_cmpfloat (m_err, <=, 1e-5);
   g_assert_cmpfloat (kf_err, <=, 1e-6);
   g_assert_cmpint (out->num_kept, ==, (int) n);
-  for (guint i = 0; i < n; i++) g_assert_cmpint (out->kept_tokens[i], ==, (int) kept[i]);
+  for (guint i = 0; i < n; i++)
+    g_assert_cmpint (out->kept_tokens[i], ==, (int) kept[i]);
 
-  g_free (logits); g_free (probs); g_free (g); g_free (kept_fraction); g_free (m); g_free (kept);
+  g_free (logits);
+  g_free (probs);
+  g_free (g);
+  g_free (kept_fraction);
+  g_free (m);
+  g_free (kept);
   g_object_unref (parser);
   adatosk_output_free (out);
   adatosk_backend_free (backend);
   adatosk_model_free (model);
   g_free (clip);
-  g_free (dir); g_free (model_path); g_free (clip_path); g_free (expected_path);
+  g_free (dir);
+  g_free (model_path);
+  g_free (clip_path);
+  g_free (expected_path);
 }
 
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  if (argc != 2) g_error ("usage: %s FIXTURE_DIR", argv[0]);
+  if (argc != 2)
+    g_error ("usage: %s FIXTURE_DIR", argv[0]);
   fixture_dir = argv[1];
   char *list_path = g_build_filename (fixture_dir, "cases.txt", NULL);
   char *list;
   if (!g_file_get_contents (list_path, &list, NULL, NULL))
-    g_error ("no %s: run train/gen_parity_fixtures.py --out %s", list_path, fixture_dir);
+    g_error ("no %s: run train/gen_parity_fixtures.py --out %s", list_path,
+        fixture_dir);
   char **cases = g_strsplit (g_strstrip (list), "\n", -1);
   for (char **name = cases; *name; name++) {
     char *path = g_strdup_printf ("/parity/%s", *name);
