@@ -42,7 +42,7 @@
 #define ADATOSK_LAYERNORM_PUSH(F) \
   F(uint, rows) F(uint, cols) F(uint, ldx) F(uint, ldy) F(float, eps)
 
-/* attention.comp and attention_wide.comp */
+/* attention.comp */
 #define ADATOSK_ATTENTION_PUSH(F) \
   F(uint, n)        /* tokens */ \
   F(uint, dim)      /* D = heads DH */ \

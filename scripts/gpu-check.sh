@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# One short run on a GPU machine that gives every number at once, or says why
+# not before spending the time:
+#   1. vulkaninfo --summary, the device libadatosk chooses, whether PyTorch has CUDA;
+#   2. refuses a CPU Vulkan device (lavapipe) unless --allow-cpu-device;
+#   3. builds libadatosk, the Vulkan tests and the benchmark (release), runs the
+#      Vulkan tests on the chosen device (validation layer where installed);
+#   4. runs adatosk-vulkan-bench --no-cpu --profile under a time limit and writes
+#      every table to benchmarks/results/vulkan-<card>-<date>.md (and to $OUT when
+#      the device tool's output folder is set).
+# The model weights are made on the machine from a seed; nothing is carried.
+#
+#   scripts/gpu-check.sh [--allow-cpu-device] [--device N] [--build DIR (/tmp/adatosk-gpu-build)]
+#                        [--config NAME] [--bench-timeout S] [--skip-tests]
+# On lavapipe with --allow-cpu-device it runs adatosk-tiny at keep 0.5 with one
+# timed forward (the whole script in about 3-4 minutes on 2 cores); on a GPU,
+# adatosk-b at keep 1.0 and 0.5.
+# SPDX-License-Identifier: LGPL-2.1-or-later
+set -uo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build="${TMPDIR:-/tmp}/adatosk-gpu-build"   # outside the tree: nothing to carry back
+device=""
+allow_cpu=0
+config=""
+bench_timeout=""
+skip_tests=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --allow-cpu-device) allow_cpu=1 ;;
+    --device) device="$2"; shift ;;
+    --build) build="$2"; shift ;;
+    --config) config="$2"; shift ;;
+    --bench-timeout) bench_timeout="$2"; shift ;;
+    --skip-tests) skip_tests=1 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+start=$(date +%s)
+step() { echo; echo "== $* ($(( $(date +%s) - start )) s)"; }
+
+step "Vulkan devices (vulkaninfo --summary)"
+if command -v vulkaninfo >/dev/null; then
+  timeout 60 vulkaninfo --summary 2>&1 | sed -n '/^Devices:/,$p'
+else
+  echo "vulkaninfo is missing (package vulkan-tools; scripts/setup.sh installs it)"
+fi
+
+step "PyTorch"
+torch_line=$(timeout 120 /usr/bin/python3 -c '
+import torch
+cuda = torch.cuda.is_available()
+print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, " +
+      (f"device {torch.cuda.get_device_name(0)}" if cuda else "no CUDA device: the PyTorch columns will be -"))
+' 2>&1 | tail -1)
+echo "${torch_line:-no PyTorch: the PyTorch columns will be -}"
+
+step "Build ($build, release)"
+if [ ! -f "$build/build.ninja" ]; then
+  meson setup "$build" "$root" -Dbuildtype=release >"$build.setup.log" 2>&1 ||
+    { tail -20 "$build.setup.log"; echo "gpu-check: meson setup failed"; exit 1; }
+fi
+targets="src/libadatosk.so tools/adatosk-vulkan-bench tests/vulkan/test_vk_ops
+  tests/vulkan/test_vk_context tests/vulkan/test_vk_forward tests/vulkan/test_vk_parity"
+have_parity=0
+if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  targets="$targets tests/unit/parity"
+  have_parity=1
+fi
+# shellcheck disable=SC2086
+ninja -C "$build" $targets >"$build.ninja.log" 2>&1 ||
+  { tail -30 "$build.ninja.log"; echo "gpu-check: build failed"; exit 1; }
+bench="$build/tools/adatosk-vulkan-bench"
+
+step "Chosen device"
+dev_args=()
+[ -n "$device" ] && dev_args=(--device "$device")
+[ -n "$device" ] && export ADATOSK_VULKAN_DEVICE="$device"
+probe=$("$bench" --probe "${dev_args[@]}" 2>&1)
+probe_rc=$?
+echo "$probe"
+card=$(echo "$probe" | sed -n 's/^device: //p' | head -1)
+if [ $probe_rc -eq 3 ]; then
+  if [ $allow_cpu -eq 0 ]; then
+    echo "gpu-check: the chosen Vulkan device is a CPU device; is the GPU's Vulkan driver"
+    echo "installed (e.g. the NVIDIA driver's libnvidia-gl / nvidia_icd.json)? --device N"
+    echo "picks another; --allow-cpu-device runs on this one anyway (small sizes)."
+    exit 3
+  fi
+  cpu_device=1
+elif [ $probe_rc -ne 0 ]; then
+  echo "gpu-check: no usable Vulkan device"; exit 1
+else
+  cpu_device=0
+fi
+
+slug=$(echo "${card%% (*}" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9\n' '-' | sed 's/--*/-/g; s/^-//; s/-$//')
+mkdir -p "$root/benchmarks/results"
+results="$root/benchmarks/results/vulkan-${slug:-unknown}-$(date -u +%Y%m%d-%H%M).md"
+{
+  echo "# Vulkan check on $card"
+  echo
+  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'), scripts/gpu-check.sh"
+  echo
+  echo "- PyTorch: ${torch_line:-not installed}"
+  echo "- Vulkan devices: $(vulkaninfo --summary 2>/dev/null | sed -n 's/^\s*deviceName *= *//p' | paste -sd ';' -)"
+} >"$results"
+
+status=0
+if [ $skip_tests -eq 0 ]; then
+  step "Vulkan tests on $card"
+  tests="test_vk_ops test_vk_context test_vk_forward spec_constants_agree"
+  [ $have_parity -eq 1 ] && tests="$tests test_vk_parity"
+  # shellcheck disable=SC2086
+  ADATOSK_TEST_REQUIRE_VULKAN=1 timeout 600 meson test -C "$build" --no-rebuild \
+      --print-errorlogs $tests 2>&1 | tee "$build.tests.log" | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout):'
+  test_rc=${PIPESTATUS[0]}
+  [ $test_rc -ne 0 ] && status=1
+  summary=$(grep -E '^(Ok|Fail|Skipped|Timeout):' "$build.tests.log" | tr -s ' ' | paste -sd ',' -)
+  echo "- Vulkan tests: ${summary:-no summary} (exit $test_rc)" >>"$results"
+  grep -h "validation" "$build/meson-logs/testlog.txt" 2>/dev/null | grep -m1 "not installed" |
+    sed 's/^/- /' >>"$results"
+fi
+echo >>"$results"
+
+step "Benchmark on $card"
+if [ $cpu_device -eq 1 ]; then
+  bench_args=(--config "${config:-adatosk-tiny}" --keeps 0.5 --repeat 1 --warmup-ms 0
+              --time-limit 100 --allow-cpu-device)
+  bench_timeout=${bench_timeout:-150}
+else
+  bench_args=(--config "${config:-adatosk-b}" --keeps 1.0,0.5 --repeat 20 --warmup-ms 1000
+              --time-limit 240)
+  bench_timeout=${bench_timeout:-300}
+fi
+timeout "$bench_timeout" "$bench" "${dev_args[@]}" --no-cpu --profile "${bench_args[@]}" \
+    --peer "$root/benchmarks/vulkan_bench_peer.py" --out "$results"
+bench_rc=$?
+if [ $bench_rc -ne 0 ]; then
+  status=1
+  echo "(the benchmark exited with $bench_rc$([ $bench_rc -eq 124 ] && echo ': killed by the '"$bench_timeout"' s timeout'))" |
+    tee -a "$results"
+fi
+
+step "Done"
+echo "tables: $results"
+if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then
+  cp "$results" "$build.tests.log" "$OUT"/ 2>/dev/null
+  echo "copied to \$OUT ($OUT)"
+fi
+echo "gpu-check: $([ $status -eq 0 ] && echo ok || echo 'FAILED (see above)') in $(( $(date +%s) - start )) s"
+exit $status
