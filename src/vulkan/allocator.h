@@ -12,7 +12,8 @@
 
 #include "context.h"
 
-typedef enum {
+typedef enum
+{
   /* Device-local; also host-visible where that costs nothing (CPU and
    * integrated devices), in which case `mapped` is set. */
   ADATOSK_VK_MEMORY_DEVICE,
@@ -21,11 +22,13 @@ typedef enum {
   ADATOSK_VK_MEMORY_HOST,
 } AdatoskVkMemoryKind;
 
-typedef struct {
-  VkBuffer buffer;       /* the block's buffer */
-  VkDeviceSize offset;   /* bytes into it; a multiple of the allocator's alignment */
-  VkDeviceSize size;     /* bytes */
-  void *mapped;          /* host address of `offset`, NULL when not host-visible */
+typedef struct
+{
+  VkBuffer buffer; /* the block's buffer */
+  VkDeviceSize
+      offset; /* bytes into it; a multiple of the allocator's alignment */
+  VkDeviceSize size; /* bytes */
+  void *mapped;      /* host address of `offset`, NULL when not host-visible */
 } AdatoskVkRange;
 
 typedef struct AdatoskVkAllocator AdatoskVkAllocator;
@@ -43,7 +46,8 @@ AdatoskStatus adatosk_vk_alloc (AdatoskVkAllocator *allocator,
     AdatoskError *error);
 
 /* Offset alignment of every range (>= minStorageBufferOffsetAlignment). */
-VkDeviceSize adatosk_vk_allocator_alignment (const AdatoskVkAllocator *allocator);
+VkDeviceSize adatosk_vk_allocator_alignment (
+    const AdatoskVkAllocator *allocator);
 /* Bytes of device memory the allocator holds, and its number of blocks. */
 VkDeviceSize adatosk_vk_allocator_bytes (const AdatoskVkAllocator *allocator);
 int adatosk_vk_allocator_block_count (const AdatoskVkAllocator *allocator);

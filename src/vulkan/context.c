@@ -48,11 +48,14 @@ adatosk_vk_default_timeout_ns (VkPhysicalDeviceType type)
     double ms = strtod (value, &end);
     if (end && *end == '\0' && ms > 0 && ms < 1e12)
       return (uint64_t) (ms * 1e6);
-    fprintf (stderr, "libadatosk: ignoring ADATOSK_VULKAN_TIMEOUT_MS=%s (not a positive "
-        "number of milliseconds)\n", value);
+    fprintf (stderr,
+        "libadatosk: ignoring ADATOSK_VULKAN_TIMEOUT_MS=%s (not a positive "
+        "number of milliseconds)\n",
+        value);
   }
   /* A CPU device runs a large model's forward for minutes. */
-  return (type == VK_PHYSICAL_DEVICE_TYPE_CPU ? 600000ull : 60000ull) * 1000000ull;
+  return (type == VK_PHYSICAL_DEVICE_TYPE_CPU ? 600000ull : 60000ull)
+      * 1000000ull;
 }
 
 unsigned
@@ -70,7 +73,8 @@ on_validation_message (VkDebugUtilsMessageSeverityFlagBitsEXT severity,
   (void) user_data;
   atomic_fetch_add (&validation_messages, 1);
   fprintf (stderr, "adatosk vulkan validation (%s): %s\n",
-      severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? "error" : "warning",
+      severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? "error"
+                                                                : "warning",
       data && data->pMessage ? data->pMessage : "(no message)");
   return VK_FALSE;
 }
@@ -79,24 +83,42 @@ const char *
 adatosk_vk_result_name (VkResult result)
 {
   switch (result) {
-    case VK_SUCCESS: return "VK_SUCCESS";
-    case VK_NOT_READY: return "VK_NOT_READY";
-    case VK_TIMEOUT: return "VK_TIMEOUT";
-    case VK_INCOMPLETE: return "VK_INCOMPLETE";
-    case VK_ERROR_OUT_OF_HOST_MEMORY: return "VK_ERROR_OUT_OF_HOST_MEMORY";
-    case VK_ERROR_OUT_OF_DEVICE_MEMORY: return "VK_ERROR_OUT_OF_DEVICE_MEMORY";
-    case VK_ERROR_INITIALIZATION_FAILED: return "VK_ERROR_INITIALIZATION_FAILED";
-    case VK_ERROR_DEVICE_LOST: return "VK_ERROR_DEVICE_LOST";
-    case VK_ERROR_MEMORY_MAP_FAILED: return "VK_ERROR_MEMORY_MAP_FAILED";
-    case VK_ERROR_LAYER_NOT_PRESENT: return "VK_ERROR_LAYER_NOT_PRESENT";
-    case VK_ERROR_EXTENSION_NOT_PRESENT: return "VK_ERROR_EXTENSION_NOT_PRESENT";
-    case VK_ERROR_FEATURE_NOT_PRESENT: return "VK_ERROR_FEATURE_NOT_PRESENT";
-    case VK_ERROR_INCOMPATIBLE_DRIVER: return "VK_ERROR_INCOMPATIBLE_DRIVER";
-    case VK_ERROR_TOO_MANY_OBJECTS: return "VK_ERROR_TOO_MANY_OBJECTS";
-    case VK_ERROR_FORMAT_NOT_SUPPORTED: return "VK_ERROR_FORMAT_NOT_SUPPORTED";
-    case VK_ERROR_FRAGMENTED_POOL: return "VK_ERROR_FRAGMENTED_POOL";
-    case VK_ERROR_OUT_OF_POOL_MEMORY: return "VK_ERROR_OUT_OF_POOL_MEMORY";
-    default: return "VkResult error";
+    case VK_SUCCESS:
+      return "VK_SUCCESS";
+    case VK_NOT_READY:
+      return "VK_NOT_READY";
+    case VK_TIMEOUT:
+      return "VK_TIMEOUT";
+    case VK_INCOMPLETE:
+      return "VK_INCOMPLETE";
+    case VK_ERROR_OUT_OF_HOST_MEMORY:
+      return "VK_ERROR_OUT_OF_HOST_MEMORY";
+    case VK_ERROR_OUT_OF_DEVICE_MEMORY:
+      return "VK_ERROR_OUT_OF_DEVICE_MEMORY";
+    case VK_ERROR_INITIALIZATION_FAILED:
+      return "VK_ERROR_INITIALIZATION_FAILED";
+    case VK_ERROR_DEVICE_LOST:
+      return "VK_ERROR_DEVICE_LOST";
+    case VK_ERROR_MEMORY_MAP_FAILED:
+      return "VK_ERROR_MEMORY_MAP_FAILED";
+    case VK_ERROR_LAYER_NOT_PRESENT:
+      return "VK_ERROR_LAYER_NOT_PRESENT";
+    case VK_ERROR_EXTENSION_NOT_PRESENT:
+      return "VK_ERROR_EXTENSION_NOT_PRESENT";
+    case VK_ERROR_FEATURE_NOT_PRESENT:
+      return "VK_ERROR_FEATURE_NOT_PRESENT";
+    case VK_ERROR_INCOMPATIBLE_DRIVER:
+      return "VK_ERROR_INCOMPATIBLE_DRIVER";
+    case VK_ERROR_TOO_MANY_OBJECTS:
+      return "VK_ERROR_TOO_MANY_OBJECTS";
+    case VK_ERROR_FORMAT_NOT_SUPPORTED:
+      return "VK_ERROR_FORMAT_NOT_SUPPORTED";
+    case VK_ERROR_FRAGMENTED_POOL:
+      return "VK_ERROR_FRAGMENTED_POOL";
+    case VK_ERROR_OUT_OF_POOL_MEMORY:
+      return "VK_ERROR_OUT_OF_POOL_MEMORY";
+    default:
+      return "VkResult error";
   }
 }
 
@@ -104,11 +126,16 @@ const char *
 adatosk_vk_device_type_name (VkPhysicalDeviceType type)
 {
   switch (type) {
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete GPU";
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated GPU";
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual GPU";
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "CPU";
-    default: return "other device";
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+      return "discrete GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+      return "integrated GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+      return "virtual GPU";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+      return "CPU";
+    default:
+      return "other device";
   }
 }
 
@@ -117,11 +144,16 @@ static int
 device_type_rank (VkPhysicalDeviceType type)
 {
   switch (type) {
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 4;
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 3;
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return 1;
-    default: return 0;
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+      return 4;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+      return 3;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+      return 2;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+      return 1;
+    default:
+      return 0;
   }
 }
 
@@ -129,7 +161,8 @@ static bool
 layer_available (const char *name)
 {
   uint32_t count = 0;
-  if (vkEnumerateInstanceLayerProperties (&count, NULL) != VK_SUCCESS || count == 0)
+  if (vkEnumerateInstanceLayerProperties (&count, NULL) != VK_SUCCESS
+      || count == 0)
     return false;
   VkLayerProperties *layers = calloc (count, sizeof *layers);
   if (!layers)
@@ -152,44 +185,50 @@ create_instance (bool validation, VkInstance *instance_out,
   if (validation && !layer_available (layer))
     return adatosk_fail (error, ADATOSK_ERROR_BACKEND,
         "ADATOSK_VULKAN_VALIDATION=1 but %s is not installed "
-        "(install vulkan-validationlayers, or set ADATOSK_VULKAN_VALIDATION=auto "
-        "to run without it where it is missing)", layer);
+        "(install vulkan-validationlayers, or set "
+        "ADATOSK_VULKAN_VALIDATION=auto "
+        "to run without it where it is missing)",
+        layer);
 
   VkApplicationInfo app = {
-    .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
-    .pApplicationName = "libadatosk",
-    .pEngineName = "libadatosk",
-    .apiVersion = VK_API_VERSION_1_1,
+      .sType = VK_STRUCTURE_TYPE_APPLICATION_INFO,
+      .pApplicationName = "libadatosk",
+      .pEngineName = "libadatosk",
+      .apiVersion = VK_API_VERSION_1_1,
   };
   VkDebugUtilsMessengerCreateInfoEXT messenger_info = {
-    .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
-    .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT |
-        VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
-    .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT |
-        VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
-        VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
-    .pfnUserCallback = on_validation_message,
+      .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+      .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT
+          | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+      .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT
+          | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT
+          | VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
+      .pfnUserCallback = on_validation_message,
   };
   VkInstanceCreateInfo info = {
-    .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
-    .pNext = validation ? &messenger_info : NULL,
-    .pApplicationInfo = &app,
-    .enabledLayerCount = validation ? 1 : 0,
-    .ppEnabledLayerNames = validation ? &layer : NULL,
-    .enabledExtensionCount = validation ? 1 : 0,
-    .ppEnabledExtensionNames = validation ? &extension : NULL,
+      .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
+      .pNext = validation ? &messenger_info : NULL,
+      .pApplicationInfo = &app,
+      .enabledLayerCount = validation ? 1 : 0,
+      .ppEnabledLayerNames = validation ? &layer : NULL,
+      .enabledExtensionCount = validation ? 1 : 0,
+      .ppEnabledExtensionNames = validation ? &extension : NULL,
   };
   VkResult result = vkCreateInstance (&info, NULL, instance_out);
   if (result != VK_SUCCESS)
     return adatosk_fail (error, ADATOSK_ERROR_BACKEND,
         "cannot create a Vulkan instance (%s): is a Vulkan driver installed? "
-        "(e.g. mesa-vulkan-drivers)", adatosk_vk_result_name (result));
+        "(e.g. mesa-vulkan-drivers)",
+        adatosk_vk_result_name (result));
   if (validation) {
     PFN_vkCreateDebugUtilsMessengerEXT create_messenger =
-        (PFN_vkCreateDebugUtilsMessengerEXT) vkGetInstanceProcAddr (*instance_out,
-        "vkCreateDebugUtilsMessengerEXT");
-    if (!create_messenger || create_messenger (*instance_out, &messenger_info,
-            NULL, messenger_out) != VK_SUCCESS) {
+        (PFN_vkCreateDebugUtilsMessengerEXT)
+            vkGetInstanceProcAddr (*instance_out,
+                "vkCreateDebugUtilsMessengerEXT");
+    if (!create_messenger
+        || create_messenger (*instance_out, &messenger_info, NULL,
+               messenger_out)
+            != VK_SUCCESS) {
       vkDestroyInstance (*instance_out, NULL);
       *instance_out = VK_NULL_HANDLE;
       return adatosk_fail (error, ADATOSK_ERROR_BACKEND,
@@ -214,7 +253,8 @@ find_compute_queue (VkPhysicalDevice physical, uint32_t *family_out)
    * any family with compute. */
   int best = -1;
   for (uint32_t i = 0; i < count; i++) {
-    if (!(families[i].queueFlags & VK_QUEUE_COMPUTE_BIT) || families[i].queueCount == 0)
+    if (!(families[i].queueFlags & VK_QUEUE_COMPUTE_BIT)
+        || families[i].queueCount == 0)
       continue;
     if (best < 0 || !(families[i].queueFlags & VK_QUEUE_GRAPHICS_BIT))
       best = (int) i;
@@ -259,7 +299,8 @@ choose_device (VkInstance instance, int device_index,
     if (!end || *end || value < 0 || value > 1000000) {
       free (devices);
       return adatosk_fail (error, ADATOSK_ERROR_INVALID_ARGUMENT,
-          "ADATOSK_VULKAN_DEVICE=%s is not a device index (0..%u)", env_index, count - 1);
+          "ADATOSK_VULKAN_DEVICE=%s is not a device index (0..%u)", env_index,
+          count - 1);
     }
     device_index = (int) value;
   }
@@ -301,7 +342,8 @@ choose_device (VkInstance instance, int device_index,
 }
 
 static void
-describe_device (const VkPhysicalDeviceProperties *props, char *out, size_t size)
+describe_device (const VkPhysicalDeviceProperties *props, char *out,
+    size_t size)
 {
   snprintf (out, size, "%s (%s), Vulkan %u.%u.%u", props->deviceName,
       adatosk_vk_device_type_name (props->deviceType),
@@ -343,8 +385,8 @@ adatosk_vk_context_new (int device_index, AdatoskVkContext **context_out,
   if (!ctx)
     return adatosk_fail (error, ADATOSK_ERROR_OUT_OF_MEMORY, "out of memory");
   ctx->validation = adatosk_vk_validation_enabled ();
-  AdatoskStatus status = create_instance (ctx->validation, &ctx->instance,
-      &ctx->messenger, error);
+  AdatoskStatus status =
+      create_instance (ctx->validation, &ctx->instance, &ctx->messenger, error);
   if (status == ADATOSK_OK)
     status = choose_device (ctx->instance, device_index, &ctx->physical,
         &ctx->queue_family, error);
@@ -361,9 +403,11 @@ adatosk_vk_context_new (int device_index, AdatoskVkContext **context_out,
   {
     uint32_t count = 0;
     vkGetPhysicalDeviceQueueFamilyProperties (ctx->physical, &count, NULL);
-    VkQueueFamilyProperties *families = calloc (count ? count : 1, sizeof *families);
+    VkQueueFamilyProperties *families =
+        calloc (count ? count : 1, sizeof *families);
     if (families) {
-      vkGetPhysicalDeviceQueueFamilyProperties (ctx->physical, &count, families);
+      vkGetPhysicalDeviceQueueFamilyProperties (ctx->physical, &count,
+          families);
       if (ctx->queue_family < count)
         ctx->timestamp_bits = families[ctx->queue_family].timestampValidBits;
       free (families);
@@ -372,17 +416,18 @@ adatosk_vk_context_new (int device_index, AdatoskVkContext **context_out,
 
   float priority = 1.0f;
   VkDeviceQueueCreateInfo queue_info = {
-    .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
-    .queueFamilyIndex = ctx->queue_family,
-    .queueCount = 1,
-    .pQueuePriorities = &priority,
+      .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
+      .queueFamilyIndex = ctx->queue_family,
+      .queueCount = 1,
+      .pQueuePriorities = &priority,
   };
   VkDeviceCreateInfo device_info = {
-    .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
-    .queueCreateInfoCount = 1,
-    .pQueueCreateInfos = &queue_info,
+      .sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO,
+      .queueCreateInfoCount = 1,
+      .pQueueCreateInfos = &queue_info,
   };
-  VkResult result = vkCreateDevice (ctx->physical, &device_info, NULL, &ctx->device);
+  VkResult result =
+      vkCreateDevice (ctx->physical, &device_info, NULL, &ctx->device);
   if (result != VK_SUCCESS) {
     status = adatosk_fail (error, ADATOSK_ERROR_BACKEND,
         "cannot open the Vulkan device %s (%s)", ctx->description,
@@ -393,12 +438,13 @@ adatosk_vk_context_new (int device_index, AdatoskVkContext **context_out,
   vkGetDeviceQueue (ctx->device, ctx->queue_family, 0, &ctx->queue);
 
   VkCommandPoolCreateInfo pool_info = {
-    .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
-    .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
-    .queueFamilyIndex = ctx->queue_family,
+      .sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+      .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+      .queueFamilyIndex = ctx->queue_family,
   };
-  VkFenceCreateInfo fence_info = { .sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO };
-  result = vkCreateCommandPool (ctx->device, &pool_info, NULL, &ctx->command_pool);
+  VkFenceCreateInfo fence_info = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  result =
+      vkCreateCommandPool (ctx->device, &pool_info, NULL, &ctx->command_pool);
   if (result == VK_SUCCESS)
     result = vkCreateFence (ctx->device, &fence_info, NULL, &ctx->fence);
   if (result != VK_SUCCESS) {
@@ -428,8 +474,9 @@ adatosk_vk_context_free (AdatoskVkContext *ctx)
   }
   if (ctx->messenger) {
     PFN_vkDestroyDebugUtilsMessengerEXT destroy_messenger =
-        (PFN_vkDestroyDebugUtilsMessengerEXT) vkGetInstanceProcAddr (ctx->instance,
-        "vkDestroyDebugUtilsMessengerEXT");
+        (PFN_vkDestroyDebugUtilsMessengerEXT)
+            vkGetInstanceProcAddr (ctx->instance,
+                "vkDestroyDebugUtilsMessengerEXT");
     if (destroy_messenger)
       destroy_messenger (ctx->instance, ctx->messenger, NULL);
   }
@@ -446,36 +493,43 @@ adatosk_vk_context_settle (AdatoskVkContext *ctx)
 }
 
 AdatoskStatus
-adatosk_vk_submit_and_wait (AdatoskVkContext *ctx, VkCommandBuffer command_buffer,
-    AdatoskError *error)
+adatosk_vk_submit_and_wait (AdatoskVkContext *ctx,
+    VkCommandBuffer command_buffer, AdatoskError *error)
 {
   if (ctx->timed_out)
     return adatosk_fail (error, ADATOSK_ERROR_BACKEND,
-        "the Vulkan device %s did not finish an earlier submission in time; this "
-        "backend cannot be used any more (create a new one)", ctx->description);
+        "the Vulkan device %s did not finish an earlier submission in time; "
+        "this "
+        "backend cannot be used any more (create a new one)",
+        ctx->description);
   VkSubmitInfo submit = {
-    .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
-    .commandBufferCount = 1,
-    .pCommandBuffers = &command_buffer,
+      .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+      .commandBufferCount = 1,
+      .pCommandBuffers = &command_buffer,
   };
   VkResult result = vkResetFences (ctx->device, 1, &ctx->fence);
   if (result == VK_SUCCESS)
     result = vkQueueSubmit (ctx->queue, 1, &submit, ctx->fence);
   if (result == VK_SUCCESS)
-    result = vkWaitForFences (ctx->device, 1, &ctx->fence, VK_TRUE, ctx->timeout_ns);
+    result =
+        vkWaitForFences (ctx->device, 1, &ctx->fence, VK_TRUE, ctx->timeout_ns);
   if (result == VK_TIMEOUT) {
     ctx->timed_out = true;
     return adatosk_fail (error, ADATOSK_ERROR_BACKEND,
-        "the Vulkan device %s did not finish the submission within %.0f ms: the GPU "
-        "may be hung, or the work is too large for it; if it is only slow, raise "
-        "the limit with ADATOSK_VULKAN_TIMEOUT_MS", ctx->description,
-        (double) ctx->timeout_ns / 1e6);
+        "the Vulkan device %s did not finish the submission within %.0f ms: "
+        "the GPU "
+        "may be hung, or the work is too large for it; if it is only slow, "
+        "raise "
+        "the limit with ADATOSK_VULKAN_TIMEOUT_MS",
+        ctx->description, (double) ctx->timeout_ns / 1e6);
   }
   if (result == VK_ERROR_DEVICE_LOST) {
     ctx->timed_out = true;
     return adatosk_fail (error, ADATOSK_ERROR_BACKEND,
-        "the Vulkan device %s was lost during the submission (VK_ERROR_DEVICE_LOST: "
-        "a driver reset or a kernel fault); this backend cannot be used any more",
+        "the Vulkan device %s was lost during the submission "
+        "(VK_ERROR_DEVICE_LOST: "
+        "a driver reset or a kernel fault); this backend cannot be used any "
+        "more",
         ctx->description);
   }
   if (result != VK_SUCCESS)

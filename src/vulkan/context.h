@@ -9,9 +9,10 @@
 #include <stdbool.h>
 #include <vulkan/vulkan.h>
 
-typedef struct {
+typedef struct
+{
   VkInstance instance;
-  VkDebugUtilsMessengerEXT messenger;   /* VK_NULL_HANDLE without validation */
+  VkDebugUtilsMessengerEXT messenger; /* VK_NULL_HANDLE without validation */
   VkPhysicalDevice physical;
   VkPhysicalDeviceProperties props;
   VkPhysicalDeviceMemoryProperties memory;
@@ -20,13 +21,14 @@ typedef struct {
   uint32_t queue_family;
   VkCommandPool command_pool;
   VkFence fence;
-  bool validation;                      /* the Khronos layer is enabled */
-  bool profile;                         /* ADATOSK_VULKAN_PROFILE=1: time each dispatch */
-  uint32_t timestamp_bits;              /* of the queue family; 0: no timestamps */
-  uint64_t timeout_ns;                  /* the longest wait for one submission */
-  bool timed_out;                       /* a submission outlived timeout_ns: the
+  bool validation;         /* the Khronos layer is enabled */
+  bool profile;            /* ADATOSK_VULKAN_PROFILE=1: time each dispatch */
+  uint32_t timestamp_bits; /* of the queue family; 0: no timestamps */
+  uint64_t timeout_ns;     /* the longest wait for one submission */
+  bool timed_out;          /* a submission outlived timeout_ns: the
                                            context refuses further work */
-  char description[384];                /* "llvmpipe (LLVM 15.0.6, 256 bits) (CPU), Vulkan 1.3.230" */
+  char description
+      [384]; /* "llvmpipe (LLVM 15.0.6, 256 bits) (CPU), Vulkan 1.3.230" */
 } AdatoskVkContext;
 
 /* Validation: the environment variable ADATOSK_VULKAN_VALIDATION=1 enables
@@ -55,9 +57,8 @@ void adatosk_vk_context_free (AdatoskVkContext *context);
 /* Picks the physical device without creating a logical device: fills `type`
  * and `name` (may be NULL). Used by `auto` to decide whether the Vulkan path
  * runs on a real GPU. */
-AdatoskStatus adatosk_vk_probe (int device_index,
-    VkPhysicalDeviceType *type, char *name, size_t name_size,
-    AdatoskError *error);
+AdatoskStatus adatosk_vk_probe (int device_index, VkPhysicalDeviceType *type,
+    char *name, size_t name_size, AdatoskError *error);
 
 const char *adatosk_vk_device_type_name (VkPhysicalDeviceType type);
 const char *adatosk_vk_result_name (VkResult result);

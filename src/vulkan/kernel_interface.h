@@ -11,6 +11,9 @@
 #ifndef ADATOSK_VK_KERNEL_INTERFACE_H
 #define ADATOSK_VK_KERNEL_INTERFACE_H
 
+/* One entry per line, with its comment: clang-format would pack them. */
+/* clang-format off */
+
 /* How a push-constant entry expands: a GLSL block member, or a C struct
  * member of the same size. */
 #ifdef GL_core_profile
@@ -97,5 +100,7 @@
 /* reduce.glsl (layernorm, atsm_token, atsm_mask, head) and topk.comp: one
  * word per invocation. */
 #define ADATOSK_REDUCE_FLOATS(WG) (WG)
+
+/* clang-format on */
 
 #endif

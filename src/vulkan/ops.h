@@ -8,13 +8,15 @@
 #include "recorder.h"
 
 /* Tile and workgroup sizes, chosen once per device. */
-typedef struct {
-  uint32_t gemm[6];          /* WG, BM, BN, BK, TM, TN: large products */
-  uint32_t gemm_small[6];    /* the same for products with few tiles */
-  uint32_t gemm_min_tiles;   /* fewer large tiles than this: use gemm_small */
-  uint32_t attention[3];     /* WG, BR, BC (DH comes from the model) */
-  uint32_t row_wg;           /* LayerNorm, per-token ATSM, gather (power of two) */
-  uint32_t single_wg;        /* one-workgroup kernels: ATSM mask, top-K, head (power of two) */
+typedef struct
+{
+  uint32_t gemm[6];        /* WG, BM, BN, BK, TM, TN: large products */
+  uint32_t gemm_small[6];  /* the same for products with few tiles */
+  uint32_t gemm_min_tiles; /* fewer large tiles than this: use gemm_small */
+  uint32_t attention[3];   /* WG, BR, BC (DH comes from the model) */
+  uint32_t row_wg; /* LayerNorm, per-token ATSM, gather (power of two) */
+  uint32_t
+      single_wg; /* one-workgroup kernels: ATSM mask, top-K, head (power of two) */
   uint32_t elementwise_wg;
 } AdatoskVkTuning;
 
@@ -25,7 +27,8 @@ void adatosk_vk_tuning_default (const AdatoskVkContext *context,
  * W [N][K] (PyTorch Linear layout), C columns [c_col, c_col + N) of rows of
  * stride ldc. A W range larger than maxStorageBufferRange is bound in
  * windows of whole rows, one dispatch each. */
-typedef struct {
+typedef struct
+{
   const AdatoskVkRange *a;
   uint32_t lda;
   const AdatoskVkRange *w;
@@ -38,8 +41,8 @@ typedef struct {
   bool gelu, accumulate;
 } AdatoskVkGemm;
 
-AdatoskStatus adatosk_vk_gemm (AdatoskVkRecorder *rec, const AdatoskVkTuning *tuning,
-    const AdatoskVkGemm *gemm);
+AdatoskStatus adatosk_vk_gemm (AdatoskVkRecorder *rec,
+    const AdatoskVkTuning *tuning, const AdatoskVkGemm *gemm);
 
 AdatoskStatus adatosk_vk_layernorm (AdatoskVkRecorder *rec,
     const AdatoskVkTuning *tuning, const AdatoskVkRange *x,
@@ -49,33 +52,33 @@ AdatoskStatus adatosk_vk_layernorm (AdatoskVkRecorder *rec,
 /* qkv [n][3 dim] -> out [n][dim]; key_bias [n] or NULL. */
 AdatoskStatus adatosk_vk_attention (AdatoskVkRecorder *rec,
     const AdatoskVkTuning *tuning, const AdatoskVkRange *qkv,
-    const AdatoskVkRange *key_bias, const AdatoskVkRange *out,
-    uint32_t n, uint32_t dim, uint32_t heads);
+    const AdatoskVkRange *key_bias, const AdatoskVkRange *out, uint32_t n,
+    uint32_t dim, uint32_t heads);
 
 /* clip [3][T][H][W] -> patches [N][3 tau p p]. */
 AdatoskStatus adatosk_vk_im2col (AdatoskVkRecorder *rec,
     const AdatoskVkTuning *tuning, const AdatoskVkRange *clip,
     const AdatoskVkRange *patches, const AdatoskConfig *config);
 
-AdatoskStatus adatosk_vk_add (AdatoskVkRecorder *rec, const AdatoskVkTuning *tuning,
-    const AdatoskVkRange *a, const AdatoskVkRange *b, const AdatoskVkRange *out,
-    uint32_t count);
+AdatoskStatus adatosk_vk_add (AdatoskVkRecorder *rec,
+    const AdatoskVkTuning *tuning, const AdatoskVkRange *a,
+    const AdatoskVkRange *b, const AdatoskVkRange *out, uint32_t count);
 
 /* emb [N][D] (before the position table), logits [N][C] (Zh P^T / sqrt(D))
  * -> dist [N], q [N][C], conf [N]. */
 AdatoskStatus adatosk_vk_atsm_token (AdatoskVkRecorder *rec,
     const AdatoskVkTuning *tuning, const AdatoskVkRange *emb,
     const AdatoskVkRange *logits, const AdatoskVkRange *dist,
-    const AdatoskVkRange *q, const AdatoskVkRange *conf,
-    uint32_t slots, uint32_t spatial, uint32_t dim, uint32_t classes);
+    const AdatoskVkRange *q, const AdatoskVkRange *conf, uint32_t slots,
+    uint32_t spatial, uint32_t dim, uint32_t classes);
 
 /* -> r [N] (scratch), g [T'], m [N]. */
 AdatoskStatus adatosk_vk_atsm_mask (AdatoskVkRecorder *rec,
     const AdatoskVkTuning *tuning, const AdatoskVkRange *dist,
     const AdatoskVkRange *q, const AdatoskVkRange *conf,
     const AdatoskVkRange *r, const AdatoskVkRange *g, const AdatoskVkRange *m,
-    uint32_t slots, uint32_t spatial, uint32_t classes,
-    float alpha_dyn, float alpha_sem, float beta);
+    uint32_t slots, uint32_t spatial, uint32_t classes, float alpha_dyn,
+    float alpha_sem, float beta);
 
 /* m [N] -> keep [N] (uint32 scratch), kept [K] (int32, ascending),
  * kept_fraction [T']: exactly K indices for any m (NaN, infinities, ties). */

@@ -15,11 +15,12 @@
 #define ADATOSK_VK_MAX_SPEC 8
 #define ADATOSK_VK_MAX_BINDINGS 8
 
-typedef struct {
-  const char *shader;          /* embedded module name */
-  uint32_t num_bindings;       /* storage buffers 0..num_bindings-1 */
-  uint32_t push_size;          /* bytes of push constants (<= 128) */
-  uint32_t num_spec;           /* specialization constants 0..num_spec-1 */
+typedef struct
+{
+  const char *shader;    /* embedded module name */
+  uint32_t num_bindings; /* storage buffers 0..num_bindings-1 */
+  uint32_t push_size;    /* bytes of push constants (<= 128) */
+  uint32_t num_spec;     /* specialization constants 0..num_spec-1 */
   /* Shared memory the kernel declares for these constants, in bytes. */
   uint32_t (*shared_bytes) (const uint32_t *spec);
   /* The module itself, for a kernel that is not embedded in the library
@@ -27,7 +28,8 @@ typedef struct {
   const AdatoskVkShaderCode *code;
 } AdatoskVkKernel;
 
-typedef struct {
+typedef struct
+{
   const AdatoskVkKernel *kernel;
   uint32_t spec[ADATOSK_VK_MAX_SPEC];
   VkDescriptorSetLayout set_layout;

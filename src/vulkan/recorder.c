@@ -11,13 +11,15 @@
 #define MAX_TIMED_DISPATCHES 4096
 #define MAX_PROFILE_ROWS 128
 
-typedef struct {
+typedef struct
+{
   char name[96];
   uint64_t calls;
   double ms;
 } ProfileRow;
 
-struct AdatoskVkRecorder {
+struct AdatoskVkRecorder
+{
   AdatoskVkContext *ctx;
   AdatoskVkPipelines *pipelines;
   VkCommandBuffer cmd;
@@ -25,14 +27,14 @@ struct AdatoskVkRecorder {
   int num_pools, current_pool, sets_in_current;
   int dispatches;
   bool recording;
-  AdatoskError error;     /* the first error of this recording */
+  AdatoskError error; /* the first error of this recording */
 
   /* Profiling: a timestamp before the first dispatch and after each one. */
   bool profile;
-  bool timed;             /* the current recording writes timestamps */
+  bool timed; /* the current recording writes timestamps */
   VkQueryPool queries;
   char label[80];
-  int *dispatch_row;      /* [MAX_TIMED_DISPATCHES] profile row of each dispatch */
+  int *dispatch_row; /* [MAX_TIMED_DISPATCHES] profile row of each dispatch */
   ProfileRow rows[MAX_PROFILE_ROWS];
   int num_rows;
   uint64_t timed_submits;
@@ -50,16 +52,17 @@ adatosk_vk_recorder_new (AdatoskVkContext *ctx, AdatoskVkPipelines *pipelines,
   rec->ctx = ctx;
   rec->pipelines = pipelines;
   VkCommandBufferAllocateInfo info = {
-    .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-    .commandPool = ctx->command_pool,
-    .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-    .commandBufferCount = 1,
+      .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+      .commandPool = ctx->command_pool,
+      .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+      .commandBufferCount = 1,
   };
   VkResult result = vkAllocateCommandBuffers (ctx->device, &info, &rec->cmd);
   if (result != VK_SUCCESS) {
     free (rec);
     return adatosk_fail (error, ADATOSK_ERROR_BACKEND,
-        "cannot allocate a Vulkan command buffer (%s)", adatosk_vk_result_name (result));
+        "cannot allocate a Vulkan command buffer (%s)",
+        adatosk_vk_result_name (result));
   }
   rec->profile = ctx->profile;
   *out = rec;
@@ -85,19 +88,22 @@ profile_ready (AdatoskVkRecorder *rec)
     return true;
   if (rec->ctx->timestamp_bits == 0) {
     if (!rec->warned)
-      fprintf (stderr, "libadatosk: %s has no timestamps on its compute queue: "
-          "no per-kernel profile\n", rec->ctx->description);
+      fprintf (stderr,
+          "libadatosk: %s has no timestamps on its compute queue: "
+          "no per-kernel profile\n",
+          rec->ctx->description);
     rec->warned = true;
     return false;
   }
   VkQueryPoolCreateInfo info = {
-    .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
-    .queryType = VK_QUERY_TYPE_TIMESTAMP,
-    .queryCount = MAX_TIMED_DISPATCHES + 1,
+      .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+      .queryType = VK_QUERY_TYPE_TIMESTAMP,
+      .queryCount = MAX_TIMED_DISPATCHES + 1,
   };
   rec->dispatch_row = calloc (MAX_TIMED_DISPATCHES, sizeof *rec->dispatch_row);
-  if (!rec->dispatch_row ||
-      vkCreateQueryPool (rec->ctx->device, &info, NULL, &rec->queries) != VK_SUCCESS) {
+  if (!rec->dispatch_row
+      || vkCreateQueryPool (rec->ctx->device, &info, NULL, &rec->queries)
+          != VK_SUCCESS) {
     free (rec->dispatch_row);
     rec->dispatch_row = NULL;
     rec->queries = VK_NULL_HANDLE;
@@ -110,13 +116,15 @@ static int
 profile_row (AdatoskVkRecorder *rec, const char *shader)
 {
   char name[96];
-  snprintf (name, sizeof name, "%s%s%s", shader, rec->label[0] ? " " : "", rec->label);
+  snprintf (name, sizeof name, "%s%s%s", shader, rec->label[0] ? " " : "",
+      rec->label);
   for (int i = 0; i < rec->num_rows; i++)
     if (strcmp (rec->rows[i].name, name) == 0)
       return i;
   if (rec->num_rows == MAX_PROFILE_ROWS)
-    return MAX_PROFILE_ROWS - 1;          /* the last row takes the rest */
-  snprintf (rec->rows[rec->num_rows].name, sizeof rec->rows[0].name, "%s", name);
+    return MAX_PROFILE_ROWS - 1; /* the last row takes the rest */
+  snprintf (rec->rows[rec->num_rows].name, sizeof rec->rows[0].name, "%s",
+      name);
   return rec->num_rows++;
 }
 
@@ -128,8 +136,8 @@ compare_rows (const void *a, const void *b)
 }
 
 void
-adatosk_vk_recorder_print_profile (AdatoskVkRecorder *rec, FILE *out, const char *title,
-    bool reset)
+adatosk_vk_recorder_print_profile (AdatoskVkRecorder *rec, FILE *out,
+    const char *title, bool reset)
 {
   if (out && rec->timed_submits > 0) {
     ProfileRow sorted[MAX_PROFILE_ROWS];
@@ -139,14 +147,18 @@ adatosk_vk_recorder_print_profile (AdatoskVkRecorder *rec, FILE *out, const char
     for (int i = 0; i < rec->num_rows; i++)
       total += sorted[i].ms;
     double n = (double) rec->timed_submits;
-    fprintf (out, "%s: GPU timestamps, mean of %llu submits, %.3f ms of kernels per "
-        "submit on %s\n\n| kernel | dispatches per submit | ms per submit | %% |\n"
-        "|---|---|---|---|\n", title, (unsigned long long) rec->timed_submits, total / n,
+    fprintf (out,
+        "%s: GPU timestamps, mean of %llu submits, %.3f ms of kernels per "
+        "submit on %s\n\n| kernel | dispatches per submit | ms per submit | %% "
+        "|\n"
+        "|---|---|---|---|\n",
+        title, (unsigned long long) rec->timed_submits, total / n,
         rec->ctx->description);
     for (int i = 0; i < rec->num_rows; i++)
       if (sorted[i].calls)
-        fprintf (out, "| %s | %.0f | %.3f | %.1f |\n", sorted[i].name, sorted[i].calls / n,
-            sorted[i].ms / n, total > 0 ? 100.0 * sorted[i].ms / total : 0.0);
+        fprintf (out, "| %s | %.0f | %.3f | %.1f |\n", sorted[i].name,
+            sorted[i].calls / n, sorted[i].ms / n,
+            total > 0 ? 100.0 * sorted[i].ms / total : 0.0);
     fprintf (out, "\n");
   }
   if (reset) {
@@ -186,11 +198,12 @@ adatosk_vk_recorder_dispatch_count (const AdatoskVkRecorder *rec)
 }
 
 static AdatoskStatus
-stick (AdatoskVkRecorder *rec, AdatoskStatus status, const char *what, VkResult result)
+stick (AdatoskVkRecorder *rec, AdatoskStatus status, const char *what,
+    VkResult result)
 {
   if (rec->error.status == ADATOSK_OK)
-    adatosk_fail (&rec->error, status, "%s on %s (%s)", what, rec->ctx->description,
-        adatosk_vk_result_name (result));
+    adatosk_fail (&rec->error, status, "%s on %s (%s)", what,
+        rec->ctx->description, adatosk_vk_result_name (result));
   return rec->error.status;
 }
 
@@ -212,20 +225,22 @@ adatosk_vk_recorder_begin (AdatoskVkRecorder *rec, AdatoskError *error)
   for (int i = 0; i < rec->num_pools; i++)
     vkResetDescriptorPool (rec->ctx->device, rec->pools[i], 0);
   VkCommandBufferBeginInfo begin = {
-    .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+      .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
   };
   VkResult result = vkResetCommandBuffer (rec->cmd, 0);
   if (result == VK_SUCCESS)
     result = vkBeginCommandBuffer (rec->cmd, &begin);
   if (result != VK_SUCCESS)
     return adatosk_fail (error, ADATOSK_ERROR_BACKEND,
-        "cannot begin a Vulkan command buffer (%s)", adatosk_vk_result_name (result));
+        "cannot begin a Vulkan command buffer (%s)",
+        adatosk_vk_result_name (result));
   rec->recording = true;
   rec->label[0] = '\0';
   rec->timed = rec->profile && profile_ready (rec);
   if (rec->timed) {
     vkCmdResetQueryPool (rec->cmd, rec->queries, 0, MAX_TIMED_DISPATCHES + 1);
-    vkCmdWriteTimestamp (rec->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, rec->queries, 0);
+    vkCmdWriteTimestamp (rec->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT,
+        rec->queries, 0);
   }
   return ADATOSK_OK;
 }
@@ -236,17 +251,19 @@ adatosk_vk_recorder_end (AdatoskVkRecorder *rec, AdatoskError *error)
   if (rec->recording) {
     /* The host reads results once the fence signals. */
     VkMemoryBarrier barrier = {
-      .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-      .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
-      .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask =
+            VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
     };
-    vkCmdPipelineBarrier (rec->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT |
-        VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0,
-        1, &barrier, 0, NULL, 0, NULL);
+    vkCmdPipelineBarrier (rec->cmd,
+        VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+        VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0, NULL, 0, NULL);
     VkResult result = vkEndCommandBuffer (rec->cmd);
     rec->recording = false;
     if (result != VK_SUCCESS)
-      stick (rec, ADATOSK_ERROR_BACKEND, "cannot end the command buffer", result);
+      stick (rec, ADATOSK_ERROR_BACKEND, "cannot end the command buffer",
+          result);
   }
   if (rec->error.status != ADATOSK_OK && error)
     *error = rec->error;
@@ -263,15 +280,17 @@ adatosk_vk_recorder_submit (AdatoskVkRecorder *rec, AdatoskError *error)
   if (status != ADATOSK_OK || !rec->timed)
     return status;
   /* Dispatch i ran between timestamps i and i + 1 (a barrier follows each). */
-  int timed = rec->dispatches < MAX_TIMED_DISPATCHES ? rec->dispatches : MAX_TIMED_DISPATCHES;
+  int timed = rec->dispatches < MAX_TIMED_DISPATCHES ? rec->dispatches
+                                                     : MAX_TIMED_DISPATCHES;
   uint64_t stamps[MAX_TIMED_DISPATCHES + 1];
   VkResult result = vkGetQueryPoolResults (rec->ctx->device, rec->queries, 0,
       (uint32_t) timed + 1, sizeof stamps, stamps, sizeof stamps[0],
       VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
   if (result != VK_SUCCESS)
-    return ADATOSK_OK;                     /* the forward itself succeeded */
-  uint64_t mask = rec->ctx->timestamp_bits >= 64 ? ~0ull :
-      ((1ull << rec->ctx->timestamp_bits) - 1);
+    return ADATOSK_OK; /* the forward itself succeeded */
+  uint64_t mask = rec->ctx->timestamp_bits >= 64
+      ? ~0ull
+      : ((1ull << rec->ctx->timestamp_bits) - 1);
   double period_ms = rec->ctx->props.limits.timestampPeriod * 1e-6;
   for (int i = 0; i < timed; i++) {
     ProfileRow *row = &rec->rows[rec->dispatch_row[i]];
@@ -285,47 +304,51 @@ adatosk_vk_recorder_submit (AdatoskVkRecorder *rec, AdatoskError *error)
 static VkDescriptorSet
 allocate_set (AdatoskVkRecorder *rec, VkDescriptorSetLayout layout)
 {
-  if (rec->current_pool < rec->num_pools && rec->sets_in_current == SETS_PER_POOL) {
+  if (rec->current_pool < rec->num_pools
+      && rec->sets_in_current == SETS_PER_POOL) {
     rec->current_pool++;
     rec->sets_in_current = 0;
   }
   if (rec->current_pool == rec->num_pools) {
     VkDescriptorPoolSize size = {
-      .type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-      .descriptorCount = SETS_PER_POOL * ADATOSK_VK_MAX_BINDINGS,
+        .type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+        .descriptorCount = SETS_PER_POOL * ADATOSK_VK_MAX_BINDINGS,
     };
     VkDescriptorPoolCreateInfo info = {
-      .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
-      .maxSets = SETS_PER_POOL,
-      .poolSizeCount = 1,
-      .pPoolSizes = &size,
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+        .maxSets = SETS_PER_POOL,
+        .poolSizeCount = 1,
+        .pPoolSizes = &size,
     };
-    VkDescriptorPool *pools = realloc (rec->pools,
-        (size_t) (rec->num_pools + 1) * sizeof *pools);
+    VkDescriptorPool *pools =
+        realloc (rec->pools, (size_t) (rec->num_pools + 1) * sizeof *pools);
     if (!pools) {
-      stick (rec, ADATOSK_ERROR_OUT_OF_MEMORY, "out of memory", VK_ERROR_OUT_OF_HOST_MEMORY);
+      stick (rec, ADATOSK_ERROR_OUT_OF_MEMORY, "out of memory",
+          VK_ERROR_OUT_OF_HOST_MEMORY);
       return VK_NULL_HANDLE;
     }
     rec->pools = pools;
     VkResult result = vkCreateDescriptorPool (rec->ctx->device, &info, NULL,
         &rec->pools[rec->num_pools]);
     if (result != VK_SUCCESS) {
-      stick (rec, ADATOSK_ERROR_BACKEND, "cannot create a descriptor pool", result);
+      stick (rec, ADATOSK_ERROR_BACKEND, "cannot create a descriptor pool",
+          result);
       return VK_NULL_HANDLE;
     }
     rec->num_pools++;
     rec->sets_in_current = 0;
   }
   VkDescriptorSetAllocateInfo info = {
-    .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
-    .descriptorPool = rec->pools[rec->current_pool],
-    .descriptorSetCount = 1,
-    .pSetLayouts = &layout,
+      .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+      .descriptorPool = rec->pools[rec->current_pool],
+      .descriptorSetCount = 1,
+      .pSetLayouts = &layout,
   };
   VkDescriptorSet set = VK_NULL_HANDLE;
   VkResult result = vkAllocateDescriptorSets (rec->ctx->device, &info, &set);
   if (result != VK_SUCCESS) {
-    stick (rec, ADATOSK_ERROR_BACKEND, "cannot allocate a descriptor set", result);
+    stick (rec, ADATOSK_ERROR_BACKEND, "cannot allocate a descriptor set",
+        result);
     return VK_NULL_HANDLE;
   }
   rec->sets_in_current++;
@@ -333,31 +356,37 @@ allocate_set (AdatoskVkRecorder *rec, VkDescriptorSetLayout layout)
 }
 
 AdatoskStatus
-adatosk_vk_recorder_dispatch (AdatoskVkRecorder *rec, const AdatoskVkKernel *kernel,
-    const uint32_t *spec, const AdatoskVkRange *bindings, const void *push,
-    uint32_t gx, uint32_t gy, uint32_t gz)
+adatosk_vk_recorder_dispatch (AdatoskVkRecorder *rec,
+    const AdatoskVkKernel *kernel, const uint32_t *spec,
+    const AdatoskVkRange *bindings, const void *push, uint32_t gx, uint32_t gy,
+    uint32_t gz)
 {
   if (rec->error.status != ADATOSK_OK)
     return rec->error.status;
   if (!rec->recording)
-    return stick (rec, ADATOSK_ERROR_BACKEND, "internal error: dispatch outside a recording",
+    return stick (rec, ADATOSK_ERROR_BACKEND,
+        "internal error: dispatch outside a recording",
         VK_ERROR_INITIALIZATION_FAILED);
   const VkPhysicalDeviceLimits *limits = &rec->ctx->props.limits;
   if (gx == 0 || gy == 0 || gz == 0)
     return ADATOSK_OK;
-  if (gx > limits->maxComputeWorkGroupCount[0] || gy > limits->maxComputeWorkGroupCount[1] ||
-      gz > limits->maxComputeWorkGroupCount[2]) {
-    AdatoskError e = { 0 };
+  if (gx > limits->maxComputeWorkGroupCount[0]
+      || gy > limits->maxComputeWorkGroupCount[1]
+      || gz > limits->maxComputeWorkGroupCount[2]) {
+    AdatoskError e = {0};
     adatosk_fail (&e, ADATOSK_ERROR_BACKEND,
-        "the kernel \"%s\" needs %u x %u x %u workgroups; %s allows %u x %u x %u",
+        "the kernel \"%s\" needs %u x %u x %u workgroups; %s allows %u x %u x "
+        "%u",
         kernel->shader, gx, gy, gz, rec->ctx->description,
-        limits->maxComputeWorkGroupCount[0], limits->maxComputeWorkGroupCount[1],
+        limits->maxComputeWorkGroupCount[0],
+        limits->maxComputeWorkGroupCount[1],
         limits->maxComputeWorkGroupCount[2]);
     return adatosk_vk_recorder_fail (rec, &e);
   }
   const AdatoskVkPipeline *p;
-  AdatoskError e = { 0 };
-  if (adatosk_vk_pipeline_get (rec->pipelines, kernel, spec, &p, &e) != ADATOSK_OK)
+  AdatoskError e = {0};
+  if (adatosk_vk_pipeline_get (rec->pipelines, kernel, spec, &p, &e)
+      != ADATOSK_OK)
     return adatosk_vk_recorder_fail (rec, &e);
 
   VkDescriptorBufferInfo infos[ADATOSK_VK_MAX_BINDINGS];
@@ -366,52 +395,54 @@ adatosk_vk_recorder_dispatch (AdatoskVkRecorder *rec, const AdatoskVkKernel *ker
   if (!set)
     return rec->error.status;
   for (uint32_t i = 0; i < kernel->num_bindings; i++) {
-    if (!bindings[i].buffer || bindings[i].size == 0 ||
-        bindings[i].size > limits->maxStorageBufferRange ||
-        bindings[i].offset % limits->minStorageBufferOffsetAlignment) {
+    if (!bindings[i].buffer || bindings[i].size == 0
+        || bindings[i].size > limits->maxStorageBufferRange
+        || bindings[i].offset % limits->minStorageBufferOffsetAlignment) {
       adatosk_fail (&e, ADATOSK_ERROR_BACKEND,
           "internal error: binding %u of \"%s\" is empty, misaligned or larger "
           "than maxStorageBufferRange (%llu bytes at %llu; the limit is %u)",
           i, kernel->shader, (unsigned long long) bindings[i].size,
-          (unsigned long long) bindings[i].offset, limits->maxStorageBufferRange);
+          (unsigned long long) bindings[i].offset,
+          limits->maxStorageBufferRange);
       return adatosk_vk_recorder_fail (rec, &e);
     }
-    infos[i] = (VkDescriptorBufferInfo) {
-      .buffer = bindings[i].buffer,
-      .offset = bindings[i].offset,
-      .range = bindings[i].size,
+    infos[i] = (VkDescriptorBufferInfo){
+        .buffer = bindings[i].buffer,
+        .offset = bindings[i].offset,
+        .range = bindings[i].size,
     };
-    writes[i] = (VkWriteDescriptorSet) {
-      .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
-      .dstSet = set,
-      .dstBinding = i,
-      .descriptorCount = 1,
-      .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-      .pBufferInfo = &infos[i],
+    writes[i] = (VkWriteDescriptorSet){
+        .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+        .dstSet = set,
+        .dstBinding = i,
+        .descriptorCount = 1,
+        .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+        .pBufferInfo = &infos[i],
     };
   }
-  vkUpdateDescriptorSets (rec->ctx->device, kernel->num_bindings, writes, 0, NULL);
+  vkUpdateDescriptorSets (rec->ctx->device, kernel->num_bindings, writes, 0,
+      NULL);
   vkCmdBindPipeline (rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
-  vkCmdBindDescriptorSets (rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1,
-      &set, 0, NULL);
+  vkCmdBindDescriptorSets (rec->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout,
+      0, 1, &set, 0, NULL);
   if (kernel->push_size)
     vkCmdPushConstants (rec->cmd, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
         kernel->push_size, push);
   vkCmdDispatch (rec->cmd, gx, gy, gz);
   /* Every dispatch reads what the previous ones wrote: one global barrier. */
   VkMemoryBarrier barrier = {
-    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-    .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
-    .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
-        VK_ACCESS_TRANSFER_READ_BIT,
+      .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+      .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+      .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT
+          | VK_ACCESS_TRANSFER_READ_BIT,
   };
   vkCmdPipelineBarrier (rec->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0,
       1, &barrier, 0, NULL, 0, NULL);
   if (rec->timed && rec->dispatches < MAX_TIMED_DISPATCHES) {
     rec->dispatch_row[rec->dispatches] = profile_row (rec, kernel->shader);
-    vkCmdWriteTimestamp (rec->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, rec->queries,
-        (uint32_t) rec->dispatches + 1);
+    vkCmdWriteTimestamp (rec->cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT,
+        rec->queries, (uint32_t) rec->dispatches + 1);
   }
   rec->dispatches++;
   return ADATOSK_OK;
@@ -423,15 +454,17 @@ adatosk_vk_recorder_copy (AdatoskVkRecorder *rec, const AdatoskVkRange *src,
 {
   if (rec->error.status != ADATOSK_OK)
     return rec->error.status;
-  VkBufferCopy region = { .srcOffset = src->offset, .dstOffset = dst->offset, .size = size };
+  VkBufferCopy region = {.srcOffset = src->offset,
+      .dstOffset = dst->offset,
+      .size = size};
   vkCmdCopyBuffer (rec->cmd, src->buffer, dst->buffer, 1, &region);
   VkMemoryBarrier barrier = {
-    .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-    .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
-    .dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_SHADER_READ_BIT,
+      .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+      .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+      .dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_SHADER_READ_BIT,
   };
   vkCmdPipelineBarrier (rec->cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
-      VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0,
-      1, &barrier, 0, NULL, 0, NULL);
+      VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
+      &barrier, 0, NULL, 0, NULL);
   return ADATOSK_OK;
 }

@@ -33,8 +33,8 @@ AdatoskStatus adatosk_vk_recorder_submit (AdatoskVkRecorder *recorder,
  * ranges, `push` kernel->push_size bytes. Returns the sticky status. */
 AdatoskStatus adatosk_vk_recorder_dispatch (AdatoskVkRecorder *recorder,
     const AdatoskVkKernel *kernel, const uint32_t *spec,
-    const AdatoskVkRange *bindings, const void *push,
-    uint32_t groups_x, uint32_t groups_y, uint32_t groups_z);
+    const AdatoskVkRange *bindings, const void *push, uint32_t groups_x,
+    uint32_t groups_y, uint32_t groups_z);
 /* A buffer copy, made visible to the host afterwards. */
 AdatoskStatus adatosk_vk_recorder_copy (AdatoskVkRecorder *recorder,
     const AdatoskVkRange *src, const AdatoskVkRange *dst, VkDeviceSize size);
@@ -51,7 +51,8 @@ int adatosk_vk_recorder_dispatch_count (const AdatoskVkRecorder *recorder);
  * table keyed by the kernel's shader and the label set before it (e.g.
  * "qkv 800x2304x768"). A recording made with profiling off is not timed. */
 void adatosk_vk_recorder_set_profile (AdatoskVkRecorder *recorder, bool on);
-void adatosk_vk_recorder_set_label (AdatoskVkRecorder *recorder, const char *label);
+void adatosk_vk_recorder_set_label (AdatoskVkRecorder *recorder,
+    const char *label);
 /* Prints the table (Markdown; per submit, sorted by time) under `title`,
  * nothing when no timed submit happened or `out` is NULL; then optionally
  * clears it. */

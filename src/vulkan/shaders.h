@@ -7,10 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct {
-  const char *name;        /* e.g. "gemm", "gemm_f16" */
+typedef struct
+{
+  const char *name; /* e.g. "gemm", "gemm_f16" */
   const uint32_t *code;
-  size_t size;             /* bytes */
+  size_t size; /* bytes */
 } AdatoskVkShaderCode;
 
 /* The module called `name`, or NULL. */

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct AdatoskVkBackend {
+struct AdatoskVkBackend
+{
   AdatoskVkContext *ctx;
   AdatoskVkAllocator *alloc;
   AdatoskVkPipelines *pipelines;
@@ -26,8 +27,8 @@ adatosk_vk_backend_free (AdatoskVkBackend *b)
   if (!b)
     return;
   if (b->forward && b->ctx->profile)
-    adatosk_vk_recorder_print_profile (adatosk_vk_forward_recorder (b->forward), stderr,
-        "ADATOSK_VULKAN_PROFILE", false);
+    adatosk_vk_recorder_print_profile (adatosk_vk_forward_recorder (b->forward),
+        stderr, "ADATOSK_VULKAN_PROFILE", false);
   adatosk_vk_forward_free (b->forward);
   adatosk_vk_weights_clear (&b->weights);
   adatosk_vk_pipelines_free (b->pipelines);
@@ -42,18 +43,22 @@ static VkDeviceSize
 block_size (const AdatoskModel *model)
 {
   const AdatoskConfig *c = adatosk_model_get_config (model);
-  VkDeviceSize n = (VkDeviceSize) c->num_tokens, dim = (VkDeviceSize) c->embed_dim;
-  VkDeviceSize floats = (VkDeviceSize) adatosk_model_get_inference_param_count (model) +
-      n * dim + n * ((VkDeviceSize) c->patch_dim + 9 * dim + (VkDeviceSize) c->mlp_hidden +
-      2 * (VkDeviceSize) c->num_classes + 8);
+  VkDeviceSize n = (VkDeviceSize) c->num_tokens,
+               dim = (VkDeviceSize) c->embed_dim;
+  VkDeviceSize floats =
+      (VkDeviceSize) adatosk_model_get_inference_param_count (model) + n * dim
+      + n
+          * ((VkDeviceSize) c->patch_dim + 9 * dim
+              + (VkDeviceSize) c->mlp_hidden + 2 * (VkDeviceSize) c->num_classes
+              + 8);
   VkDeviceSize bytes = floats * 4 + ((VkDeviceSize) 1 << 20);
   VkDeviceSize limit = (VkDeviceSize) 256 << 20;
   return bytes < limit ? bytes : limit;
 }
 
 AdatoskVkBackend *
-adatosk_vk_backend_new (const AdatoskModel *model, int device_index, bool weights_f16,
-    AdatoskError *error)
+adatosk_vk_backend_new (const AdatoskModel *model, int device_index,
+    bool weights_f16, AdatoskError *error)
 {
   AdatoskVkBackend *b = calloc (1, sizeof *b);
   if (!b) {
@@ -62,7 +67,8 @@ adatosk_vk_backend_new (const AdatoskModel *model, int device_index, bool weight
   }
   AdatoskStatus status = adatosk_vk_context_new (device_index, &b->ctx, error);
   if (status == ADATOSK_OK)
-    status = adatosk_vk_allocator_new (b->ctx, block_size (model), &b->alloc, error);
+    status =
+        adatosk_vk_allocator_new (b->ctx, block_size (model), &b->alloc, error);
   if (status == ADATOSK_OK)
     status = adatosk_vk_pipelines_new (b->ctx, &b->pipelines, error);
   if (status == ADATOSK_OK) {
@@ -71,14 +77,15 @@ adatosk_vk_backend_new (const AdatoskModel *model, int device_index, bool weight
         &b->weights, error);
   }
   if (status == ADATOSK_OK)
-    status = adatosk_vk_forward_new (b->ctx, b->alloc, b->pipelines, &b->tuning, model,
-        &b->weights, &b->forward, error);
+    status = adatosk_vk_forward_new (b->ctx, b->alloc, b->pipelines, &b->tuning,
+        model, &b->weights, &b->forward, error);
   if (status != ADATOSK_OK) {
     adatosk_vk_backend_free (b);
     return NULL;
   }
-  snprintf (b->device, sizeof b->device, "%s, %s weights, %.0f MiB of device memory",
-      b->ctx->description, weights_f16 ? "fp16" : "fp32",
+  snprintf (b->device, sizeof b->device,
+      "%s, %s weights, %.0f MiB of device memory", b->ctx->description,
+      weights_f16 ? "fp16" : "fp32",
       (double) adatosk_vk_allocator_bytes (b->alloc) / (1 << 20));
   return b;
 }
@@ -87,16 +94,17 @@ void
 adatosk_vk_backend_set_profile (AdatoskVkBackend *b, bool on)
 {
   b->ctx->profile = on;
-  adatosk_vk_recorder_set_profile (adatosk_vk_forward_recorder (b->forward), on);
-  adatosk_vk_forward_invalidate (b->forward);   /* re-record with timestamps */
+  adatosk_vk_recorder_set_profile (adatosk_vk_forward_recorder (b->forward),
+      on);
+  adatosk_vk_forward_invalidate (b->forward); /* re-record with timestamps */
 }
 
 void
-adatosk_vk_backend_print_profile (AdatoskVkBackend *b, FILE *out, const char *title,
-    bool reset)
+adatosk_vk_backend_print_profile (AdatoskVkBackend *b, FILE *out,
+    const char *title, bool reset)
 {
-  adatosk_vk_recorder_print_profile (adatosk_vk_forward_recorder (b->forward), out,
-      title, reset);
+  adatosk_vk_recorder_print_profile (adatosk_vk_forward_recorder (b->forward),
+      out, title, reset);
 }
 
 const char *
@@ -118,17 +126,18 @@ adatosk_vk_backend_device (const AdatoskVkBackend *b)
 }
 
 AdatoskStatus
-adatosk_vk_backend_forward (AdatoskVkBackend *b, const float *clip, double keep_ratio,
-    AdatoskOutput *output, AdatoskError *error)
+adatosk_vk_backend_forward (AdatoskVkBackend *b, const float *clip,
+    double keep_ratio, AdatoskOutput *output, AdatoskError *error)
 {
   unsigned before = adatosk_vk_validation_message_count ();
-  AdatoskStatus status = adatosk_vk_forward_run (b->forward, clip, keep_ratio, output,
-      error);
+  AdatoskStatus status =
+      adatosk_vk_forward_run (b->forward, clip, keep_ratio, output, error);
   unsigned messages = adatosk_vk_validation_message_count () - before;
   if (status == ADATOSK_OK && b->ctx->validation && messages > 0)
     return adatosk_fail (error, ADATOSK_ERROR_BACKEND,
         "the Vulkan validation layer reported %u messages during the forward "
-        "(printed on stderr)", messages);
+        "(printed on stderr)",
+        messages);
   return status;
 }
 
@@ -160,33 +169,36 @@ vulkan_forward (void *state, const float *clip, double keep_ratio,
 }
 
 const AdatoskBackendVTable adatosk_vulkan_backend = {
-  .name = "vulkan",
-  .create = vulkan_create,
-  .destroy = vulkan_destroy,
-  .device = vulkan_device,
-  .forward = vulkan_forward,
+    .name = "vulkan",
+    .create = vulkan_create,
+    .destroy = vulkan_destroy,
+    .device = vulkan_device,
+    .forward = vulkan_forward,
 };
 
 int
 adatosk_vulkan_has_gpu (const AdatoskBackendOptions *options, char *reason,
     size_t reason_size)
 {
-  AdatoskError error = { 0 };
+  AdatoskError error = {0};
   VkPhysicalDeviceType type;
   char name[384];
   if (reason && reason_size)
     reason[0] = '\0';
-  if (adatosk_vk_probe (options ? options->device_index : -1, &type, name, sizeof name,
-          &error) != ADATOSK_OK) {
+  if (adatosk_vk_probe (options ? options->device_index : -1, &type, name,
+          sizeof name, &error)
+      != ADATOSK_OK) {
     if (reason && reason_size)
       snprintf (reason, reason_size, "%s", error.message);
     return 0;
   }
-  if (type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU ||
-      type == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU)
+  if (type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU
+      || type == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU)
     return 1;
   if (reason && reason_size)
-    snprintf (reason, reason_size, "the Vulkan device %s is not a GPU, so the CPU "
-        "path is faster", name);
+    snprintf (reason, reason_size,
+        "the Vulkan device %s is not a GPU, so the CPU "
+        "path is faster",
+        name);
   return 0;
 }

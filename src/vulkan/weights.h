@@ -8,16 +8,18 @@
 #include "allocator.h"
 #include "model.h"
 
-typedef struct {
+typedef struct
+{
   AdatoskVkRange norm1_w, norm1_b, qkv_w, qkv_b, proj_w, proj_b;
   AdatoskVkRange norm2_w, norm2_b, fc1_w, fc1_b, fc2_w, fc2_b;
 } AdatoskVkBlockWeights;
 
-typedef struct {
-  bool f16;                       /* the matrices above are halves */
+typedef struct
+{
+  bool f16; /* the matrices above are halves */
   AdatoskVkRange patch_w, patch_b;
-  AdatoskVkRange pos_table;       /* the sinusoid table [N][D], fp32 */
-  AdatoskVkBlockWeights *blocks;  /* [depth] */
+  AdatoskVkRange pos_table;      /* the sinusoid table [N][D], fp32 */
+  AdatoskVkBlockWeights *blocks; /* [depth] */
   AdatoskVkRange atsm_norm_w, atsm_norm_b, prototypes;
   AdatoskVkRange fc_norm_w, fc_norm_b, head_w, head_b;
 } AdatoskVkWeights;

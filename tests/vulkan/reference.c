@@ -13,7 +13,8 @@ ref_gelu (double x)
 
 void
 ref_gemm (const float *a, int lda, const float *w, const float *bias, double *c,
-    int ldc, int c_col, int m, int n, int k, double alpha, bool gelu, bool accumulate)
+    int ldc, int c_col, int m, int n, int k, double alpha, bool gelu,
+    bool accumulate)
 {
   for (int i = 0; i < m; i++)
     for (int j = 0; j < n; j++) {
@@ -29,8 +30,8 @@ ref_gemm (const float *a, int lda, const float *w, const float *bias, double *c,
 }
 
 void
-ref_layernorm (const double *x, const float *gamma, const float *beta, double *y,
-    int rows, int cols, double eps)
+ref_layernorm (const double *x, const float *gamma, const float *beta,
+    double *y, int rows, int cols, double eps)
 {
   for (int r = 0; r < rows; r++) {
     const double *row = x + (size_t) r * cols;
@@ -92,15 +93,17 @@ ref_im2col (const AdatoskConfig *c, const float *clip, double *patches)
         for (int dy = 0; dy < p; dy++)
           for (int dx = 0; dx < p; dx++)
             patches[(size_t) n * c->patch_dim + j++] =
-                clip[(((size_t) ch * c->num_frames + t * tau + dt) * c->img_height +
-                    row * p + dy) * c->img_width + col * p + dx];
+                clip[(((size_t) ch * c->num_frames + t * tau + dt) * c->img_height
+                         + row * p + dy)
+                        * c->img_width
+                    + col * p + dx];
   }
 }
 
 void
-ref_atsm (const double *emb, const double *logits, int slots, int spatial, int dim,
-    int classes, double alpha_dyn, double alpha_sem, double beta, double *dist,
-    double *q, double *conf, double *r, double *g, double *m)
+ref_atsm (const double *emb, const double *logits, int slots, int spatial,
+    int dim, int classes, double alpha_dyn, double alpha_sem, double beta,
+    double *dist, double *q, double *conf, double *r, double *g, double *m)
 {
   int n_tokens = slots * spatial;
   for (int t = 0; t < slots; t++)
@@ -140,7 +143,8 @@ ref_atsm (const double *emb, const double *logits, int slots, int spatial, int d
         continue;
       double bc = 0;
       for (int k = 0; k < classes; k++)
-        bc += sqrt (q[(size_t) n * classes + k] * q[((size_t) t2 * spatial + s) * classes + k]);
+        bc += sqrt (q[(size_t) n * classes + k]
+            * q[((size_t) t2 * spatial + s) * classes + k]);
       best = fmax (best, bc);
     }
     r[n] = best;
@@ -187,13 +191,14 @@ ref_topk (const double *m, int n, int k, int *kept)
 }
 
 static void
-ref_block (const AdatoskModel *model, const AdatoskBlockWeights *b, double *x, int n,
-    const double *key_bias)
+ref_block (const AdatoskModel *model, const AdatoskBlockWeights *b, double *x,
+    int n, const double *key_bias)
 {
   int dim = model->config.embed_dim, hidden = model->config.mlp_hidden;
   double eps = model->config.norm_eps;
   double *xn = malloc ((size_t) n * dim * sizeof *xn);
-  float *xf = malloc ((size_t) n * (hidden > 3 * dim ? hidden : 3 * dim) * sizeof *xf);
+  float *xf =
+      malloc ((size_t) n * (hidden > 3 * dim ? hidden : 3 * dim) * sizeof *xf);
   double *qkv = malloc ((size_t) n * 3 * dim * sizeof *qkv);
   double *att = malloc ((size_t) n * dim * sizeof *att);
   double *hid = malloc ((size_t) n * hidden * sizeof *hid);
@@ -202,8 +207,8 @@ ref_block (const AdatoskModel *model, const AdatoskBlockWeights *b, double *x, i
   ref_layernorm (x, b->norm1_weight, b->norm1_bias, xn, n, dim, eps);
   for (size_t i = 0; i < (size_t) n * dim; i++)
     xf[i] = (float) xn[i];
-  ref_gemm (xf, dim, b->qkv_weight, b->qkv_bias, qkv, 3 * dim, 0, n, 3 * dim, dim,
-      1.0, false, false);
+  ref_gemm (xf, dim, b->qkv_weight, b->qkv_bias, qkv, 3 * dim, 0, n, 3 * dim,
+      dim, 1.0, false, false);
   ref_attention (qkv, key_bias, att, n, dim, model->config.num_heads);
   for (size_t i = 0; i < (size_t) n * dim; i++)
     xf[i] = (float) att[i];
@@ -212,12 +217,12 @@ ref_block (const AdatoskModel *model, const AdatoskBlockWeights *b, double *x, i
   ref_layernorm (x, b->norm2_weight, b->norm2_bias, xn, n, dim, eps);
   for (size_t i = 0; i < (size_t) n * dim; i++)
     xf[i] = (float) xn[i];
-  ref_gemm (xf, dim, b->fc1_weight, b->fc1_bias, hid, hidden, 0, n, hidden, dim, 1.0,
-      true, false);
+  ref_gemm (xf, dim, b->fc1_weight, b->fc1_bias, hid, hidden, 0, n, hidden, dim,
+      1.0, true, false);
   for (size_t i = 0; i < (size_t) n * hidden; i++)
     xf[i] = (float) hid[i];
-  ref_gemm (xf, hidden, b->fc2_weight, b->fc2_bias, x, dim, 0, n, dim, hidden, 1.0,
-      false, true);
+  ref_gemm (xf, hidden, b->fc2_weight, b->fc2_bias, x, dim, 0, n, dim, hidden,
+      1.0, false, true);
   free (xn);
   free (xf);
   free (qkv);
@@ -239,14 +244,15 @@ ref_forward (const AdatoskModel *model, const float *clip, double keep_ratio,
   ref_im2col (c, clip, patches_d);
   for (size_t i = 0; i < (size_t) n * c->patch_dim; i++)
     patches[i] = (float) patches_d[i];
-  ref_gemm (patches, c->patch_dim, model->patch_weight, model->patch_bias, emb, dim, 0,
-      n, dim, c->patch_dim, 1.0, false, false);
+  ref_gemm (patches, c->patch_dim, model->patch_weight, model->patch_bias, emb,
+      dim, 0, n, dim, c->patch_dim, 1.0, false, false);
   for (int t = 0; t < n; t++)
     for (int i = 0; i < dim; i += 2) {
       double angle = t / pow (10000.0, (double) i / dim);
       x[(size_t) t * dim + i] = emb[(size_t) t * dim + i] + sin (angle);
       if (i + 1 < dim)
-        x[(size_t) t * dim + i + 1] = emb[(size_t) t * dim + i + 1] + cos (angle);
+        x[(size_t) t * dim + i + 1] =
+            emb[(size_t) t * dim + i + 1] + cos (angle);
     }
   for (int l = 0; l < c->atsm_layer; l++)
     ref_block (model, &model->blocks[l], x, n, NULL);
@@ -258,11 +264,12 @@ ref_forward (const AdatoskModel *model, const float *clip, double keep_ratio,
   double *r = malloc (n * sizeof *r), *m = malloc (n * sizeof *m);
   double *q = malloc ((size_t) n * classes * sizeof *q);
   double *g = malloc (slots * sizeof *g);
-  ref_layernorm (x, model->atsm_norm_weight, model->atsm_norm_bias, zh, n, dim, c->norm_eps);
+  ref_layernorm (x, model->atsm_norm_weight, model->atsm_norm_bias, zh, n, dim,
+      c->norm_eps);
   for (size_t i = 0; i < (size_t) n * dim; i++)
     zf[i] = (float) zh[i];
-  ref_gemm (zf, dim, model->prototypes, NULL, logits, classes, 0, n, classes, dim,
-      1.0 / sqrt ((double) dim), false, false);
+  ref_gemm (zf, dim, model->prototypes, NULL, logits, classes, 0, n, classes,
+      dim, 1.0 / sqrt ((double) dim), false, false);
   ref_atsm (emb, logits, slots, spatial, dim, classes, model->alpha_dyn,
       model->alpha_sem, model->beta, dist, q, conf, r, g, m);
 
@@ -272,7 +279,8 @@ ref_forward (const AdatoskModel *model, const float *clip, double keep_ratio,
   double *xk = malloc ((size_t) k * dim * sizeof *xk);
   double *bias = malloc (k * sizeof *bias);
   for (int j = 0; j < k; j++) {
-    memcpy (xk + (size_t) j * dim, x + (size_t) kept[j] * dim, dim * sizeof *xk);
+    memcpy (xk + (size_t) j * dim, x + (size_t) kept[j] * dim,
+        dim * sizeof *xk);
     bias[j] = log (m[kept[j]] + 1e-6);
   }
   for (int l = c->atsm_layer; l < c->depth; l++)
@@ -288,7 +296,8 @@ ref_forward (const AdatoskModel *model, const float *clip, double keep_ratio,
   for (int i = 0; i < dim; i++)
     h[i] /= total;
   double *hnorm = malloc (dim * sizeof *hnorm);
-  ref_layernorm (h, model->fc_norm_weight, model->fc_norm_bias, hnorm, 1, dim, c->norm_eps);
+  ref_layernorm (h, model->fc_norm_weight, model->fc_norm_bias, hnorm, 1, dim,
+      c->norm_eps);
   double top = -INFINITY, sum = 0;
   for (int cl = 0; cl < classes; cl++) {
     double v = model->head_bias[cl];
@@ -316,7 +325,22 @@ ref_forward (const AdatoskModel *model, const float *clip, double keep_ratio,
     out->kept_tokens[j] = kept[j];
   out->num_kept = k;
 
-  free (patches_d); free (patches); free (emb); free (x); free (zh); free (zf);
-  free (logits); free (dist); free (conf); free (r); free (m); free (q); free (g);
-  free (kept); free (xk); free (bias); free (h); free (hnorm);
+  free (patches_d);
+  free (patches);
+  free (emb);
+  free (x);
+  free (zh);
+  free (zf);
+  free (logits);
+  free (dist);
+  free (conf);
+  free (r);
+  free (m);
+  free (q);
+  free (g);
+  free (kept);
+  free (xk);
+  free (bias);
+  free (h);
+  free (hnorm);
 }

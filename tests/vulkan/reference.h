@@ -11,8 +11,8 @@
 
 /* c[m][ldc] (columns c_col..c_col+n) = alpha a w^T (+ bias) (gelu) (+ c). */
 void ref_gemm (const float *a, int lda, const float *w, const float *bias,
-    double *c, int ldc, int c_col, int m, int n, int k, double alpha,
-    bool gelu, bool accumulate);
+    double *c, int ldc, int c_col, int m, int n, int k, double alpha, bool gelu,
+    bool accumulate);
 double ref_gelu (double x);
 void ref_layernorm (const double *x, const float *gamma, const float *beta,
     double *y, int rows, int cols, double eps);
@@ -28,7 +28,7 @@ void ref_atsm (const double *emb, const double *logits, int slots, int spatial,
 void ref_topk (const double *m, int n, int k, int *kept);
 
 /* The whole forward in double precision; fills `out` like a backend. */
-void ref_forward (const AdatoskModel *model, const float *clip, double keep_ratio,
-    AdatoskOutput *out, double *logits_out);
+void ref_forward (const AdatoskModel *model, const float *clip,
+    double keep_ratio, AdatoskOutput *out, double *logits_out);
 
 #endif

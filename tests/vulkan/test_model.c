@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
+typedef struct
+{
   char *header;
   size_t header_len, header_cap;
   float *data;
@@ -38,8 +39,8 @@ uniform (Writer *w)
 
 /* A tensor of `count` values center + spread * U(-1, 1). */
 static void
-tensor (Writer *w, const char *name, int ndim, const int64_t *shape, float center,
-    float spread)
+tensor (Writer *w, const char *name, int ndim, const int64_t *shape,
+    float center, float spread)
 {
   size_t count = 1;
   for (int i = 0; i < ndim; i++)
@@ -51,8 +52,8 @@ tensor (Writer *w, const char *name, int ndim, const int64_t *shape, float cente
   for (size_t i = 0; i < count; i++)
     w->data[w->count + i] = center + spread * (2.0f * uniform (w) - 1.0f);
   char entry[512];
-  int len = snprintf (entry, sizeof entry, "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[",
-      w->count ? "," : "", name);
+  int len = snprintf (entry, sizeof entry,
+      "%s\"%s\":{\"dtype\":\"F32\",\"shape\":[", w->count ? "," : "", name);
   for (int i = 0; i < ndim; i++)
     len += snprintf (entry + len, sizeof entry - len, "%s%lld", i ? "," : "",
         (long long) shape[i]);
@@ -65,17 +66,21 @@ tensor (Writer *w, const char *name, int ndim, const int64_t *shape, float cente
 unsigned char *
 test_model_bytes (const TestModelSpec *s, uint64_t seed, size_t *size_out)
 {
-  Writer w = { .rng = seed };
-  int64_t d = s->dim, hidden = 4 * s->dim, pd = 3 * s->tubelet * s->patch * s->patch;
+  Writer w = {.rng = seed};
+  int64_t d = s->dim, hidden = 4 * s->dim,
+          pd = 3 * s->tubelet * s->patch * s->patch;
   char text[2048], name[128];
-  snprintf (text, sizeof text, "{\"__metadata__\":{\"adatosk.config\":\"{"
+  snprintf (text, sizeof text,
+      "{\"__metadata__\":{\"adatosk.config\":\"{"
       "\\\"num_frames\\\":%d,\\\"img_size\\\":[%d,%d],\\\"tubelet_size\\\":%d,"
-      "\\\"patch_size\\\":%d,\\\"embed_dim\\\":%d,\\\"depth\\\":%d,\\\"num_heads\\\":%d,"
+      "\\\"patch_size\\\":%d,\\\"embed_dim\\\":%d,\\\"depth\\\":%d,\\\"num_"
+      "heads\\\":%d,"
       "\\\"mlp_ratio\\\":4.0,\\\"atsm_layer\\\":%d,\\\"keep_ratio\\\":%.17g,"
       "\\\"num_classes\\\":%d,\\\"norm_eps\\\":1e-06,"
       "\\\"mean\\\":[0.485,0.456,0.406],\\\"std\\\":[0.229,0.224,0.225]}\","
-      "\"adatosk.labels\":\"[", s->frames, s->height, s->width, s->tubelet, s->patch,
-      s->dim, s->depth, s->heads, s->atsm_layer, s->keep_ratio, s->classes);
+      "\"adatosk.labels\":\"[",
+      s->frames, s->height, s->width, s->tubelet, s->patch, s->dim, s->depth,
+      s->heads, s->atsm_layer, s->keep_ratio, s->classes);
   append (&w, text);
   for (int c = 0; c < s->classes; c++) {
     snprintf (text, sizeof text, "%s\\\"class%d\\\"", c ? "," : "", c);
@@ -85,14 +90,16 @@ test_model_bytes (const TestModelSpec *s, uint64_t seed, size_t *size_out)
   append (&w, text);
   /* Tensor data begins after the metadata; the first tensor has no comma
    * before it because w.count == 0. */
-  float lin = 1.0f / sqrtf ((float) s->dim), lin_h = 1.0f / sqrtf ((float) hidden);
+  float lin = 1.0f / sqrtf ((float) s->dim),
+        lin_h = 1.0f / sqrtf ((float) hidden);
   tensor (&w, "patch_embed.proj.weight", 5,
-      (int64_t[]) { d, 3, s->tubelet, s->patch, s->patch }, 0, 1.7f / sqrtf ((float) pd));
-  tensor (&w, "patch_embed.proj.bias", 1, (int64_t[]) { d }, 0, 0.1f);
+      (int64_t[]){d, 3, s->tubelet, s->patch, s->patch}, 0,
+      1.7f / sqrtf ((float) pd));
+  tensor (&w, "patch_embed.proj.bias", 1, (int64_t[]){d}, 0, 0.1f);
   for (int i = 0; i < s->depth; i++) {
 #define BLOCK(suffix, nd, center, spread, ...) \
-    snprintf (name, sizeof name, "blocks.%d.%s", i, suffix); \
-    tensor (&w, name, nd, (int64_t[]) { __VA_ARGS__ }, center, spread)
+  snprintf (name, sizeof name, "blocks.%d.%s", i, suffix); \
+  tensor (&w, name, nd, (int64_t[]){__VA_ARGS__}, center, spread)
     BLOCK ("norm1.weight", 1, 1.0f, 0.2f, d);
     BLOCK ("norm1.bias", 1, 0, 0.1f, d);
     BLOCK ("attn.qkv.weight", 2, 0, 1.7f * lin, 3 * d, d);
@@ -107,16 +114,16 @@ test_model_bytes (const TestModelSpec *s, uint64_t seed, size_t *size_out)
     BLOCK ("mlp.fc2.bias", 1, 0, 0.1f, d);
 #undef BLOCK
   }
-  tensor (&w, "atsm.norm.weight", 1, (int64_t[]) { d }, 1.0f, 0.2f);
-  tensor (&w, "atsm.norm.bias", 1, (int64_t[]) { d }, 0, 0.1f);
-  tensor (&w, "atsm.prototypes", 2, (int64_t[]) { s->classes, d }, 0, 1.5f);
-  tensor (&w, "atsm.alpha_dyn", 1, (int64_t[]) { 1 }, 2.0f, 0.2f);
-  tensor (&w, "atsm.alpha_sem", 1, (int64_t[]) { 1 }, 2.0f, 0.2f);
-  tensor (&w, "atsm.beta", 1, (int64_t[]) { 1 }, 1.0f, 0.2f);
-  tensor (&w, "fc_norm.weight", 1, (int64_t[]) { d }, 1.0f, 0.2f);
-  tensor (&w, "fc_norm.bias", 1, (int64_t[]) { d }, 0, 0.1f);
-  tensor (&w, "head.weight", 2, (int64_t[]) { s->classes, d }, 0, 1.7f * lin);
-  tensor (&w, "head.bias", 1, (int64_t[]) { s->classes }, 0, 0.1f);
+  tensor (&w, "atsm.norm.weight", 1, (int64_t[]){d}, 1.0f, 0.2f);
+  tensor (&w, "atsm.norm.bias", 1, (int64_t[]){d}, 0, 0.1f);
+  tensor (&w, "atsm.prototypes", 2, (int64_t[]){s->classes, d}, 0, 1.5f);
+  tensor (&w, "atsm.alpha_dyn", 1, (int64_t[]){1}, 2.0f, 0.2f);
+  tensor (&w, "atsm.alpha_sem", 1, (int64_t[]){1}, 2.0f, 0.2f);
+  tensor (&w, "atsm.beta", 1, (int64_t[]){1}, 1.0f, 0.2f);
+  tensor (&w, "fc_norm.weight", 1, (int64_t[]){d}, 1.0f, 0.2f);
+  tensor (&w, "fc_norm.bias", 1, (int64_t[]){d}, 0, 0.1f);
+  tensor (&w, "head.weight", 2, (int64_t[]){s->classes, d}, 0, 1.7f * lin);
+  tensor (&w, "head.bias", 1, (int64_t[]){s->classes}, 0, 0.1f);
   append (&w, "}");
   while (w.header_len % 8)
     append (&w, " ");
@@ -127,7 +134,8 @@ test_model_bytes (const TestModelSpec *s, uint64_t seed, size_t *size_out)
   for (int i = 0; i < 8; i++)
     file[i] = (unsigned char) (len >> (8 * i));
   memcpy (file + 8, w.header, w.header_len);
-  memcpy (file + 8 + w.header_len, w.data, w.count * 4);   /* little-endian host */
+  memcpy (file + 8 + w.header_len, w.data,
+      w.count * 4); /* little-endian host */
   free (w.header);
   free (w.data);
   *size_out = size;
@@ -140,8 +148,9 @@ test_model_new (const TestModelSpec *s, uint64_t seed)
   size_t size = 0;
   unsigned char *file = test_model_bytes (s, seed, &size);
   AdatoskModel *model = NULL;
-  AdatoskError error = { 0 };
-  if (adatosk_model_load_from_memory (file, size, s->name, &model, &error) != ADATOSK_OK)
+  AdatoskError error = {0};
+  if (adatosk_model_load_from_memory (file, size, s->name, &model, &error)
+      != ADATOSK_OK)
     fprintf (stderr, "test model %s: %s\n", s->name, error.message);
   free (file);
   return model;
@@ -150,10 +159,11 @@ test_model_new (const TestModelSpec *s, uint64_t seed)
 float *
 test_clip_new (const AdatoskConfig *c, uint64_t seed, int frozen)
 {
-  Writer w = { .rng = seed };
+  Writer w = {.rng = seed};
   size_t frame = (size_t) c->img_height * c->img_width;
   float *clip = malloc ((size_t) 3 * c->num_frames * frame * sizeof *clip);
-  double phase[3] = { uniform (&w) * 6.28, uniform (&w) * 6.28, uniform (&w) * 6.28 };
+  double phase[3] = {uniform (&w) * 6.28, uniform (&w) * 6.28,
+      uniform (&w) * 6.28};
   double speed = 0.3 + uniform (&w);
   for (int ch = 0; ch < 3; ch++)
     for (int t = 0; t < c->num_frames; t++) {
@@ -162,10 +172,10 @@ test_clip_new (const AdatoskConfig *c, uint64_t seed, int frozen)
       for (int y = 0; y < c->img_height; y++)
         for (int x = 0; x < c->img_width; x++) {
           double move = x < c->img_width / 2 ? tt : 0.2 * tt;
-          double v = sin (0.3 * x + 0.2 * y + phase[ch] + move) +
-              0.5 * cos (0.17 * y - 0.11 * x + 2 * move);
-          clip[((size_t) ch * c->num_frames + t) * frame + (size_t) y * c->img_width + x] =
-              (float) v;
+          double v = sin (0.3 * x + 0.2 * y + phase[ch] + move)
+              + 0.5 * cos (0.17 * y - 0.11 * x + 2 * move);
+          clip[((size_t) ch * c->num_frames + t) * frame
+              + (size_t) y * c->img_width + x] = (float) v;
         }
     }
   if (!frozen)

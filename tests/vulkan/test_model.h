@@ -7,7 +7,8 @@
 
 #include "adatosk.h"
 
-typedef struct {
+typedef struct
+{
   const char *name;
   int frames, height, width, tubelet, patch;
   int dim, depth, heads, atsm_layer, classes;
@@ -18,7 +19,8 @@ typedef struct {
 AdatoskModel *test_model_new (const TestModelSpec *spec, uint64_t seed);
 /* The .safetensors bytes of that model (malloc'd; *size set): the benchmark
  * writes them for its PyTorch peer, so both load the very same weights. */
-unsigned char *test_model_bytes (const TestModelSpec *spec, uint64_t seed, size_t *size);
+unsigned char *test_model_bytes (const TestModelSpec *spec, uint64_t seed,
+    size_t *size);
 
 /* A normalised clip [3][T][H][W]: a smooth pattern that moves more in some
  * slots and regions than in others, plus noise. `frozen`: every frame equal. */

@@ -23,24 +23,27 @@ now_ms (void)
 static void
 test_device_choice (VkTest *t)
 {
-  AdatoskError error = { 0 };
+  AdatoskError error = {0};
   VkPhysicalDeviceType type;
   char name[384];
   CHECK_OK (adatosk_vk_probe (-1, &type, name, sizeof name, &error), error);
   printf ("  best device: %s\n", name);
-  CHECK (type == t->ctx->props.deviceType, "probe and context chose different devices");
+  CHECK (type == t->ctx->props.deviceType,
+      "probe and context chose different devices");
   CHECK_OK (adatosk_vk_probe (0, &type, name, sizeof name, &error), error);
-  AdatoskStatus status = adatosk_vk_probe (1000, &type, name, sizeof name, &error);
+  AdatoskStatus status =
+      adatosk_vk_probe (1000, &type, name, sizeof name, &error);
   printf ("  index 1000: %s\n", error.message);
-  CHECK (status == ADATOSK_ERROR_INVALID_ARGUMENT && strstr (error.message, "1000"),
+  CHECK (status == ADATOSK_ERROR_INVALID_ARGUMENT
+          && strstr (error.message, "1000"),
       "an index out of range must fail with a message naming it");
 
   char reason[512];
-  AdatoskBackendOptions options = { ADATOSK_BACKEND_AUTO, 0, -1, 0 };
+  AdatoskBackendOptions options = {ADATOSK_BACKEND_AUTO, 0, -1, 0};
   int gpu = adatosk_vulkan_has_gpu (&options, reason, sizeof reason);
   CHECK_OK (adatosk_vk_probe (-1, &type, name, sizeof name, &error), error);
-  bool real_gpu = type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU ||
-      type == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU;
+  bool real_gpu = type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU
+      || type == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU;
   printf ("  has_gpu: %d (%s)\n", gpu, reason);
   CHECK (gpu == real_gpu, "adatosk_vulkan_has_gpu says %d for a %s", gpu,
       adatosk_vk_device_type_name (type));
@@ -50,26 +53,37 @@ test_device_choice (VkTest *t)
 static void
 test_allocator (VkTest *t)
 {
-  AdatoskError error = { 0 };
+  AdatoskError error = {0};
   VkDeviceSize alignment = adatosk_vk_allocator_alignment (t->alloc);
-  CHECK (alignment >= t->ctx->props.limits.minStorageBufferOffsetAlignment &&
-      alignment % t->ctx->props.limits.minStorageBufferOffsetAlignment == 0,
+  CHECK (alignment >= t->ctx->props.limits.minStorageBufferOffsetAlignment
+          && alignment % t->ctx->props.limits.minStorageBufferOffsetAlignment
+              == 0,
       "alignment %llu", (unsigned long long) alignment);
   AdatoskVkRange a, b;
-  CHECK_OK (adatosk_vk_alloc (t->alloc, ADATOSK_VK_MEMORY_DEVICE, 10, &a, &error), error);
-  CHECK_OK (adatosk_vk_alloc (t->alloc, ADATOSK_VK_MEMORY_DEVICE, 1000, &b, &error), error);
-  CHECK (a.buffer == b.buffer && b.offset >= a.offset + 10 && b.offset % alignment == 0,
+  CHECK_OK (adatosk_vk_alloc (t->alloc, ADATOSK_VK_MEMORY_DEVICE, 10, &a,
+                &error),
+      error);
+  CHECK_OK (adatosk_vk_alloc (t->alloc, ADATOSK_VK_MEMORY_DEVICE, 1000, &b,
+                &error),
+      error);
+  CHECK (a.buffer == b.buffer && b.offset >= a.offset + 10
+          && b.offset % alignment == 0,
       "small ranges share a block, aligned");
-  CHECK (adatosk_vk_alloc (t->alloc, ADATOSK_VK_MEMORY_DEVICE, 0, &a, &error) ==
-      ADATOSK_ERROR_INVALID_ARGUMENT, "a range of 0 bytes must be refused");
+  CHECK (adatosk_vk_alloc (t->alloc, ADATOSK_VK_MEMORY_DEVICE, 0, &a, &error)
+          == ADATOSK_ERROR_INVALID_ARGUMENT,
+      "a range of 0 bytes must be refused");
   AdatoskVkRange host;
-  CHECK_OK (adatosk_vk_alloc (t->alloc, ADATOSK_VK_MEMORY_HOST, 4096, &host, &error), error);
+  CHECK_OK (adatosk_vk_alloc (t->alloc, ADATOSK_VK_MEMORY_HOST, 4096, &host,
+                &error),
+      error);
   CHECK (host.mapped != NULL, "host ranges are mapped");
   AdatoskVkRange window;
   VkDeviceSize skip;
   adatosk_vk_range_window (&b, 100, 200, alignment, &window, &skip);
-  CHECK (window.offset % alignment == 0 && window.offset + skip == b.offset + 100 &&
-      window.size == 200 + skip, "window arithmetic");
+  CHECK (window.offset % alignment == 0
+          && window.offset + skip == b.offset + 100
+          && window.size == 200 + skip,
+      "window arithmetic");
 }
 
 /* C = A W^T with W larger than maxStorageBufferRange: the GEMM binds W in
@@ -80,9 +94,9 @@ test_big_weight (VkTest *t, bool f16)
   const VkDeviceSize max_range = t->ctx->props.limits.maxStorageBufferRange;
   const int k = 64, m = f16 ? 1 : 3;
   const VkDeviceSize elem = f16 ? 2 : 4;
-  const int n = (int) (max_range / (k * elem)) + 4099;   /* just over the limit */
+  const int n = (int) (max_range / (k * elem)) + 4099; /* just over the limit */
   const VkDeviceSize bytes = (VkDeviceSize) n * k * elem;
-  AdatoskError error = { 0 };
+  AdatoskError error = {0};
   printf ("  W [%d][%d] %s: %.1f MiB (maxStorageBufferRange %.1f MiB)\n", n, k,
       f16 ? "fp16" : "fp32", bytes / 1048576.0, max_range / 1048576.0);
 
@@ -97,9 +111,12 @@ test_big_weight (VkTest *t, bool f16)
 
   /* A small range first, so the big one does not start at offset 0. */
   AdatoskVkRange pad, wr;
-  CHECK_OK (adatosk_vk_alloc (t->alloc, ADATOSK_VK_MEMORY_DEVICE, 100, &pad, &error), error);
-  CHECK_OK (adatosk_vk_alloc (t->alloc, ADATOSK_VK_MEMORY_DEVICE, (bytes + 3) / 4 * 4, &wr,
-      &error), error);
+  CHECK_OK (adatosk_vk_alloc (t->alloc, ADATOSK_VK_MEMORY_DEVICE, 100, &pad,
+                &error),
+      error);
+  CHECK_OK (adatosk_vk_alloc (t->alloc, ADATOSK_VK_MEMORY_DEVICE,
+                (bytes + 3) / 4 * 4, &wr, &error),
+      error);
   if (f16) {
     uint16_t *h = malloc ((size_t) n * k * sizeof *h);
     for (size_t i = 0; i < (size_t) n * k; i++)
@@ -114,13 +131,21 @@ test_big_weight (VkTest *t, bool f16)
   vk_test_upload (t, &ba, a, (size_t) m * k);
   vk_test_begin (t);
   int before = adatosk_vk_recorder_dispatch_count (t->rec);
-  AdatoskVkGemm g = { .a = &ba.range, .lda = (uint32_t) k, .w = &wr, .w_f16 = f16,
-    .c = &bc.range, .ldc = (uint32_t) n, .m = (uint32_t) m, .n = (uint32_t) n,
-    .k = (uint32_t) k, .alpha = 1.0f };
+  AdatoskVkGemm g = {.a = &ba.range,
+      .lda = (uint32_t) k,
+      .w = &wr,
+      .w_f16 = f16,
+      .c = &bc.range,
+      .ldc = (uint32_t) n,
+      .m = (uint32_t) m,
+      .n = (uint32_t) n,
+      .k = (uint32_t) k,
+      .alpha = 1.0f};
   adatosk_vk_gemm (t->rec, &t->tuning, &g);
   int dispatches = adatosk_vk_recorder_dispatch_count (t->rec) - before;
   vk_test_run (t);
-  CHECK (dispatches >= 2, "a W over the range limit takes several windows (%d)", dispatches);
+  CHECK (dispatches >= 2, "a W over the range limit takes several windows (%d)",
+      dispatches);
 
   double *ref = malloc ((size_t) m * n * sizeof *ref);
   ref_gemm (a, k, w, NULL, ref, n, 0, m, n, k, 1.0, false, false);
@@ -131,13 +156,16 @@ test_big_weight (VkTest *t, bool f16)
   CHECK (nmse <= 1e-8, "GEMM with a %s W over the range limit: NMSE %.3g",
       f16 ? "fp16" : "fp32", nmse);
   vk_test_check_guards (t, &bc, "big-W GEMM output");
-  free (a); free (w); free (ref); free (got);
+  free (a);
+  free (w);
+  free (ref);
+  free (got);
 }
 
 static void
 test_registry (VkTest *t)
 {
-  AdatoskError error = { 0 };
+  AdatoskError error = {0};
   VkTestBuffer x = vk_test_buffer (t, 64), y = vk_test_buffer (t, 64);
   VkTestBuffer gb = vk_test_buffer (t, 8);
   float ones[64];
@@ -146,11 +174,11 @@ test_registry (VkTest *t)
   vk_test_upload (t, &x, ones, 64);
   vk_test_upload (t, &gb, ones, 8);
   vk_test_begin (t);
-  adatosk_vk_layernorm (t->rec, &t->tuning, &x.range, &gb.range, &gb.range, &y.range, 8, 8,
-      1e-6f);
+  adatosk_vk_layernorm (t->rec, &t->tuning, &x.range, &gb.range, &gb.range,
+      &y.range, 8, 8, 1e-6f);
   int count = adatosk_vk_pipelines_count (t->pipelines);
-  adatosk_vk_layernorm (t->rec, &t->tuning, &x.range, &gb.range, &gb.range, &y.range, 8, 8,
-      1e-6f);
+  adatosk_vk_layernorm (t->rec, &t->tuning, &x.range, &gb.range, &gb.range,
+      &y.range, 8, 8, 1e-6f);
   CHECK (adatosk_vk_pipelines_count (t->pipelines) == count,
       "the same kernel and constants reuse the pipeline");
   vk_test_run (t);
@@ -158,16 +186,24 @@ test_registry (VkTest *t)
   /* Tiles that need more shared memory than any device has: a clear error,
    * not a driver crash. */
   AdatoskVkTuning big = t->tuning;
-  const uint32_t huge[6] = { 1024, 256, 256, 64, 8, 8 };
+  const uint32_t huge[6] = {1024, 256, 256, 64, 8, 8};
   memcpy (big.gemm, huge, sizeof huge);
   memcpy (big.gemm_small, huge, sizeof huge);
-  AdatoskVkGemm g = { .a = &x.range, .lda = 8, .w = &x.range, .c = &y.range, .ldc = 8,
-    .m = 8, .n = 8, .k = 8, .alpha = 1.0f };
+  AdatoskVkGemm g = {.a = &x.range,
+      .lda = 8,
+      .w = &x.range,
+      .c = &y.range,
+      .ldc = 8,
+      .m = 8,
+      .n = 8,
+      .k = 8,
+      .alpha = 1.0f};
   vk_test_begin (t);
   adatosk_vk_gemm (t->rec, &big, &g);
   AdatoskStatus status = adatosk_vk_recorder_end (t->rec, &error);
   printf ("  oversized tiles: %s\n", error.message);
-  CHECK (status == ADATOSK_ERROR_BACKEND && strstr (error.message, "shared memory"),
+  CHECK (status == ADATOSK_ERROR_BACKEND
+          && strstr (error.message, "shared memory"),
       "oversized tiles must be refused by the registry");
 }
 
@@ -179,7 +215,7 @@ test_registry (VkTest *t)
 static void
 test_fence_timeout (void)
 {
-  AdatoskError error = { 0 };
+  AdatoskError error = {0};
   AdatoskVkContext *ctx = NULL;
   AdatoskVkAllocator *alloc = NULL;
   AdatoskVkPipelines *pipelines = NULL;
@@ -191,16 +227,20 @@ test_fence_timeout (void)
   CHECK_OK (adatosk_vk_pipelines_new (ctx, &pipelines, &error), error);
   CHECK_OK (adatosk_vk_recorder_new (ctx, pipelines, &rec, &error), error);
   AdatoskVkRange out;
-  CHECK_OK (adatosk_vk_alloc (alloc, ADATOSK_VK_MEMORY_DEVICE, 16, &out, &error), error);
-  const AdatoskVkKernel spin = { "spin", 1, 8, 1, NULL, vk_test_shader_find ("spin") };
+  CHECK_OK (adatosk_vk_alloc (alloc, ADATOSK_VK_MEMORY_DEVICE, 16, &out,
+                &error),
+      error);
+  const AdatoskVkKernel spin = {"spin", 1, 8, 1, NULL,
+      vk_test_shader_find ("spin")};
   CHECK (spin.code != NULL, "the spin kernel is embedded in the test");
-  const uint32_t spec[1] = { 1 };
+  const uint32_t spec[1] = {1};
 
   /* Calibration: one dispatch of 60000 rounds of 256 steps under the default
    * timeout; the result checks that the kernel really ran them all. */
-  uint32_t push[2] = { 60000, 7 };
+  uint32_t push[2] = {60000, 7};
   double dispatch_ms = 0;
-  for (int attempt = 0; attempt < 2; attempt++) {   /* the first one also compiles */
+  for (int attempt = 0; attempt < 2;
+       attempt++) { /* the first one also compiles */
     CHECK_OK (adatosk_vk_recorder_begin (rec, &error), error);
     adatosk_vk_recorder_dispatch (rec, &spin, spec, &out, push, 1, 1, 1);
     CHECK_OK (adatosk_vk_recorder_end (rec, &error), error);
@@ -216,13 +256,14 @@ test_fence_timeout (void)
     want ^= want << 5;
   }
   CHECK (got == want, "the spin kernel computed %u, not %u", got, want);
-  int dispatches = (int) (1000.0 / (dispatch_ms > 0.01 ? dispatch_ms : 0.01)) + 1;
+  int dispatches =
+      (int) (1000.0 / (dispatch_ms > 0.01 ? dispatch_ms : 0.01)) + 1;
   if (dispatches > 2000)
     dispatches = 2000;
   printf ("  spin: %.1f ms per dispatch; %d dispatches for about a second\n",
       dispatch_ms, dispatches);
 
-  ctx->timeout_ns = 20000000ull;   /* 20 ms */
+  ctx->timeout_ns = 20000000ull; /* 20 ms */
   CHECK_OK (adatosk_vk_recorder_begin (rec, &error), error);
   for (int i = 0; i < dispatches; i++)
     adatosk_vk_recorder_dispatch (rec, &spin, spec, &out, push, 1, 1, 1);
@@ -232,9 +273,11 @@ test_fence_timeout (void)
   double waited = now_ms () - start;
   printf ("  forced hang, 20 ms timeout: returned after %.0f ms: %s\n", waited,
       error.message);
-  CHECK (status == ADATOSK_ERROR_BACKEND && strstr (error.message, "within 20 ms") &&
-      strstr (error.message, "ADATOSK_VULKAN_TIMEOUT_MS"),
-      "a submission past the timeout must fail with a message naming the limit");
+  CHECK (status == ADATOSK_ERROR_BACKEND
+          && strstr (error.message, "within 20 ms")
+          && strstr (error.message, "ADATOSK_VULKAN_TIMEOUT_MS"),
+      "a submission past the timeout must fail with a message naming the "
+      "limit");
   CHECK (waited < 500, "the timed-out wait took %.0f ms", waited);
   memset (&error, 0, sizeof error);
   status = adatosk_vk_recorder_submit (rec, &error);
@@ -251,12 +294,14 @@ static void
 test_timeout_variable (void)
 {
   setenv ("ADATOSK_VULKAN_TIMEOUT_MS", "1500", 1);
-  uint64_t ns = adatosk_vk_default_timeout_ns (VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU);
+  uint64_t ns =
+      adatosk_vk_default_timeout_ns (VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU);
   CHECK (ns == 1500000000ull, "ADATOSK_VULKAN_TIMEOUT_MS=1500 gives %llu ns",
       (unsigned long long) ns);
   setenv ("ADATOSK_VULKAN_TIMEOUT_MS", "soon", 1);
   ns = adatosk_vk_default_timeout_ns (VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU);
-  CHECK (ns == 60000000000ull, "a bad ADATOSK_VULKAN_TIMEOUT_MS keeps the default");
+  CHECK (ns == 60000000000ull,
+      "a bad ADATOSK_VULKAN_TIMEOUT_MS keeps the default");
   unsetenv ("ADATOSK_VULKAN_TIMEOUT_MS");
 }
 
@@ -270,10 +315,10 @@ test_messenger_reports (VkTest *t)
   }
   unsigned before = adatosk_vk_validation_message_count ();
   VkBufferCreateInfo info = {
-    .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
-    .size = 256,
-    .usage = 0,      /* invalid: usage must not be 0 */
-    .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
+      .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
+      .size = 256,
+      .usage = 0, /* invalid: usage must not be 0 */
+      .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
   };
   VkBuffer buffer = VK_NULL_HANDLE;
   fprintf (stderr, "(the next validation message is provoked on purpose)\n");
@@ -281,7 +326,8 @@ test_messenger_reports (VkTest *t)
     vkDestroyBuffer (t->ctx->device, buffer, NULL);
   unsigned provoked = adatosk_vk_validation_message_count () - before;
   printf ("  provoked validation messages: %u\n", provoked);
-  CHECK (provoked > 0, "an invalid call was not reported by the validation layer");
+  CHECK (provoked > 0,
+      "an invalid call was not reported by the validation layer");
   vk_test_expected_messages += provoked;
 }
 

@@ -12,12 +12,13 @@
 #include <string.h>
 #include <time.h>
 
-typedef struct {
+typedef struct
+{
   TestModelSpec spec;
-  double keep;           /* keep ratio of the run */
-  bool reference;        /* also compare with the double reference */
-  bool f16;              /* also run with fp16 weights */
-  bool frozen;           /* a clip of identical frames */
+  double keep;    /* keep ratio of the run */
+  bool reference; /* also compare with the double reference */
+  bool f16;       /* also run with fp16 weights */
+  bool frozen;    /* a clip of identical frames */
 } Case;
 
 static double
@@ -82,16 +83,19 @@ compare (const char *what, const AdatoskOutput *got, const AdatoskOutput *want,
   double probs = max_abs (got->probs, want->probs, c);
   double g = max_abs (got->significance, want->significance, got->num_slots);
   double m = max_abs (got->token_mask, want->token_mask, got->num_tokens);
-  double frac = max_abs (got->kept_fraction, want->kept_fraction, got->num_slots);
+  double frac =
+      max_abs (got->kept_fraction, want->kept_fraction, got->num_slots);
   int kept = kept_differences (got, want);
-  printf ("  %-26s logits NMSE %.3g, probs %.2g, g %.2g, m %.2g, kept %d/%d differ\n",
+  printf ("  %-26s logits NMSE %.3g, probs %.2g, g %.2g, m %.2g, kept %d/%d "
+          "differ\n",
       what, nmse, probs, g, m, kept, want->num_kept);
   CHECK (nmse <= logits_tolerance, "%s: logits NMSE %.3g > %.3g", what, nmse,
       logits_tolerance);
   if (same_tokens) {
     CHECK (kept == 0, "%s: %d kept tokens differ", what, kept);
     CHECK (probs <= 1e-5, "%s: probabilities differ by %.3g", what, probs);
-    CHECK (g <= 1e-5 && m <= 1e-5, "%s: g differs by %.3g, m by %.3g", what, g, m);
+    CHECK (g <= 1e-5 && m <= 1e-5, "%s: g differs by %.3g, m by %.3g", what, g,
+        m);
     CHECK (frac == 0, "%s: kept fractions differ by %.3g", what, frac);
   }
 }
@@ -100,26 +104,28 @@ static void
 run_case (const Case *cs)
 {
   const TestModelSpec *s = &cs->spec;
-  AdatoskError error = { 0 };
+  AdatoskError error = {0};
   printf ("%s: T=%d %dx%d tau=%d p=%d D=%d L=%d h=%d L1=%d C=%d keep %.2f%s\n",
-      s->name, s->frames, s->height, s->width, s->tubelet, s->patch, s->dim, s->depth,
-      s->heads, s->atsm_layer, s->classes, cs->keep, cs->frozen ? " (frozen clip)" : "");
+      s->name, s->frames, s->height, s->width, s->tubelet, s->patch, s->dim,
+      s->depth, s->heads, s->atsm_layer, s->classes, cs->keep,
+      cs->frozen ? " (frozen clip)" : "");
   AdatoskModel *model = test_model_new (s, 1234);
   CHECK (model != NULL, "%s: the model does not load", s->name);
   if (!model)
     return;
   const AdatoskConfig *cfg = adatosk_model_get_config (model);
-  AdatoskBackendOptions cpu_options = { ADATOSK_BACKEND_CPU, 1, -1, 0 };
-  AdatoskBackendOptions vk_options = { ADATOSK_BACKEND_VULKAN, 0, -1, 0 };
+  AdatoskBackendOptions cpu_options = {ADATOSK_BACKEND_CPU, 1, -1, 0};
+  AdatoskBackendOptions vk_options = {ADATOSK_BACKEND_VULKAN, 0, -1, 0};
   AdatoskBackend *cpu = NULL, *vk = NULL;
   CHECK_OK (adatosk_backend_new (model, &cpu_options, &cpu, &error), error);
   CHECK_OK (adatosk_backend_new (model, &vk_options, &vk, &error), error);
   if (!cpu || !vk)
     goto out_backends;
-  CHECK (strcmp (adatosk_backend_get_name (vk), "vulkan") == 0, "backend name %s",
-      adatosk_backend_get_name (vk));
+  CHECK (strcmp (adatosk_backend_get_name (vk), "vulkan") == 0,
+      "backend name %s", adatosk_backend_get_name (vk));
 
-  AdatoskOutput *want = adatosk_output_new (model), *got = adatosk_output_new (model);
+  AdatoskOutput *want = adatosk_output_new (model),
+                *got = adatosk_output_new (model);
   AdatoskOutput *again = adatosk_output_new (model);
   /* A clip whose K-th and (K+1)-th mask values are >= 1e-4 apart (spec
    * section 9), so that rounding cannot swap the boundary tokens. */
@@ -128,12 +134,14 @@ run_case (const Case *cs)
   for (uint64_t seed = 1; seed < 200; seed++) {
     free (clip);
     clip = test_clip_new (cfg, seed, cs->frozen);
-    CHECK_OK (adatosk_backend_forward (cpu, clip, cs->keep, want, &error), error);
+    CHECK_OK (adatosk_backend_forward (cpu, clip, cs->keep, want, &error),
+        error);
     gap = boundary_gap (want);
     if (gap >= 1e-4 || cs->frozen)
       break;
   }
-  CHECK (gap >= 1e-4 || cs->frozen, "%s: no clip with a mask gap >= 1e-4", s->name);
+  CHECK (gap >= 1e-4 || cs->frozen, "%s: no clip with a mask gap >= 1e-4",
+      s->name);
 
   double t0 = now_ms ();
   CHECK_OK (adatosk_backend_forward (vk, clip, cs->keep, got, &error), error);
@@ -143,14 +151,18 @@ run_case (const Case *cs)
   printf ("  vulkan: %s; first forward %.0f ms (records), second %.0f ms\n",
       adatosk_backend_get_device (vk), t1 - t0, t2 - t1);
   compare ("vulkan fp32 vs cpu", got, want, 1e-8, !cs->frozen || true);
-  CHECK (memcmp (got->logits, again->logits, cfg->num_classes * sizeof (float)) == 0 &&
-      memcmp (got->token_mask, again->token_mask, cfg->num_tokens * sizeof (float)) == 0,
+  CHECK (memcmp (got->logits, again->logits, cfg->num_classes * sizeof (float))
+              == 0
+          && memcmp (got->token_mask, again->token_mask,
+                 cfg->num_tokens * sizeof (float))
+              == 0,
       "%s: two forwards of the same clip differ", s->name);
   if (cs->frozen) {
     int nonzero = 0;
     for (int t = 0; t < cfg->num_slots; t++)
       nonzero += got->significance[t] != 0.0f;
-    CHECK (nonzero == 0, "%s: a frozen clip has %d slots with g != 0", s->name, nonzero);
+    CHECK (nonzero == 0, "%s: a frozen clip has %d slots with g != 0", s->name,
+        nonzero);
   }
 
   /* Another K re-records the command buffer; back to this K gives the same. */
@@ -159,7 +171,8 @@ run_case (const Case *cs)
   CHECK (again->num_kept == adatosk_kept_tokens (cfg->num_tokens, other),
       "K %d after changing the keep ratio", again->num_kept);
   CHECK_OK (adatosk_backend_forward (vk, clip, cs->keep, again, &error), error);
-  CHECK (memcmp (got->logits, again->logits, cfg->num_classes * sizeof (float)) == 0,
+  CHECK (memcmp (got->logits, again->logits, cfg->num_classes * sizeof (float))
+          == 0,
       "%s: the forward differs after recording for another K", s->name);
 
   if (cs->reference) {
@@ -174,7 +187,9 @@ run_case (const Case *cs)
     AdatoskVkBackend *half = adatosk_vk_backend_new (model, -1, true, &error);
     CHECK (half != NULL, "fp16 backend: %s", error.message);
     if (half) {
-      CHECK_OK (adatosk_vk_backend_forward (half, clip, cs->keep, again, &error), error);
+      CHECK_OK (adatosk_vk_backend_forward (half, clip, cs->keep, again,
+                    &error),
+          error);
       printf ("  fp16: %s\n", adatosk_vk_backend_device (half));
       compare ("vulkan fp16 vs cpu", again, want, 5e-4, false);
       adatosk_vk_backend_free (half);
@@ -197,8 +212,9 @@ out_backends:
 static void
 run_nan_clip (void)
 {
-  static const TestModelSpec spec = { "nan-clip", 4, 32, 32, 2, 8, 48, 2, 3, 1, 5, 0.5 };
-  AdatoskError error = { 0 };
+  static const TestModelSpec spec = {"nan-clip", 4, 32, 32, 2, 8, 48, 2, 3, 1,
+      5, 0.5};
+  AdatoskError error = {0};
   printf ("%s: a clip with NaN values\n", spec.name);
   AdatoskModel *model = test_model_new (&spec, 99);
   CHECK (model != NULL, "the model does not load");
@@ -213,32 +229,36 @@ run_nan_clip (void)
   }
   AdatoskOutput *out = adatosk_output_new (model);
   float *clip = test_clip_new (cfg, 5, 0);
-  size_t count = (size_t) 3 * cfg->num_frames * cfg->img_height * cfg->img_width;
+  size_t count =
+      (size_t) 3 * cfg->num_frames * cfg->img_height * cfg->img_width;
   float *poisoned = malloc (count * sizeof *poisoned);
   for (int variant = 0; variant < 2; variant++) {
     memcpy (poisoned, clip, count * sizeof *poisoned);
     if (variant == 0)
-      poisoned[count / 3] = NAN;                /* one value */
+      poisoned[count / 3] = NAN; /* one value */
     else
       for (size_t i = 0; i < count; i += 2)
-        poisoned[i] = NAN;                      /* half the clip */
+        poisoned[i] = NAN; /* half the clip */
     for (int j = 0; j < out->num_tokens; j++)
       out->kept_tokens[j] = -7;
-    AdatoskStatus status = adatosk_vk_backend_forward (vk, poisoned, 0.5, out, &error);
+    AdatoskStatus status =
+        adatosk_vk_backend_forward (vk, poisoned, 0.5, out, &error);
     int k = adatosk_kept_tokens (cfg->num_tokens, 0.5), bad = 0;
     for (int j = 0; j < k; j++)
-      bad += out->kept_tokens[j] < 0 || out->kept_tokens[j] >= cfg->num_tokens ||
-          (j > 0 && out->kept_tokens[j] <= out->kept_tokens[j - 1]);
+      bad += out->kept_tokens[j] < 0 || out->kept_tokens[j] >= cfg->num_tokens
+          || (j > 0 && out->kept_tokens[j] <= out->kept_tokens[j - 1]);
     printf ("  %s NaN: %s; %d of %d kept indices out of range or order\n",
         variant ? "half the clip" : "one value",
         status == ADATOSK_OK ? "no error" : error.message, bad, k);
-    CHECK (status == ADATOSK_ERROR_BACKEND && strstr (error.message, "non-finite"),
+    CHECK (status == ADATOSK_ERROR_BACKEND
+            && strstr (error.message, "non-finite"),
         "a NaN clip must give the non-finite error");
-    CHECK (out->num_kept == k && bad == 0, "NaN clip: K %d (want %d), %d bad indices",
-        out->num_kept, k, bad);
+    CHECK (out->num_kept == k && bad == 0,
+        "NaN clip: K %d (want %d), %d bad indices", out->num_kept, k, bad);
   }
   CHECK_OK (adatosk_vk_backend_forward (vk, clip, 0.5, out, &error), error);
-  CHECK (isfinite (out->probs[0]), "the clip after a NaN clip gives finite results");
+  CHECK (isfinite (out->probs[0]),
+      "the clip after a NaN clip gives finite results");
   free (poisoned);
   free (clip);
   adatosk_output_free (out);
@@ -252,24 +272,29 @@ run_nan_clip (void)
 static void
 run_profile (void)
 {
-  static const TestModelSpec spec = { "profile", 4, 32, 32, 2, 8, 48, 2, 3, 1, 5, 0.5 };
-  AdatoskError error = { 0 };
+  static const TestModelSpec spec = {"profile", 4, 32, 32, 2, 8, 48, 2, 3, 1, 5,
+      0.5};
+  AdatoskError error = {0};
   printf ("%s: per-kernel GPU timestamps\n", spec.name);
   AdatoskModel *model = test_model_new (&spec, 3);
-  AdatoskVkBackend *vk = model ? adatosk_vk_backend_new (model, -1, false, &error) : NULL;
+  AdatoskVkBackend *vk =
+      model ? adatosk_vk_backend_new (model, -1, false, &error) : NULL;
   CHECK (vk != NULL, "vulkan backend: %s", error.message);
   if (!vk) {
     adatosk_model_free (model);
     return;
   }
   const AdatoskConfig *cfg = adatosk_model_get_config (model);
-  AdatoskOutput *plain = adatosk_output_new (model), *timed = adatosk_output_new (model);
+  AdatoskOutput *plain = adatosk_output_new (model),
+                *timed = adatosk_output_new (model);
   float *clip = test_clip_new (cfg, 8, 0);
   CHECK_OK (adatosk_vk_backend_forward (vk, clip, 0.5, plain, &error), error);
   adatosk_vk_backend_set_profile (vk, true);
   for (int i = 0; i < 2; i++)
     CHECK_OK (adatosk_vk_backend_forward (vk, clip, 0.5, timed, &error), error);
-  CHECK (memcmp (plain->logits, timed->logits, cfg->num_classes * sizeof (float)) == 0,
+  CHECK (memcmp (plain->logits, timed->logits,
+             cfg->num_classes * sizeof (float))
+          == 0,
       "profiling changed the logits");
   char *text = NULL;
   size_t size = 0;
@@ -278,11 +303,13 @@ run_profile (void)
   fclose (out);
   printf ("%s", text);
   char qkv[64];
-  snprintf (qkv, sizeof qkv, "| gemm qkv %dx%dx%d |", cfg->num_tokens, 3 * cfg->embed_dim,
-      cfg->embed_dim);
-  CHECK (text && strstr (text, "mean of 2 submits") && strstr (text, qkv) &&
-      strstr (text, "| attention plain ") && strstr (text, "| attention biased ") &&
-      strstr (text, "| head head "), "the profile table lacks rows:\n%s", text);
+  snprintf (qkv, sizeof qkv, "| gemm qkv %dx%dx%d |", cfg->num_tokens,
+      3 * cfg->embed_dim, cfg->embed_dim);
+  CHECK (text && strstr (text, "mean of 2 submits") && strstr (text, qkv)
+          && strstr (text, "| attention plain ")
+          && strstr (text, "| attention biased ")
+          && strstr (text, "| head head "),
+      "the profile table lacks rows:\n%s", text);
   double ms = -1;
   const char *line = text ? strstr (text, qkv) : NULL;
   if (line)
@@ -311,14 +338,21 @@ main (int argc, char **argv)
   /* Configurations whose sizes are not multiples of any tile: odd grids,
    * head dimensions 16, 20 and 64, the ATSM at the start, middle and end. */
   static const Case cases[] = {
-    { { "micro", 4, 32, 32, 2, 8, 48, 3, 3, 1, 5, 0.5 }, 0.5, true, true, false },
-    { { "odd-grid", 6, 24, 40, 2, 8, 40, 2, 2, 1, 3, 0.6 }, 0.6, true, false, false },
-    { { "atsm-first", 4, 24, 24, 2, 8, 32, 2, 2, 0, 4, 0.3 }, 0.3, true, false, false },
-    { { "atsm-last", 4, 24, 24, 2, 8, 32, 2, 2, 2, 4, 0.7 }, 0.7, true, false, false },
-    { { "one-slot", 2, 32, 24, 2, 8, 32, 2, 2, 1, 3, 0.5 }, 0.5, true, false, false },
-    { { "keep-all", 4, 32, 32, 2, 8, 48, 2, 3, 1, 5, 1.0 }, 1.0, true, false, false },
-    { { "frozen", 4, 32, 32, 2, 8, 48, 2, 3, 1, 5, 0.5 }, 0.5, false, false, true },
-    { { "adatosk-tiny", 16, 112, 112, 2, 16, 192, 6, 3, 2, 7, 0.5 }, 0.5, false, true, false },
+      {{"micro", 4, 32, 32, 2, 8, 48, 3, 3, 1, 5, 0.5}, 0.5, true, true, false},
+      {{"odd-grid", 6, 24, 40, 2, 8, 40, 2, 2, 1, 3, 0.6}, 0.6, true, false,
+          false},
+      {{"atsm-first", 4, 24, 24, 2, 8, 32, 2, 2, 0, 4, 0.3}, 0.3, true, false,
+          false},
+      {{"atsm-last", 4, 24, 24, 2, 8, 32, 2, 2, 2, 4, 0.7}, 0.7, true, false,
+          false},
+      {{"one-slot", 2, 32, 24, 2, 8, 32, 2, 2, 1, 3, 0.5}, 0.5, true, false,
+          false},
+      {{"keep-all", 4, 32, 32, 2, 8, 48, 2, 3, 1, 5, 1.0}, 1.0, true, false,
+          false},
+      {{"frozen", 4, 32, 32, 2, 8, 48, 2, 3, 1, 5, 0.5}, 0.5, false, false,
+          true},
+      {{"adatosk-tiny", 16, 112, 112, 2, 16, 192, 6, 3, 2, 7, 0.5}, 0.5, false,
+          true, false},
   };
   vk_test_require_device ();
   /* `quick`: the small cases only. */

@@ -16,25 +16,44 @@
 #include <stdarg.h>
 #include <string.h>
 
-typedef struct {
+typedef struct
+{
   int m, n, k;
-  int c_col, ldc;          /* C's first column and row stride */
+  int c_col, ldc; /* C's first column and row stride */
   bool bias, gelu, accumulate, f16;
 } GemmCase;
-typedef struct { int rows, cols; } LayerNormCase;
-typedef struct { int n, dim, heads; bool bias; } AttentionCase;
-typedef struct { int count; } AddCase;
-typedef struct { int slots, spatial, dim, classes, k; } AtsmCase;
-typedef struct { int k, dim, classes; } HeadCase;
+typedef struct
+{
+  int rows, cols;
+} LayerNormCase;
+typedef struct
+{
+  int n, dim, heads;
+  bool bias;
+} AttentionCase;
+typedef struct
+{
+  int count;
+} AddCase;
+typedef struct
+{
+  int slots, spatial, dim, classes, k;
+} AtsmCase;
+typedef struct
+{
+  int k, dim, classes;
+} HeadCase;
 
 typedef struct Case Case;
-struct Case {
+struct Case
+{
   char name[128];
   void (*run) (VkTest *t, const Case *c);
   /* Tiles forced on this case (all zero: the device's own choice). */
   uint32_t gemm_tiles[6];
   uint32_t attention_tiles[3];
-  union {
+  union
+  {
     GemmCase gemm;
     LayerNormCase layernorm;
     AttentionCase attention;
@@ -135,7 +154,7 @@ test_gemm (VkTest *t, const Case *cs)
     uint16_t *h = calloc (words * 2, sizeof *h);
     for (size_t i = 0; i < (size_t) n * k; i++) {
       h[i] = to_half (w[i]);
-      w[i] = from_half (h[i]);   /* the reference sees the rounded weights */
+      w[i] = from_half (h[i]); /* the reference sees the rounded weights */
     }
     bw = vk_test_buffer (t, words);
     vk_test_upload (t, &bw, h, words);
@@ -144,20 +163,34 @@ test_gemm (VkTest *t, const Case *cs)
     bw = input (t, w, (size_t) n * k);
   }
   double *ref = to_double (c0, (size_t) m * ldc);
-  ref_gemm (a, k, w, bias_on ? bias : NULL, ref, ldc, c_col, m, n, k, 0.75, gelu,
-      accumulate);
+  ref_gemm (a, k, w, bias_on ? bias : NULL, ref, ldc, c_col, m, n, k, 0.75,
+      gelu, accumulate);
 
   vk_test_begin (t);
   AdatoskVkGemm g = {
-    .a = &ba.range, .lda = (uint32_t) k, .w = &bw.range, .w_f16 = f16,
-    .bias = bias_on ? &bb.range : NULL, .c = &bc.range, .ldc = (uint32_t) ldc,
-    .c_col = (uint32_t) c_col, .m = (uint32_t) m, .n = (uint32_t) n, .k = (uint32_t) k,
-    .alpha = 0.75f, .gelu = gelu, .accumulate = accumulate,
+      .a = &ba.range,
+      .lda = (uint32_t) k,
+      .w = &bw.range,
+      .w_f16 = f16,
+      .bias = bias_on ? &bb.range : NULL,
+      .c = &bc.range,
+      .ldc = (uint32_t) ldc,
+      .c_col = (uint32_t) c_col,
+      .m = (uint32_t) m,
+      .n = (uint32_t) n,
+      .k = (uint32_t) k,
+      .alpha = 0.75f,
+      .gelu = gelu,
+      .accumulate = accumulate,
   };
   adatosk_vk_gemm (t->rec, &t->tuning, &g);
   vk_test_run (t);
   expect (t, &bc, ref, (size_t) m * ldc, f16 ? 5e-4 : 1e-8, "C");
-  free (a); free (w); free (bias); free (c0); free (ref);
+  free (a);
+  free (w);
+  free (bias);
+  free (c0);
+  free (ref);
 }
 
 static void
@@ -168,7 +201,8 @@ test_layernorm (VkTest *t, const Case *cs)
   /* A large common offset: a one-pass E[x^2] - E[x]^2 would fail here. */
   for (size_t i = 0; i < (size_t) rows * cols; i++)
     x[i] += 100.0f;
-  float *gamma = random_floats (cols, 0.5f, 1.5f), *beta = random_floats (cols, -1, 1);
+  float *gamma = random_floats (cols, 0.5f, 1.5f),
+        *beta = random_floats (cols, -1, 1);
   VkTestBuffer bx = input (t, x, (size_t) rows * cols);
   VkTestBuffer bg = input (t, gamma, cols), bb = input (t, beta, cols);
   VkTestBuffer by = vk_test_buffer (t, (size_t) rows * cols);
@@ -176,17 +210,22 @@ test_layernorm (VkTest *t, const Case *cs)
   double *ref = malloc ((size_t) rows * cols * sizeof *ref);
   ref_layernorm (xd, gamma, beta, ref, rows, cols, 1e-6);
   vk_test_begin (t);
-  adatosk_vk_layernorm (t->rec, &t->tuning, &bx.range, &bg.range, &bb.range, &by.range,
-      (uint32_t) rows, (uint32_t) cols, 1e-6f);
+  adatosk_vk_layernorm (t->rec, &t->tuning, &bx.range, &bg.range, &bb.range,
+      &by.range, (uint32_t) rows, (uint32_t) cols, 1e-6f);
   vk_test_run (t);
   expect (t, &by, ref, (size_t) rows * cols, 1e-8, "y");
-  free (x); free (gamma); free (beta); free (xd); free (ref);
+  free (x);
+  free (gamma);
+  free (beta);
+  free (xd);
+  free (ref);
 }
 
 static void
 test_attention (VkTest *t, const Case *cs)
 {
-  const int n = cs->attention.n, dim = cs->attention.dim, heads = cs->attention.heads;
+  const int n = cs->attention.n, dim = cs->attention.dim,
+            heads = cs->attention.heads;
   const bool with_bias = cs->attention.bias;
   float *qkv = random_floats ((size_t) n * 3 * dim, -1.5f, 1.5f);
   float *bias = random_floats (n, -6, 0);
@@ -197,23 +236,36 @@ test_attention (VkTest *t, const Case *cs)
   double *ref = malloc ((size_t) n * dim * sizeof *ref);
   ref_attention (qd, with_bias ? bd : NULL, ref, n, dim, heads);
   vk_test_begin (t);
-  adatosk_vk_attention (t->rec, &t->tuning, &bq.range, with_bias ? &bb.range : NULL,
-      &bo.range, (uint32_t) n, (uint32_t) dim, (uint32_t) heads);
+  adatosk_vk_attention (t->rec, &t->tuning, &bq.range,
+      with_bias ? &bb.range : NULL, &bo.range, (uint32_t) n, (uint32_t) dim,
+      (uint32_t) heads);
   vk_test_run (t);
   expect (t, &bo, ref, (size_t) n * dim, 1e-8, "out");
-  free (qkv); free (bias); free (qd); free (bd); free (ref);
+  free (qkv);
+  free (bias);
+  free (qd);
+  free (bd);
+  free (ref);
 }
 
 static void
 test_im2col (VkTest *t, const Case *cs)
 {
   (void) cs;
-  AdatoskConfig c = { 0 };
-  c.num_frames = 6; c.img_height = 12; c.img_width = 20; c.tubelet_size = 2;
+  AdatoskConfig c = {0};
+  c.num_frames = 6;
+  c.img_height = 12;
+  c.img_width = 20;
+  c.tubelet_size = 2;
   c.patch_size = 4;
-  c.num_slots = 3; c.grid_height = 3; c.grid_width = 5; c.num_spatial = 15;
-  c.num_tokens = 45; c.patch_dim = 3 * 2 * 4 * 4;
-  size_t clip_size = (size_t) 3 * 6 * 12 * 20, count = (size_t) 45 * c.patch_dim;
+  c.num_slots = 3;
+  c.grid_height = 3;
+  c.grid_width = 5;
+  c.num_spatial = 15;
+  c.num_tokens = 45;
+  c.patch_dim = 3 * 2 * 4 * 4;
+  size_t clip_size = (size_t) 3 * 6 * 12 * 20,
+         count = (size_t) 45 * c.patch_dim;
   float *clip = random_floats (clip_size, -2, 2);
   VkTestBuffer bc = input (t, clip, clip_size);
   VkTestBuffer bp = vk_test_buffer (t, count);
@@ -230,7 +282,9 @@ test_im2col (VkTest *t, const Case *cs)
   printf ("  %-44s %zu wrong\n", "patches", wrong);
   CHECK (wrong == 0, "im2col: %zu of %zu values wrong", wrong, count);
   vk_test_check_guards (t, &bp, "im2col");
-  free (clip); free (ref); free (got);
+  free (clip);
+  free (ref);
+  free (got);
 }
 
 static void
@@ -244,17 +298,21 @@ test_add (VkTest *t, const Case *cs)
   for (int i = 0; i < count; i++)
     ref[i] = (double) a[i] + b[i];
   vk_test_begin (t);
-  adatosk_vk_add (t->rec, &t->tuning, &ba.range, &bb.range, &bo.range, (uint32_t) count);
+  adatosk_vk_add (t->rec, &t->tuning, &ba.range, &bb.range, &bo.range,
+      (uint32_t) count);
   vk_test_run (t);
   expect (t, &bo, ref, count, 1e-14, "add");
-  free (a); free (b); free (ref);
+  free (a);
+  free (b);
+  free (ref);
 }
 
 /* ATSM (token quantities + mask), top-K and gather, on one random grid. */
 static void
 test_atsm (VkTest *t, const Case *cs)
 {
-  const int slots = cs->atsm.slots, spatial = cs->atsm.spatial, dim = cs->atsm.dim;
+  const int slots = cs->atsm.slots, spatial = cs->atsm.spatial,
+            dim = cs->atsm.dim;
   const int classes = cs->atsm.classes, k = cs->atsm.k;
   int n = slots * spatial;
   float *emb = random_floats ((size_t) n * dim, -1, 1);
@@ -264,7 +322,8 @@ test_atsm (VkTest *t, const Case *cs)
   VkTestBuffer be = input (t, emb, (size_t) n * dim);
   VkTestBuffer bl = input (t, logits, (size_t) n * classes);
   VkTestBuffer bx = input (t, x, (size_t) n * dim);
-  VkTestBuffer bd = vk_test_buffer (t, n), bq = vk_test_buffer (t, (size_t) n * classes);
+  VkTestBuffer bd = vk_test_buffer (t, n),
+               bq = vk_test_buffer (t, (size_t) n * classes);
   VkTestBuffer bconf = vk_test_buffer (t, n), br = vk_test_buffer (t, n);
   VkTestBuffer bg = vk_test_buffer (t, slots), bm = vk_test_buffer (t, n);
   VkTestBuffer bkeep = vk_test_buffer (t, n), bkept = vk_test_buffer (t, k);
@@ -272,23 +331,27 @@ test_atsm (VkTest *t, const Case *cs)
   VkTestBuffer bxk = vk_test_buffer (t, (size_t) k * dim);
   VkTestBuffer bbias = vk_test_buffer (t, k), bw = vk_test_buffer (t, k);
 
-  double *ed = to_double (emb, (size_t) n * dim), *ld = to_double (logits, (size_t) n * classes);
-  double *dist = malloc (n * sizeof *dist), *q = malloc ((size_t) n * classes * sizeof *q);
+  double *ed = to_double (emb, (size_t) n * dim),
+         *ld = to_double (logits, (size_t) n * classes);
+  double *dist = malloc (n * sizeof *dist),
+         *q = malloc ((size_t) n * classes * sizeof *q);
   double *conf = malloc (n * sizeof *conf), *r = malloc (n * sizeof *r);
   double *g = malloc (slots * sizeof *g), *m = malloc (n * sizeof *m);
-  ref_atsm (ed, ld, slots, spatial, dim, classes, alpha_dyn, alpha_sem, beta, dist, q,
-      conf, r, g, m);
+  ref_atsm (ed, ld, slots, spatial, dim, classes, alpha_dyn, alpha_sem, beta,
+      dist, q, conf, r, g, m);
 
   vk_test_begin (t);
-  adatosk_vk_atsm_token (t->rec, &t->tuning, &be.range, &bl.range, &bd.range, &bq.range,
-      &bconf.range, (uint32_t) slots, (uint32_t) spatial, (uint32_t) dim, (uint32_t) classes);
-  adatosk_vk_atsm_mask (t->rec, &t->tuning, &bd.range, &bq.range, &bconf.range, &br.range,
-      &bg.range, &bm.range, (uint32_t) slots, (uint32_t) spatial, (uint32_t) classes,
-      (float) alpha_dyn, (float) alpha_sem, (float) beta);
-  adatosk_vk_topk (t->rec, &t->tuning, &bm.range, &bkeep.range, &bkept.range, &bfrac.range,
-      (uint32_t) slots, (uint32_t) spatial, (uint32_t) k);
-  adatosk_vk_gather (t->rec, &t->tuning, &bx.range, &bkept.range, &bm.range, &bxk.range,
-      &bbias.range, &bw.range, (uint32_t) k, (uint32_t) dim, (uint32_t) n);
+  adatosk_vk_atsm_token (t->rec, &t->tuning, &be.range, &bl.range, &bd.range,
+      &bq.range, &bconf.range, (uint32_t) slots, (uint32_t) spatial,
+      (uint32_t) dim, (uint32_t) classes);
+  adatosk_vk_atsm_mask (t->rec, &t->tuning, &bd.range, &bq.range, &bconf.range,
+      &br.range, &bg.range, &bm.range, (uint32_t) slots, (uint32_t) spatial,
+      (uint32_t) classes, (float) alpha_dyn, (float) alpha_sem, (float) beta);
+  adatosk_vk_topk (t->rec, &t->tuning, &bm.range, &bkeep.range, &bkept.range,
+      &bfrac.range, (uint32_t) slots, (uint32_t) spatial, (uint32_t) k);
+  adatosk_vk_gather (t->rec, &t->tuning, &bx.range, &bkept.range, &bm.range,
+      &bxk.range, &bbias.range, &bw.range, (uint32_t) k, (uint32_t) dim,
+      (uint32_t) n);
   vk_test_run (t);
 
   expect (t, &bd, dist, n, 1e-8, "atsm d");
@@ -329,9 +392,25 @@ test_atsm (VkTest *t, const Case *cs)
   expect (t, &bbias, bias, k, 1e-12, "gather key bias");
   expect (t, &bw, w, k, 0, "gather weights");
 
-  free (emb); free (logits); free (x); free (ed); free (ld); free (dist); free (q);
-  free (conf); free (r); free (g); free (m); free (mg); free (mgd); free (kept_ref);
-  free (kept); free (frac); free (xk); free (bias); free (w);
+  free (emb);
+  free (logits);
+  free (x);
+  free (ed);
+  free (ld);
+  free (dist);
+  free (q);
+  free (conf);
+  free (r);
+  free (g);
+  free (m);
+  free (mg);
+  free (mgd);
+  free (kept_ref);
+  free (kept);
+  free (frac);
+  free (xk);
+  free (bias);
+  free (w);
 }
 
 /* Ties: equal m values keep the lower indices. */
@@ -346,8 +425,8 @@ test_topk_ties (VkTest *t, const Case *cs)
   VkTestBuffer bm = input (t, m, n), bkeep = vk_test_buffer (t, n);
   VkTestBuffer bkept = vk_test_buffer (t, k), bfrac = vk_test_buffer (t, slots);
   vk_test_begin (t);
-  adatosk_vk_topk (t->rec, &t->tuning, &bm.range, &bkeep.range, &bkept.range, &bfrac.range,
-      slots, spatial, k);
+  adatosk_vk_topk (t->rec, &t->tuning, &bm.range, &bkeep.range, &bkept.range,
+      &bfrac.range, slots, spatial, k);
   vk_test_run (t);
   double md[21];
   for (int i = 0; i < n; i++)
@@ -367,16 +446,21 @@ static void
 test_head (VkTest *t, const Case *cs)
 {
   const int k = cs->head.k, dim = cs->head.dim, classes = cs->head.classes;
-  float *x = random_floats ((size_t) k * dim, -2, 2), *w = random_floats (k, 0.05f, 1);
-  float *gamma = random_floats (dim, 0.5f, 1.5f), *beta = random_floats (dim, -0.5f, 0.5f);
+  float *x = random_floats ((size_t) k * dim, -2, 2),
+        *w = random_floats (k, 0.05f, 1);
+  float *gamma = random_floats (dim, 0.5f, 1.5f),
+        *beta = random_floats (dim, -0.5f, 0.5f);
   float *hw = random_floats ((size_t) classes * dim, -0.3f, 0.3f);
   float *hb = random_floats (classes, -0.5f, 0.5f);
   VkTestBuffer bx = input (t, x, (size_t) k * dim), bw = input (t, w, k);
   VkTestBuffer bg = input (t, gamma, dim), bb = input (t, beta, dim);
-  VkTestBuffer bhw = input (t, hw, (size_t) classes * dim), bhb = input (t, hb, classes);
-  VkTestBuffer bh = vk_test_buffer (t, dim), bres = vk_test_buffer (t, 2 * (size_t) classes);
+  VkTestBuffer bhw = input (t, hw, (size_t) classes * dim),
+               bhb = input (t, hb, classes);
+  VkTestBuffer bh = vk_test_buffer (t, dim),
+               bres = vk_test_buffer (t, 2 * (size_t) classes);
   double *h = calloc (dim, sizeof *h), *hn = malloc (dim * sizeof *hn);
-  double *ref = malloc (2 * (size_t) classes * sizeof *ref), total = 0, top = -INFINITY, sum = 0;
+  double *ref = malloc (2 * (size_t) classes * sizeof *ref), total = 0,
+         top = -INFINITY, sum = 0;
   for (int j = 0; j < k; j++) {
     total += w[j];
     for (int i = 0; i < dim; i++)
@@ -396,12 +480,19 @@ test_head (VkTest *t, const Case *cs)
   for (int c = 0; c < classes; c++)
     ref[classes + c] = exp (ref[c] - top) / sum;
   vk_test_begin (t);
-  adatosk_vk_head (t->rec, &t->tuning, &bx.range, &bw.range, &bg.range, &bb.range,
-      &bhw.range, &bhb.range, &bh.range, &bres.range, (uint32_t) k, (uint32_t) dim,
-      (uint32_t) classes, 1e-6f);
+  adatosk_vk_head (t->rec, &t->tuning, &bx.range, &bw.range, &bg.range,
+      &bb.range, &bhw.range, &bhb.range, &bh.range, &bres.range, (uint32_t) k,
+      (uint32_t) dim, (uint32_t) classes, 1e-6f);
   vk_test_run (t);
   expect (t, &bres, ref, 2 * (size_t) classes, 1e-8, "logits, probs");
-  free (x); free (w); free (gamma); free (beta); free (hw); free (hb); free (h); free (hn);
+  free (x);
+  free (w);
+  free (gamma);
+  free (beta);
+  free (hw);
+  free (hb);
+  free (h);
+  free (hn);
   free (ref);
 }
 
@@ -418,10 +509,19 @@ test_gelu_epilogue_range (VkTest *t, const Case *cs)
     w[i] = -10.0f + 20.0f * (float) i / (n - 1);
     ref[i] = ref_gelu (w[i]);
   }
-  VkTestBuffer ba = input (t, &a, 1), bw = input (t, w, n), bc = vk_test_buffer (t, n);
+  VkTestBuffer ba = input (t, &a, 1), bw = input (t, w, n),
+               bc = vk_test_buffer (t, n);
   vk_test_begin (t);
-  AdatoskVkGemm g = { .a = &ba.range, .lda = 1, .w = &bw.range, .c = &bc.range,
-    .ldc = (uint32_t) n, .m = 1, .n = (uint32_t) n, .k = 1, .alpha = 1.0f, .gelu = true };
+  AdatoskVkGemm g = {.a = &ba.range,
+      .lda = 1,
+      .w = &bw.range,
+      .c = &bc.range,
+      .ldc = (uint32_t) n,
+      .m = 1,
+      .n = (uint32_t) n,
+      .k = 1,
+      .alpha = 1.0f,
+      .gelu = true};
   adatosk_vk_gemm (t->rec, &t->tuning, &g);
   vk_test_run (t);
   float *got = malloc (n * sizeof *got);
@@ -430,9 +530,13 @@ test_gelu_epilogue_range (VkTest *t, const Case *cs)
   for (int i = 0; i < n; i++)
     worst = fmax (worst, fabs (got[i] - ref[i]));
   double nmse = vk_test_nmse (got, ref, n);
-  printf ("  %-44s NMSE %.3g, max abs error %.3g\n", "gelu on [-10, 10]", nmse, worst);
-  CHECK (nmse <= 1e-12 && worst <= 1e-6, "GELU: NMSE %.3g, max error %.3g", nmse, worst);
-  free (w); free (ref); free (got);
+  printf ("  %-44s NMSE %.3g, max abs error %.3g\n", "gelu on [-10, 10]", nmse,
+      worst);
+  CHECK (nmse <= 1e-12 && worst <= 1e-6, "GELU: NMSE %.3g, max error %.3g",
+      nmse, worst);
+  free (w);
+  free (ref);
+  free (got);
 }
 
 /* A mask with NaN, infinities, -0 and ties: top-K still writes exactly K
@@ -447,8 +551,15 @@ test_topk_nonfinite (VkTest *t, const Case *cs)
   float m[36];
   for (int i = 0; i < n; i++)
     m[i] = (float) ((i * 7) % 11) / 11.0f;
-  m[2] = NAN; m[5] = -NAN; m[6] = INFINITY; m[11] = -INFINITY; m[12] = -0.0f;
-  m[13] = 0.0f; m[20] = NAN; m[21] = 0.5f; m[22] = 0.5f;
+  m[2] = NAN;
+  m[5] = -NAN;
+  m[6] = INFINITY;
+  m[11] = -INFINITY;
+  m[12] = -0.0f;
+  m[13] = 0.0f;
+  m[20] = NAN;
+  m[21] = 0.5f;
+  m[22] = 0.5f;
   double md[36];
   for (int i = 0; i < n; i++)
     md[i] = m[i];
@@ -456,14 +567,15 @@ test_topk_nonfinite (VkTest *t, const Case *cs)
   VkTestBuffer bx = input (t, x, (size_t) n * dim);
   for (int k = 1; k <= n; k += 7) {
     VkTestBuffer bm = input (t, m, n), bkeep = vk_test_buffer (t, n);
-    VkTestBuffer bkept = vk_test_buffer (t, k), bfrac = vk_test_buffer (t, slots);
+    VkTestBuffer bkept = vk_test_buffer (t, k),
+                 bfrac = vk_test_buffer (t, slots);
     VkTestBuffer bxk = vk_test_buffer (t, (size_t) k * dim);
     VkTestBuffer bbias = vk_test_buffer (t, k), bw = vk_test_buffer (t, k);
     vk_test_begin (t);
     adatosk_vk_topk (t->rec, &t->tuning, &bm.range, &bkeep.range, &bkept.range,
         &bfrac.range, slots, spatial, (uint32_t) k);
-    adatosk_vk_gather (t->rec, &t->tuning, &bx.range, &bkept.range, &bm.range, &bxk.range,
-        &bbias.range, &bw.range, (uint32_t) k, dim, n);
+    adatosk_vk_gather (t->rec, &t->tuning, &bx.range, &bkept.range, &bm.range,
+        &bxk.range, &bbias.range, &bw.range, (uint32_t) k, dim, n);
     vk_test_run (t);
     int ref[36];
     int32_t got[36];
@@ -475,8 +587,8 @@ test_topk_nonfinite (VkTest *t, const Case *cs)
       order += got[j] < 0 || got[j] >= n || (j > 0 && got[j] <= got[j - 1]);
     }
     printf ("  K=%-2d %d wrong, %d out of order or range\n", k, wrong, order);
-    CHECK (wrong == 0 && order == 0, "top-K with NaN/inf/ties, K=%d: %d wrong, %d bad",
-        k, wrong, order);
+    CHECK (wrong == 0 && order == 0,
+        "top-K with NaN/inf/ties, K=%d: %d wrong, %d bad", k, wrong, order);
     vk_test_check_guards (t, &bkept, "top-K kept (K entries)");
     vk_test_check_guards (t, &bxk, "gathered rows");
     float *rows = malloc ((size_t) k * dim * sizeof *rows);
@@ -484,31 +596,33 @@ test_topk_nonfinite (VkTest *t, const Case *cs)
     int rows_wrong = 0;
     for (int j = 0; j < k; j++)
       rows_wrong += memcmp (rows + (size_t) j * dim, x + (size_t) ref[j] * dim,
-          dim * sizeof *rows) != 0;
+                        dim * sizeof *rows)
+          != 0;
     CHECK (rows_wrong == 0, "K=%d: %d gathered rows differ", k, rows_wrong);
     free (rows);
   }
 
   /* kept[] poisoned with indices out of range: the gather clamps them. */
   const int k = 4;
-  int32_t poison[4] = { -1, 36, 1000000, 2147483647 };
+  int32_t poison[4] = {-1, 36, 1000000, 2147483647};
   VkTestBuffer bkept = vk_test_buffer (t, k), bm = input (t, m, n);
   vk_test_upload (t, &bkept, poison, k);
   VkTestBuffer bxk = vk_test_buffer (t, (size_t) k * dim);
   VkTestBuffer bbias = vk_test_buffer (t, k), bw = vk_test_buffer (t, k);
   vk_test_begin (t);
-  adatosk_vk_gather (t->rec, &t->tuning, &bx.range, &bkept.range, &bm.range, &bxk.range,
-      &bbias.range, &bw.range, k, dim, n);
+  adatosk_vk_gather (t->rec, &t->tuning, &bx.range, &bkept.range, &bm.range,
+      &bxk.range, &bbias.range, &bw.range, k, dim, n);
   vk_test_run (t);
   float *rows = malloc ((size_t) k * dim * sizeof *rows);
   vk_test_download (t, &bxk, rows, (size_t) k * dim);
   int clamped = 0;
   for (int j = 0; j < k; j++)
     clamped += memcmp (rows + (size_t) j * dim, x + (size_t) (n - 1) * dim,
-        dim * sizeof *rows) == 0;
+                   dim * sizeof *rows)
+        == 0;
   printf ("  poisoned indices: %d of %d read the last row\n", clamped, k);
-  CHECK (clamped == k, "out-of-range kept[] entries must read row N-1 (%d of %d)",
-      clamped, k);
+  CHECK (clamped == k,
+      "out-of-range kept[] entries must read row N-1 (%d of %d)", clamped, k);
   vk_test_check_guards (t, &bxk, "gathered rows (poisoned)");
   free (rows);
   free (x);
@@ -518,9 +632,8 @@ test_topk_nonfinite (VkTest *t, const Case *cs)
 static Case cases[256];
 static int num_cases;
 
-static Case *
-add_case (void (*run) (VkTest *, const Case *), const char *format, ...)
-    __attribute__ ((format (printf, 2, 3)));
+static Case *add_case (void (*run) (VkTest *, const Case *), const char *format,
+    ...) __attribute__ ((format (printf, 2, 3)));
 
 static Case *
 add_case (void (*run) (VkTest *, const Case *), const char *format, ...)
@@ -544,11 +657,12 @@ add_gemm (const uint32_t *tiles, GemmCase g)
 {
   char tile_name[48] = "device";
   if (tiles)
-    snprintf (tile_name, sizeof tile_name, "%ux%ux%u/%ux%u", tiles[1], tiles[2], tiles[3],
-        tiles[4], tiles[5]);
-  Case *c = add_case (test_gemm, "gemm/%dx%dx%d%s%s%s%s/c%d+%d/tiles=%s", g.m, g.n, g.k,
-      g.bias ? "+bias" : "", g.gelu ? "+gelu" : "", g.accumulate ? "+acc" : "",
-      g.f16 ? "+f16" : "", g.c_col, g.ldc, tile_name);
+    snprintf (tile_name, sizeof tile_name, "%ux%ux%u/%ux%u", tiles[1], tiles[2],
+        tiles[3], tiles[4], tiles[5]);
+  Case *c = add_case (test_gemm, "gemm/%dx%dx%d%s%s%s%s/c%d+%d/tiles=%s", g.m,
+      g.n, g.k, g.bias ? "+bias" : "", g.gelu ? "+gelu" : "",
+      g.accumulate ? "+acc" : "", g.f16 ? "+f16" : "", g.c_col, g.ldc,
+      tile_name);
   c->gemm = g;
   if (tiles)
     memcpy (c->gemm_tiles, tiles, sizeof c->gemm_tiles);
@@ -559,9 +673,10 @@ add_attention (const uint32_t *tiles, AttentionCase a)
 {
   char tile_name[48] = "device";
   if (tiles)
-    snprintf (tile_name, sizeof tile_name, "%u/%ux%u", tiles[0], tiles[1], tiles[2]);
-  Case *c = add_case (test_attention, "attention/n%d/D%d/h%d%s/tiles=%s", a.n, a.dim,
-      a.heads, a.bias ? "+bias" : "", tile_name);
+    snprintf (tile_name, sizeof tile_name, "%u/%ux%u", tiles[0], tiles[1],
+        tiles[2]);
+  Case *c = add_case (test_attention, "attention/n%d/D%d/h%d%s/tiles=%s", a.n,
+      a.dim, a.heads, a.bias ? "+bias" : "", tile_name);
   c->attention = a;
   if (tiles)
     memcpy (c->attention_tiles, tiles, sizeof c->attention_tiles);
@@ -572,45 +687,73 @@ make_cases (void)
 {
   /* This device's tiles, then the ones a GPU gets (large and small), so
    * that every configuration the code can pick runs here too. */
-  static const uint32_t gemm_tiles[][6] = {
-    { 256, 128, 128, 8, 8, 8 }, { 256, 64, 64, 16, 4, 4 } };
+  static const uint32_t gemm_tiles[][6] = {{256, 128, 128, 8, 8, 8},
+      {256, 64, 64, 16, 4, 4}};
   for (int v = -1; v < (int) (sizeof gemm_tiles / sizeof gemm_tiles[0]); v++) {
     const uint32_t *tiles = v < 0 ? NULL : gemm_tiles[v];
-    add_gemm (tiles, (GemmCase) { .m = 37, .n = 53, .k = 45, .ldc = 53, .bias = true });
-    add_gemm (tiles, (GemmCase) { .m = 70, .n = 131, .k = 67, .ldc = 131, .bias = true,
-        .gelu = true });
-    add_gemm (tiles, (GemmCase) { .m = 133, .n = 29, .k = 100, .c_col = 5, .ldc = 40,
-        .bias = true, .accumulate = true });
-    add_gemm (tiles, (GemmCase) { .m = 1, .n = 7, .k = 19, .ldc = 7 });
-    add_gemm (tiles, (GemmCase) { .m = 37, .n = 53, .k = 45, .ldc = 53, .bias = true,
-        .f16 = true });
-    add_gemm (tiles, (GemmCase) { .m = 21, .n = 139, .k = 17, .c_col = 3, .ldc = 150,
-        .bias = true, .gelu = true, .accumulate = true, .f16 = true });
+    add_gemm (tiles,
+        (GemmCase){.m = 37, .n = 53, .k = 45, .ldc = 53, .bias = true});
+    add_gemm (tiles,
+        (GemmCase){.m = 70,
+            .n = 131,
+            .k = 67,
+            .ldc = 131,
+            .bias = true,
+            .gelu = true});
+    add_gemm (tiles,
+        (GemmCase){.m = 133,
+            .n = 29,
+            .k = 100,
+            .c_col = 5,
+            .ldc = 40,
+            .bias = true,
+            .accumulate = true});
+    add_gemm (tiles, (GemmCase){.m = 1, .n = 7, .k = 19, .ldc = 7});
+    add_gemm (tiles,
+        (GemmCase){.m = 37,
+            .n = 53,
+            .k = 45,
+            .ldc = 53,
+            .bias = true,
+            .f16 = true});
+    add_gemm (tiles,
+        (GemmCase){.m = 21,
+            .n = 139,
+            .k = 17,
+            .c_col = 3,
+            .ldc = 150,
+            .bias = true,
+            .gelu = true,
+            .accumulate = true,
+            .f16 = true});
   }
   add_case (test_gelu_epilogue_range, "gemm/gelu-range/-10..10");
-  add_case (test_layernorm, "layernorm/13x75")->layernorm = (LayerNormCase) { 13, 75 };
-  add_case (test_layernorm, "layernorm/3x200")->layernorm = (LayerNormCase) { 3, 200 };
-  static const uint32_t attention_tiles[][3] = { { 128, 32, 32 }, { 128, 16, 64 } };
-  for (int v = -1; v < (int) (sizeof attention_tiles / sizeof attention_tiles[0]); v++) {
+  add_case (test_layernorm, "layernorm/13x75")->layernorm =
+      (LayerNormCase){13, 75};
+  add_case (test_layernorm, "layernorm/3x200")->layernorm =
+      (LayerNormCase){3, 200};
+  static const uint32_t attention_tiles[][3] = {{128, 32, 32}, {128, 16, 64}};
+  for (int v = -1;
+       v < (int) (sizeof attention_tiles / sizeof attention_tiles[0]); v++) {
     const uint32_t *tiles = v < 0 ? NULL : attention_tiles[v];
-    add_attention (tiles, (AttentionCase) { 45, 48, 3, false });
-    add_attention (tiles, (AttentionCase) { 70, 64, 2, true });
-    add_attention (tiles, (AttentionCase) { 5, 24, 2, true });
+    add_attention (tiles, (AttentionCase){45, 48, 3, false});
+    add_attention (tiles, (AttentionCase){70, 64, 2, true});
+    add_attention (tiles, (AttentionCase){5, 24, 2, true});
   }
   /* Head dimension 128: the tiles shrink to fit 32 KiB of shared memory. */
-  add_attention (NULL, (AttentionCase) { 100, 128, 1, true });
+  add_attention (NULL, (AttentionCase){100, 128, 1, true});
   add_case (test_im2col, "im2col/6x12x20/tau2/p4");
-  add_case (test_add, "add/1000")->add = (AddCase) { 1000 };
+  add_case (test_add, "add/1000")->add = (AddCase){1000};
   add_case (test_atsm, "atsm+topk+gather/T3/S7/D40/C5/K11")->atsm =
-      (AtsmCase) { 3, 7, 40, 5, 11 };
+      (AtsmCase){3, 7, 40, 5, 11};
   add_case (test_atsm, "atsm+topk+gather/T1/S9/D16/C2/K4")->atsm =
-      (AtsmCase) { 1, 9, 16, 2, 4 };
+      (AtsmCase){1, 9, 16, 2, 4};
   add_case (test_atsm, "atsm+topk+gather/T5/S13/D33/C7/K65")->atsm =
-      (AtsmCase) { 5, 13, 33, 7, 65 };
+      (AtsmCase){5, 13, 33, 7, 65};
   add_case (test_topk_ties, "topk/ties");
   add_case (test_topk_nonfinite, "topk+gather/nan-inf-ties");
-  add_case (test_head, "head/K17/D75/C7")->head = (HeadCase) { 17, 75, 7 };
-  add_case (test_head, "head/K1/D300/C2")->head = (HeadCase) { 1, 300, 2 };
+  add_case (test_head, "head/K17/D75/C7")->head = (HeadCase){17, 75, 7};
+  add_case (test_head, "head/K1/D300/C2")->head = (HeadCase){1, 300, 2};
 }
 
 static bool
@@ -636,7 +779,7 @@ main (int argc, char **argv)
         printf ("%s\n", cases[c].name);
       return 0;
     }
-    if (strcmp (argv[i], "-o") == 0)   /* test-backend-ops' spelling */
+    if (strcmp (argv[i], "-o") == 0) /* test-backend-ops' spelling */
       continue;
     patterns[num_patterns++] = argv[i];
   }
@@ -654,7 +797,8 @@ main (int argc, char **argv)
       t.tuning.gemm_min_tiles = 0;
     }
     if (cs->attention_tiles[0])
-      memcpy (t.tuning.attention, cs->attention_tiles, sizeof t.tuning.attention);
+      memcpy (t.tuning.attention, cs->attention_tiles,
+          sizeof t.tuning.attention);
     int failures = vk_test_failures;
     printf ("%s\n", cs->name);
     cs->run (&t, cs);

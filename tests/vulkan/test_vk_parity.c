@@ -43,14 +43,14 @@ check_case (const char *fixtures, const char *name)
   char *model_path = g_build_filename (dir, "model.safetensors", NULL);
   char *clip_path = g_build_filename (dir, "clip.f32", NULL);
   char *expected_path = g_build_filename (dir, "expected.json", NULL);
-  AdatoskError error = { 0 };
+  AdatoskError error = {0};
   AdatoskModel *model = NULL;
   char *clip = NULL;
   gsize clip_size = 0;
   JsonParser *parser = json_parser_new ();
-  if (adatosk_model_load (model_path, &model, &error) != ADATOSK_OK ||
-      !g_file_get_contents (clip_path, &clip, &clip_size, NULL) ||
-      !json_parser_load_from_file (parser, expected_path, NULL)) {
+  if (adatosk_model_load (model_path, &model, &error) != ADATOSK_OK
+      || !g_file_get_contents (clip_path, &clip, &clip_size, NULL)
+      || !json_parser_load_from_file (parser, expected_path, NULL)) {
     CHECK (false, "%s: cannot read the fixture (%s)", name, error.message);
     goto out;
   }
@@ -71,7 +71,8 @@ check_case (const char *fixtures, const char *name)
     CHECK (vk != NULL, "%s: %s", name, error.message);
     if (!vk)
       continue;
-    CHECK_OK (adatosk_vk_backend_forward (vk, (const float *) clip, keep, out, &error),
+    CHECK_OK (adatosk_vk_backend_forward (vk, (const float *) clip, keep, out,
+                  &error),
         error);
     double num = 0, den = 0;
     for (guint i = 0; i < c; i++) {
@@ -82,26 +83,36 @@ check_case (const char *fixtures, const char *name)
     int wrong = out->num_kept == (int) k ? 0 : (int) k;
     for (guint j = 0; j < k && !wrong; j++)
       wrong += out->kept_tokens[j] != (int) kept[j];
-    double p = max_abs (out->probs, probs, c), ge = max_abs (out->significance, g, t);
+    double p = max_abs (out->probs, probs, c),
+           ge = max_abs (out->significance, g, t);
     double me = max_abs (out->token_mask, m, n);
-    printf ("  %-9s %s: logits NMSE %.3g, probs %.2g, g %.2g, m %.2g, kept %d/%u differ\n",
+    printf ("  %-9s %s: logits NMSE %.3g, probs %.2g, g %.2g, m %.2g, kept "
+            "%d/%u differ\n",
         name, half ? "fp16" : "fp32", nmse, p, ge, me, wrong, k);
     if (half) {
       CHECK (nmse <= 5e-4, "%s fp16: logits NMSE %.3g", name, nmse);
     } else {
       CHECK (nmse <= 1e-8, "%s: logits NMSE %.3g", name, nmse);
       CHECK (wrong == 0, "%s: %d kept tokens differ", name, wrong);
-      CHECK (p <= 1e-5 && ge <= 1e-5 && me <= 1e-5, "%s: probs %.3g, g %.3g, m %.3g",
-          name, p, ge, me);
+      CHECK (p <= 1e-5 && ge <= 1e-5 && me <= 1e-5,
+          "%s: probs %.3g, g %.3g, m %.3g", name, p, ge, me);
     }
     adatosk_vk_backend_free (vk);
   }
   adatosk_output_free (out);
-  g_free (logits); g_free (probs); g_free (g); g_free (m); g_free (kept);
+  g_free (logits);
+  g_free (probs);
+  g_free (g);
+  g_free (m);
+  g_free (kept);
 out:
   g_object_unref (parser);
   adatosk_model_free (model);
-  g_free (clip); g_free (dir); g_free (model_path); g_free (clip_path); g_free (expected_path);
+  g_free (clip);
+  g_free (dir);
+  g_free (model_path);
+  g_free (clip_path);
+  g_free (expected_path);
 }
 
 int

@@ -10,7 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-typedef struct {
+typedef struct
+{
   AdatoskVkContext *ctx;
   AdatoskVkAllocator *alloc;
   AdatoskVkPipelines *pipelines;
@@ -25,9 +26,11 @@ extern int vk_test_failures;
 /* Validation messages a test provoked on purpose. */
 extern unsigned vk_test_expected_messages;
 
-#define CHECK(cond, ...) do { \
+#define CHECK(cond, ...) \
+  do { \
     if (!(cond)) { \
-      fprintf (stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
+      fprintf (stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, \
+          #cond); \
       fprintf (stderr, __VA_ARGS__); \
       fputc ('\n', stderr); \
       vk_test_failures++; \
@@ -48,15 +51,18 @@ void vk_test_open (VkTest *t);
 int vk_test_close (VkTest *t);
 
 /* A device range of `count` floats with guard bytes before and after. */
-typedef struct {
-  AdatoskVkRange range;    /* what a dispatch binds */
-  AdatoskVkRange whole;    /* guards included */
+typedef struct
+{
+  AdatoskVkRange range; /* what a dispatch binds */
+  AdatoskVkRange whole; /* guards included */
   size_t count;
 } VkTestBuffer;
 
 VkTestBuffer vk_test_buffer (VkTest *t, size_t count);
-void vk_test_upload (VkTest *t, const VkTestBuffer *b, const void *data, size_t count);
-void vk_test_download (VkTest *t, const VkTestBuffer *b, void *data, size_t count);
+void vk_test_upload (VkTest *t, const VkTestBuffer *b, const void *data,
+    size_t count);
+void vk_test_download (VkTest *t, const VkTestBuffer *b, void *data,
+    size_t count);
 /* Fails the test when a guard byte changed; `what` names the buffer. */
 void vk_test_check_guards (VkTest *t, const VkTestBuffer *b, const char *what);
 
@@ -65,7 +71,8 @@ void vk_test_begin (VkTest *t);
 void vk_test_run (VkTest *t);
 
 /* Uniform in [lo, hi), reproducible from the seed. */
-void vk_test_random (uint64_t *state, float *out, size_t count, float lo, float hi);
+void vk_test_random (uint64_t *state, float *out, size_t count, float lo,
+    float hi);
 double vk_test_nmse (const float *a, const double *ref, size_t count);
 double vk_test_nmse_f (const float *a, const float *ref, size_t count);
 
