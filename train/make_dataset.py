@@ -129,7 +129,7 @@ def element_clips(Gst, video, model, dump, args, on_clip):
     element writes to on_clip(entry, clip): entry is its index line (see gst-plugin/dump.h), clip
     the float32 [3][T][H][W] model input. Returns the number of frames."""
     src, location = frames_source(video) if os.path.isdir(video) else ("filesrc name=src ! decodebin", video)
-    desc = (f'{src} ! videoconvert ! facedetect display=false ! '
+    desc = (f'{src} ! videoconvert name=conv ! facedetect display=false ! '
             f'adatoskdfer name=dfer roi-mode=roi '
             f'crop-margin={args.crop_margin} frame-step={args.frame_step} '
             f'clip-stride={args.clip_stride} max-tracks={args.max_tracks} '
@@ -155,6 +155,8 @@ def element_clips(Gst, video, model, dump, args, on_clip):
                 failed.append(e)
 
     pipe.get_by_name("sink").connect("handoff", on_frame)
+    if args.max_seconds:
+        limit_to(Gst, pipe, args.max_seconds)
     pipe.set_state(Gst.State.PLAYING)
     try:
         msg = pipe.get_bus().timed_pop_filtered(Gst.CLOCK_TIME_NONE,
@@ -169,6 +171,33 @@ def element_clips(Gst, video, model, dump, args, on_clip):
     reader.poll()
     reader.close()
     return frames[0]
+
+
+def frame_targets_path(clip_path):
+    """clips/X.npy -> clips/X.teacher.npz: the teacher's per-frame probabilities [T][C] and
+    penultimate features [T][256] of that clip's frames."""
+    return clip_path[:-len(".npy")] + ".teacher.npz"
+
+
+def limit_to(Gst, pipe, seconds):
+    """Only the video's first `seconds` reach the element, and nothing after them is decoded on
+    purpose: a seek with that stop position, and a probe that drops any frame at or past it (a
+    decoder may hand out one more) before facedetect sees it."""
+    limit = int(round(seconds * Gst.SECOND))
+
+    def drop_late(_pad, info):
+        buf = info.get_buffer()
+        if buf.pts != Gst.CLOCK_TIME_NONE and buf.pts >= limit:
+            return Gst.PadProbeReturn.DROP
+        return Gst.PadProbeReturn.OK
+
+    pipe.get_by_name("conv").get_static_pad("sink").add_probe(Gst.PadProbeType.BUFFER, drop_late)
+    pipe.set_state(Gst.State.PAUSED)
+    if pipe.get_state(Gst.CLOCK_TIME_NONE)[0] == Gst.StateChangeReturn.FAILURE:
+        raise SystemExit("make_dataset: the pipeline does not start")
+    if not pipe.seek(1.0, Gst.Format.TIME, Gst.SeekFlags.FLUSH | Gst.SeekFlags.ACCURATE,
+                     Gst.SeekType.SET, 0, Gst.SeekType.SET, limit):
+        raise SystemExit("make_dataset: --max-seconds needs a seekable source (a video file)")
 
 
 def to_bytes(x, cfg):
@@ -194,6 +223,9 @@ def main():
     ap.add_argument("--teacher", help="face-api model dir (train/teacher/fetch_faceapi.sh DIR)")
     ap.add_argument("--label-csv", help="CSV: video file name,label (class name or index)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for the teacher")
+    ap.add_argument("--max-seconds", type=float, default=None,
+                    help="use only the first S seconds of each video (frames after them are never "
+                         "given to the element; a validation part of a longer video)")
     args = ap.parse_args()
     if bool(args.teacher) == bool(args.label_csv):
         ap.error("give exactly one of --teacher and --label-csv")
@@ -269,9 +301,10 @@ def main():
             n_frames = element_clips(Gst, video, model, dump, args, keep_clip)
             shutil.rmtree(dump)
             used = sorted(crops)
-            probs = {}
+            probs, feats = {}, {}
             if teacher is not None and used:
-                probs = dict(zip(used, teacher.probs([crops[k] for k in used])))
+                p, f = teacher.probs_and_features([crops[k] for k in used])
+                probs, feats = dict(zip(used, p)), dict(zip(used, f))
                 for k in used:
                     frame_rec["video"].append(vname)
                     frame_rec["track"].append(k[0])
@@ -279,6 +312,10 @@ def main():
                     frame_rec["probs"].append(probs[k])
             for entry, keys, rel in clips:
                 if teacher is not None:
+                    # The teacher's view of every frame, for per-frame (dense) targets in training.
+                    np.savez(os.path.join(args.out, frame_targets_path(rel)),
+                             probs=np.array([probs[k] for k in keys], np.float32),
+                             features=np.array([feats[k] for k in keys], np.float16))
                     soft = np.mean([probs[k] for k in keys], axis=0)
                     label = " ".join(f"{v:.6f}" for v in soft)
                     top = labels[int(np.argmax(soft))]

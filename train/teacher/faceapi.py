@@ -44,18 +44,18 @@ def default_model_dir():
     return os.path.join(cache, "face-api")
 
 
-def _resolve_model_dir(path):
+def _resolve_model_dir(path, manifest=MANIFEST):
     for cand in (path, os.path.join(path, "model")):
-        if os.path.isfile(os.path.join(cand, MANIFEST)):
+        if os.path.isfile(os.path.join(cand, manifest)):
             return cand
-    raise FileNotFoundError(f"no {MANIFEST} in {path} or {path}/model "
+    raise FileNotFoundError(f"no {manifest} in {path} or {path}/model "
                             "(fetch it: train/teacher/fetch_faceapi.sh DIR)")
 
 
-def read_tfjs_weights(model_dir):
+def read_tfjs_weights(model_dir, manifest_name=MANIFEST):
     """-> dict name -> float32 numpy array in TF layout, in manifest order."""
-    model_dir = _resolve_model_dir(model_dir)
-    with open(os.path.join(model_dir, MANIFEST)) as f:
+    model_dir = _resolve_model_dir(model_dir, manifest_name)
+    with open(os.path.join(model_dir, manifest_name)) as f:
         manifest = json.load(f)
     blob = b"".join(open(os.path.join(model_dir, p), "rb").read()
                     for group in manifest for p in group["paths"])
@@ -131,19 +131,24 @@ class DenseBlock4(nn.Module):
 
 
 class FaceExpressionNet(nn.Module):
-    """Input: [B, 3, 112, 112] already normalised (see preprocess); output: logits [B, 7]."""
+    """Input: [B, 3, 112, 112] already normalised (see preprocess); output: logits [B, 7].
+    face-api's 68-point landmark net is the same feature extractor with a 136-wide FC
+    (num_outputs=136, teacher/landmarks.py)."""
 
-    def __init__(self):
+    def __init__(self, num_outputs=len(LABELS)):
         super().__init__()
         chans = [3, 32, 64, 128, 256]
         self.dense = nn.ModuleList([DenseBlock4(chans[i], chans[i + 1], i == 0) for i in range(4)])
-        self.fc = nn.Linear(256, len(LABELS))
+        self.fc = nn.Linear(256, num_outputs)
 
-    def forward(self, x):
+    def features(self, x):
+        """The 256-wide pooled feature the FC reads (the teacher's penultimate embedding)."""
         for blk in self.dense:
             x = blk(x)
-        x = F.avg_pool2d(x, 7, stride=2)               # 7x7 -> 1x1 ("valid")
-        return self.fc(x.flatten(1))
+        return F.avg_pool2d(x, 7, stride=2).flatten(1)  # 7x7 -> 1x1 ("valid")
+
+    def forward(self, x):
+        return self.fc(self.features(x))
 
     def load_tfjs(self, weights):
         """weights: read_tfjs_weights() output (TF layouts) -> this module's parameters."""
@@ -234,11 +239,19 @@ class FaceApiTeacher:
 
     @torch.no_grad()
     def probs(self, crops, batch=64):
-        out = []
+        return self.probs_and_features(crops, batch)[0]
+
+    @torch.no_grad()
+    def probs_and_features(self, crops, batch=64):
+        """-> (probabilities float64 [B, 7], penultimate features float32 [B, 256])."""
+        probs, feats = [], []
         for i in range(0, len(crops), batch):
-            x = preprocess(crops[i:i + batch]).to(self.dtype)
-            out.append(torch.softmax(self.net(x), -1).double().numpy())
-        return np.concatenate(out) if out else np.zeros((0, len(LABELS)))
+            f = self.net.features(preprocess(crops[i:i + batch]).to(self.dtype))
+            probs.append(torch.softmax(self.net.fc(f), -1).double().numpy())
+            feats.append(f.float().numpy())
+        if not probs:
+            return np.zeros((0, len(LABELS))), np.zeros((0, 256), np.float32)
+        return np.concatenate(probs), np.concatenate(feats)
 
 
 def load_crop(path):

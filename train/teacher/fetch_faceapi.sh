@@ -6,6 +6,7 @@
 #   train/teacher/fetch_faceapi.sh DEST
 #
 # Leaves DEST/model/face_expression_model-weights_manifest.json, DEST/model/face_expression_model.bin,
+# DEST/model/face_landmark_68_model-weights_manifest.json, DEST/model/face_landmark_68_model.bin,
 # DEST/dist/face-api.esm.js, DEST/package.json and DEST/LICENSE.
 # The tarball comes through scripts/npm-fetch-pinned.sh (cached, verified).
 # Exit status: 0 done; 77 npm or its registry cannot be reached (meson's "skip"); 1 anything else,
@@ -16,12 +17,14 @@ package=@vladmandic/face-api@1.7.15
 tarball=vladmandic-face-api-1.7.15.tgz
 sha256=0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031
 members="package/model/face_expression_model-weights_manifest.json package/model/face_expression_model.bin
+package/model/face_landmark_68_model-weights_manifest.json package/model/face_landmark_68_model.bin
 package/dist/face-api.esm.js package/package.json package/LICENSE"
 
 dest=${1:?usage: fetch_faceapi.sh DEST}
 mkdir -p "$dest"
 
-if [ -s "$dest/model/face_expression_model.bin" ] && [ -s "$dest/dist/face-api.esm.js" ]; then
+if [ -s "$dest/model/face_expression_model.bin" ] && [ -s "$dest/model/face_landmark_68_model.bin" ] &&
+   [ -s "$dest/dist/face-api.esm.js" ]; then
   exit 0
 fi
 
