@@ -5,7 +5,11 @@ clips.csv (a header row, then one row per clip; further columns are ignored):
     clips/cap12_edit_t1_0000.npy,0.91 0.01 0.02 0.01 0.01 0.00 0.04     (soft label: C probabilities)
     clips/other.npy,surprised                                         (hard label: a class name)
     clips/third.npy,6                                                 (hard label: a class index)
-path is relative to the CSV's folder (or absolute). A clip file is a .npy uint8 array
+path is relative to the CSV's folder (or absolute). A `video` column (make_dataset.py writes it)
+names the clip's source video, which stands for the person in it (identity balancing, the identity
+adversary); without it every CSV is one identity. Beside a clip, X.teacher.npz (make_dataset.py
+with --teacher) holds the teacher's per-frame probabilities and features (per-frame targets).
+A clip file is a .npy uint8 array
 [T][H][W][3] (RGB crops as the element makes them, before normalisation); the model's own
 normalize() (its config's mean/std) is applied inside the model's forward_train, and by
 `normalized()` here for inference.
@@ -42,7 +46,10 @@ def parse_label(text, labels):
 
 
 def read_clip_list(csv_path, labels):
-    """-> list of (absolute clip path, label (int or vector), row dict)."""
+    """-> list of (absolute clip path, label (int or vector), row dict). csv_path: one CSV or a list
+    of them (their clips in order)."""
+    if not isinstance(csv_path, (str, os.PathLike)):
+        return [item for p in csv_path for item in read_clip_list(p, labels)]
     base = os.path.dirname(os.path.abspath(csv_path))
     out = []
     with open(csv_path, newline="") as f:
@@ -50,10 +57,16 @@ def read_clip_list(csv_path, labels):
             path = row["path"]
             if not os.path.isabs(path):
                 path = os.path.join(base, path)
+            row.setdefault("video", os.path.abspath(csv_path))
             out.append((path, parse_label(row["label"], labels), row))
     if not out:
         raise ValueError(f"{csv_path}: no clips")
     return out
+
+
+def frame_targets_path(clip_path):
+    """clips/X.npy -> clips/X.teacher.npz (make_dataset.py writes it beside the clip)."""
+    return clip_path[:-len(".npy")] + ".teacher.npz"
 
 
 def target_distribution(label, num_classes):
@@ -89,10 +102,13 @@ def normalized(x01, mean, std):
     return (x01 - m) / s
 
 
-def augment(x01, generator, scale=(0.8, 1.0), ratio=(3 / 4, 4 / 3), flip=0.5, jitter=2):
+def augment(x01, generator, scale=(0.8, 1.0), ratio=(3 / 4, 4 / 3), flip=0.5, jitter=2, color=False,
+            with_index=False):
     """One clip [3][T][H][W]: random resized crop (same box for every frame, area fraction in
     `scale`, aspect in `ratio`, resized back bilinearly), horizontal flip, temporal jitter (the
-    clip shifted by up to `jitter` frames, edge frames repeated)."""
+    clip shifted by up to `jitter` frames, edge frames repeated), and with `color` a colour
+    change of the whole clip (color_jitter). with_index: also return the source frame of every
+    output frame (per-frame targets move with the frames)."""
     C, T, H, W = x01.shape
 
     def rand():
@@ -116,19 +132,41 @@ def augment(x01, generator, scale=(0.8, 1.0), ratio=(3 / 4, 4 / 3), flip=0.5, ji
         x = F.interpolate(x, size=(H, W), mode="bilinear", align_corners=False)
     if rand() < flip:
         x = x.flip(-1)
+    idx = torch.arange(T)
     if jitter > 0:
         shift = int(torch.randint(-jitter, jitter + 1, (), generator=generator))
-        idx = torch.clamp(torch.arange(T) + shift, 0, T - 1)
+        idx = torch.clamp(idx + shift, 0, T - 1)
         x = x[:, idx]
-    return x.contiguous()
+    if color:
+        x = color_jitter(x, generator)
+    x = x.contiguous()
+    return (x, idx) if with_index else x
+
+
+def color_jitter(x01, generator, grey=0.25, brightness=0.25, contrast=0.25, saturation=0.4):
+    """Skin tone, lighting and camera colour say who and where, not which expression: one random
+    change for the whole clip (grey with probability `grey`, else saturation scaled), brightness and
+    contrast scaled, all within the given fractions."""
+    def uniform(a):
+        return 1.0 + a * (2.0 * float(torch.rand((), generator=generator)) - 1.0)
+
+    lum = (0.299 * x01[0] + 0.587 * x01[1] + 0.114 * x01[2])[None]
+    if float(torch.rand((), generator=generator)) < grey:
+        x = lum.expand_as(x01)
+    else:
+        x = lum + (x01 - lum) * uniform(saturation)
+    mean = x.mean()
+    x = (x - mean) * uniform(contrast) + mean
+    return (x * uniform(brightness)).clamp(0.0, 1.0)
 
 
 class ClipDataset(torch.utils.data.Dataset):
     """Items: (x01 [3][T][H][W] float32 in [0, 1], target distribution [C] float32, hard label).
     Clips are cached in memory as uint8 (a 16x112x112 clip is 0.6 MB)."""
 
-    def __init__(self, csv_path, config, labels, train=False, seed=0, cache=True):
+    def __init__(self, csv_path, config, labels, train=False, seed=0, cache=True, color=False):
         self.items = read_clip_list(csv_path, labels)
+        self.color = color
         self.config, self.labels, self.train = config, list(labels), train
         self.T = config.num_frames
         self.H, self.W = config.img_hw
@@ -155,15 +193,70 @@ class ClipDataset(torch.utils.data.Dataset):
         return (x, torch.from_numpy(target_distribution(label, self.C)).float(),
                 hard_label(label))
 
+    def sample(self, i):
+        """A training item with everything the objectives may use: dict of x (augmented as in
+        __getitem__), target, hard, identity (index into self.identities()), and where the clip
+        has them the teacher's per-frame probabilities [T][C] and features [T][F] (moved with the
+        frames by the temporal jitter)."""
+        x = to_x01(self.clip(i))
+        idx = torch.arange(self.T)
+        if self.train:
+            x, idx = augment(x, self.generator, color=self.color, with_index=True)
+        label = self.items[i][1]
+        out = dict(x=x, target=torch.from_numpy(target_distribution(label, self.C)).float(),
+                   hard=hard_label(label), identity=self.identity_index()[i])
+        frames = self.frame_targets(i)
+        if frames is not None:
+            out["frame_probs"] = frames[0][idx]
+            out["frame_features"] = frames[1][idx]
+        return out
+
+    def frame_targets(self, i):
+        """(probabilities [T][C], features [T][F]) float32 tensors, or None without a .teacher.npz."""
+        key = ("frames", i)
+        if self.cache is not None and key in self.cache:
+            return self.cache[key]
+        path = frame_targets_path(self.items[i][0])
+        got = None
+        if os.path.exists(path):
+            with np.load(path) as z:
+                p, f = z["probs"].astype(np.float32), z["features"].astype(np.float32)
+            if p.shape != (self.T, self.C) or f.ndim != 2 or f.shape[0] != self.T:
+                raise ValueError(f"{path}: per-frame targets {p.shape} / {f.shape} do not fit "
+                                 f"a {self.T}-frame clip of {self.C} classes")
+            got = (torch.from_numpy(p), torch.from_numpy(f))
+        if self.cache is not None:
+            self.cache[key] = got
+        return got
+
+    def identities(self):
+        """The distinct identities (source videos), in order of first appearance."""
+        return list(dict.fromkeys(it[2]["video"] for it in self.items))
+
+    def identity_index(self):
+        if not hasattr(self, "_identity_index"):
+            ids = {v: k for k, v in enumerate(self.identities())}
+            self._identity_index = [ids[it[2]["video"]] for it in self.items]
+        return self._identity_index
+
     def hard_labels(self):
         return np.array([hard_label(it[1]) for it in self.items])
 
     def soft_targets(self):
         return np.stack([target_distribution(it[1], self.C) for it in self.items])
 
-    def balanced_weights(self, power=0.0):
+    def balanced_weights(self, power=0.0, identity_power=None):
         """Per-clip sampling weights: a (hard) class with n clips is drawn in proportion to n**power
-        (0: every class present equally often; 0.5: square-root balancing; 1: uniform)."""
+        (0: every class present equally often; 0.5: square-root balancing; 1: uniform).
+        identity_power q: within a class, an identity with m clips of it is drawn in proportion to
+        m**q (0: every identity equally often), so that no person's many clips make them a cue."""
         y = self.hard_labels()
         counts = np.bincount(y, minlength=self.C).astype(np.float64)
-        return counts[y] ** (power - 1.0)
+        if identity_power is None:
+            return counts[y] ** (power - 1.0)
+        ident = np.asarray(self.identity_index())
+        pair = y * (ident.max() + 1) + ident
+        m = np.bincount(pair)[pair].astype(np.float64)              # clips of this identity and class
+        w = m ** (identity_power - 1.0)
+        class_total = np.bincount(y, weights=w, minlength=self.C)
+        return w / class_total[y] * counts[y] ** power

@@ -5,8 +5,9 @@
 
 Reports, against the argmax of each clip's label: per-class recall for the classes that have at
 least --min-clips clips, the confusion matrix (rows: label, columns: prediction), the accuracy, the
-AUC of the "surprised" probability (label surprised vs the rest; Mann-Whitney, ties count half),
-and the label distribution. Inference exactly as in the element: no hard mask, ATSM, top-K.
+AUC of each such class's probability (that class vs the rest; Mann-Whitney, ties count half), the
+expected calibration error of the confidence (the top probability), and the label distribution.
+Inference exactly as in the element: no hard mask, ATSM, top-K.
 """
 
 import argparse
@@ -53,6 +54,21 @@ def auc(scores, positive):
     return float((ranks[positive].sum() - npos * (npos + 1) / 2.0) / (npos * nneg))
 
 
+def expected_calibration_error(probs, y, bins=10):
+    """ECE: the mean |accuracy - confidence| over equal-width confidence bins, weighted by the
+    share of clips in each bin (confidence: the top probability; correct: it names the label)."""
+    conf = probs.max(1)
+    correct = (probs.argmax(1) == y).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        sel = which == b
+        if sel.any():
+            ece += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
+    return float(ece)
+
+
 def metrics(probs, targets, labels, min_clips=3, positive="surprised"):
     """probs [N, C] model probabilities; targets [N, C] label distributions (one-hot or soft)."""
     C = len(labels)
@@ -72,6 +88,9 @@ def metrics(probs, targets, labels, min_clips=3, positive="surprised"):
         "min_recall": min(recall.values()) if recall else float("nan"),
         "accuracy": float((y == pred).mean()),
         "auc_surprised": auc(probs[:, pos], y == pos) if pos is not None else float("nan"),
+        "auc": {labels[c]: auc(probs[:, c], y == c) for c in range(C) if counts[c] >= min_clips},
+        "ece": expected_calibration_error(probs, y),
+        "single_class_share": float(np.bincount(pred, minlength=C).max() / max(1, len(pred))),
         "confusion": conf.tolist(),
         "labels": list(labels),
     }
@@ -82,7 +101,9 @@ def format_report(m):
     used = [i for i, l in enumerate(labels) if l in m["label_counts"] or l in m["predicted_counts"]]
     lines = [f"clips: {m['clips']}; label distribution: {m['label_counts']}",
              "recall (classes with >= 3 clips): " + ", ".join(f"{k} {v:.3f}" for k, v in m["recall"].items()),
-             f"accuracy {m['accuracy']:.3f}; AUC of p(surprised) {m['auc_surprised']:.3f}",
+             "AUC (class vs rest): " + ", ".join(f"{k} {v:.3f}" for k, v in m["auc"].items()),
+             f"accuracy {m['accuracy']:.3f}; expected calibration error {m['ece']:.3f}; "
+             f"the most predicted class on {100 * m['single_class_share']:.0f}% of clips",
              "confusion (rows: label, columns: prediction):",
              "            " + " ".join(f"{labels[j][:9]:>9}" for j in used)]
     for i in used:

@@ -145,7 +145,8 @@ def plot_curves(history, path):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--train", required=True, help="clip list CSV")
+    ap.add_argument("--train", required=True, action="append",
+                    help="clip list CSV (several: --train A --train B)")
     ap.add_argument("--val", help="validation clip list CSV (teacher soft labels or hard labels)")
     ap.add_argument("--out", required=True, help="run directory")
     ap.add_argument("--config", default="adatosk-tiny", choices=sorted(NAMED_CONFIGS))
@@ -170,6 +171,17 @@ def main(argv=None):
                     help="with --balanced: a class with n clips is drawn in proportion to n**power "
                          "(0: all classes equally often, 0.5: square-root balancing)")
     ap.add_argument("--no-augment", action="store_true")
+    ap.add_argument("--color-aug", action="store_true",
+                    help="also change the colour of each clip (grey, saturation, brightness, contrast)")
+    ap.add_argument("--balance-identity", type=float, default=None, metavar="Q",
+                    help="with --balanced: within a class, an identity (source video) with m clips is "
+                         "drawn in proportion to m**Q (0: every identity equally often)")
+    ap.add_argument("--frame-targets", type=float, default=0.0, metavar="W",
+                    help="weight of the per-frame teacher targets (objectives.FrameDistillation; "
+                         "needs the clips' .teacher.npz)")
+    ap.add_argument("--adversary", type=float, default=0.0, metavar="W",
+                    help="weight of the identity adversary through gradient reversal "
+                         "(objectives.IdentityAdversary)")
     ap.add_argument("--ema", type=float, default=0.0,
                     help="keep an exponential moving average of the weights with this decay (e.g. "
                          "0.998); evaluated beside the raw weights, and written as model.safetensors "
@@ -201,13 +213,17 @@ def main(argv=None):
         model = AdaTosk(config, with_decoder=True)
     model.train()
 
-    train_ds = ClipDataset(args.train, config, labels, train=not args.no_augment, seed=args.seed + 1)
-    weights = train_ds.balanced_weights(args.balance_power) if args.balanced else None
+    train_ds = ClipDataset(args.train, config, labels, train=not args.no_augment, seed=args.seed + 1,
+                           color=args.color_aug)
+    weights = train_ds.balanced_weights(args.balance_power, args.balance_identity) if args.balanced else None
     sampler = BatchSampler(len(train_ds), args.batch, weights, seed=args.seed + 2)
     val_ds = ClipDataset(args.val, config, labels, train=False) if args.val else None
     dist = np.bincount(train_ds.hard_labels(), minlength=config.num_classes)
 
-    opt = torch.optim.AdamW(param_groups(model, args.weight_decay), lr=args.lr, betas=(0.9, 0.999))
+    heads = extra_heads(args, model, config, train_ds)
+    groups = [g for g in param_groups(model, args.weight_decay) + param_groups(heads, args.weight_decay)
+              if g["params"]]
+    opt = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.999))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda_factory(args.steps, args.warmup, args.lr, args.min_lr))
     mask_gen = torch.Generator().manual_seed(args.seed + 3)
     ema = None
@@ -219,6 +235,7 @@ def main(argv=None):
     if args.resume and os.path.exists(ckpt_path):
         ck = torch.load(ckpt_path)
         model.load_state_dict(ck["model"])
+        heads.load_state_dict(ck["heads"])
         opt.load_state_dict(ck["opt"])
         sched.load_state_dict(ck["sched"])
         sampler.load(ck["sampler"])
@@ -243,10 +260,15 @@ def main(argv=None):
         f"{f'balanced (power {args.balance_power:g})' if args.balanced else 'uniform'} sampling, batch {args.batch}, {args.steps} steps, "
         f"lr {args.lr} (warm-up {args.warmup}, cosine to {args.min_lr}), wd {args.weight_decay}, "
         f"{'hard labels + smoothing ' + str(args.label_smoothing) if args.hard_labels else 'soft teacher targets'}, "
-        f"threads {torch.get_num_threads()}, seed {args.seed}")
+        f"threads {torch.get_num_threads()}, seed {args.seed}; {len(train_ds.identities())} identities"
+        f"{', colour augmentation' if args.color_aug else ''}"
+        f"{f', identity balancing {args.balance_identity:g}' if args.balance_identity is not None else ''}"
+        f"{f', per-frame targets x{args.frame_targets:g}' if args.frame_targets else ''}"
+        f"{f', identity adversary x{args.adversary:g}' if args.adversary else ''}")
 
     def save_ckpt():
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+        torch.save({"model": model.state_dict(), "heads": heads.state_dict(), "opt": opt.state_dict(),
+                    "sched": sched.state_dict(),
                     "sampler": sampler.state(), "mask_gen": mask_gen.get_state(),
                     "aug_gen": train_ds.generator.get_state(), "torch_rng": torch.get_rng_state(),
                     "history": history, "step": step, "config": config.to_dict(), "labels": labels,
@@ -270,10 +292,11 @@ def main(argv=None):
             net.train()
             m = metrics(probs, val_ds.soft_targets(), labels)
             history.setdefault("val" if tag == "raw" else "val_ema", []).append(
-                dict(step=step, recall=m["recall"], auc_surprised=m["auc_surprised"],
+                dict(step=step, recall=m["recall"], auc=m["auc"], auc_surprised=m["auc_surprised"],
                      accuracy=m["accuracy"], confusion=m["confusion"]))
             rec = " ".join(f"{k}={v:.2f}" for k, v in m["recall"].items())
-            say(f"eval step {step} ({tag}): recall {rec} | AUC(surprised) {m['auc_surprised']:.3f} | "
+            aucs = " ".join(f"{k}={v:.3f}" for k, v in m["auc"].items())
+            say(f"eval step {step} ({tag}): recall {rec} | AUC {aucs} | "
                 f"accuracy {m['accuracy']:.3f} | predicted {m['predicted_counts']}")
 
     t_start = time.time()
@@ -282,18 +305,24 @@ def main(argv=None):
     while step < args.steps and (args.stop_after is None or step < args.stop_after):
         t0 = time.time()
         idx = sampler.next()
-        items = [train_ds[i] for i in idx]
-        x = torch.stack([it[0] for it in items])
+        items = [train_ds.sample(i) for i in idx]
+        x = torch.stack([it["x"] for it in items])
         if args.hard_labels:
-            target = torch.tensor([it[2] for it in items], dtype=torch.int64)
+            target = torch.tensor([it["hard"] for it in items], dtype=torch.int64)
         else:
-            target = torch.stack([it[1] for it in items])
+            target = torch.stack([it["target"] for it in items])
         out = model.forward_train(x, target, mask_ratio=args.mask_ratio, generator=mask_gen,
                                   lambda_rec=args.lambda_rec, lambda_sem=args.lambda_sem,
                                   label_smoothing=args.label_smoothing)
+        loss = out["loss"]
+        extra = extra_losses(args, heads, out, items, config, step)
+        for k, v in extra.items():
+            if k.startswith("loss_"):
+                loss = loss + v["weight"] * v["value"]
         opt.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip_grad if args.clip_grad > 0 else float("inf"))
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(list(model.parameters()) + list(heads.parameters()),
+                                               args.clip_grad if args.clip_grad > 0 else float("inf"))
         lr = opt.param_groups[0]["lr"]
         opt.step()
         sched.step()
@@ -308,11 +337,14 @@ def main(argv=None):
         steps_this_run += 1
         dt = time.time() - t0
         t_seen += dt
-        rec = {k: float(out[k]) for k in ("loss", "loss_cls", "loss_rec", "loss_sem")}
+        rec = {k: float(out[k]) for k in ("loss_cls", "loss_rec", "loss_sem")}
+        rec["loss"] = float(loss)
+        rec.update({k: float(v["value"]) for k, v in extra.items()})
         rec.update(step=step, lr=lr, grad_norm=float(gnorm), sec=dt)
         history["train"].append(rec)
+        more = "".join(f" {k.replace('loss_', '')} {float(v['value']):.4f}" for k, v in extra.items())
         say(f"step {step}/{args.steps} lr {lr:.2e} loss {rec['loss']:.4f} cls {rec['loss_cls']:.4f} "
-            f"rec {rec['loss_rec']:.4f} sem {rec['loss_sem']:.4f} |g| {rec['grad_norm']:.2f} "
+            f"rec {rec['loss_rec']:.4f} sem {rec['loss_sem']:.4f}{more} |g| {rec['grad_norm']:.2f} "
             f"{args.batch / dt:.1f} clips/s")
         if val_ds is not None and args.eval_every > 0 and (step % args.eval_every == 0 or step == args.steps):
             run_eval()
@@ -320,7 +352,7 @@ def main(argv=None):
             save_ckpt()
     history["train_seconds"] = history.get("train_seconds", 0.0) + (time.time() - t_start)
     save_ckpt()
-    trained_on = f"{args.train} ({len(train_ds)} clips)"
+    trained_on = f"{', '.join(args.train)} ({len(train_ds)} clips)"
     if ema is not None:
         save_model(os.path.join(args.out, "model_raw.safetensors"), model, config, labels, dtype="f32",
                    name=config_name(args), trained_on=trained_on, include_decoder=True)
@@ -334,6 +366,43 @@ def main(argv=None):
         f"{args.out}/model.safetensors")
     log.close()
     return 0
+
+
+def extra_heads(args, model, config, train_ds):
+    """The training-only heads the options ask for (objectives.py), in one ModuleDict."""
+    from objectives import FrameDistillation, IdentityAdversary
+    heads = torch.nn.ModuleDict()
+    D = config.embed_dim
+    if args.frame_targets > 0:
+        feats = [train_ds.frame_targets(i) for i in range(len(train_ds))]
+        missing = sum(f is None for f in feats)
+        if missing:
+            raise SystemExit(f"--frame-targets: {missing} of {len(feats)} training clips have no "
+                             ".teacher.npz (cut them with make_dataset.py --teacher)")
+        mean = torch.cat([f[1] for f in feats]).mean(0)
+        heads["frames"] = FrameDistillation(D, config.num_classes, mean.shape[0], mean)
+    if args.adversary > 0:
+        heads["identity"] = IdentityAdversary(D, len(train_ds.identities()))
+    return heads
+
+
+def extra_losses(args, heads, out, items, config, step):
+    """-> {name: {"value": tensor, "weight": float}}; names starting with loss_ join the total."""
+    from objectives import adversary_ramp
+    extra = {}
+    if "frames" in heads:
+        fp = torch.stack([it["frame_probs"] for it in items])
+        ff = torch.stack([it["frame_features"] for it in items])
+        extra["loss_frames"] = dict(value=heads["frames"](out["encoder_tokens"], config.num_slots, fp, ff),
+                                    weight=args.frame_targets)
+    if "identity" in heads:
+        ident = torch.tensor([it["identity"] for it in items], dtype=torch.int64)
+        scale = adversary_ramp(step / max(1, args.steps))
+        loss, acc = heads["identity"](out["pooled"], ident, scale * args.adversary)
+        # The head itself learns at full rate; only the encoder's gradient is reversed and scaled.
+        extra["loss_identity"] = dict(value=loss, weight=1.0)
+        extra["identity_accuracy"] = dict(value=acc, weight=0.0)
+    return extra
 
 
 def config_name(args):
