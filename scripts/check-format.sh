@@ -4,8 +4,7 @@
 # differently). Lists the files that differ and how to fix them.
 #   scripts/check-format.sh          check (meson test --suite format runs this)
 #   scripts/check-format.sh --fix    format them in place
-# Covered: gst-plugin/, src/ (without src/vulkan/), tools/, tests/ (without
-# tests/vulkan/), docs/examples/.
+# Covered: every C file of gst-plugin/, src/, tools/, tests/, docs/examples/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,12 +22,10 @@ if [ -z "$formatter" ]; then
 fi
 
 mapfile -t files < <(git ls-files -- 'gst-plugin/*.[ch]' 'src/*.[ch]' 'tools/*.[ch]' \
-    'tests/*.[ch]' 'docs/examples/*.[ch]' |
-  grep -v -e '^src/vulkan/' -e '^tests/vulkan/')
+    'tests/*.[ch]' 'docs/examples/*.[ch]')
 # Files not yet committed are checked as well when they are in these folders.
 mapfile -t -O "${#files[@]}" files < <(git ls-files --others --exclude-standard -- \
-    'gst-plugin/*.[ch]' 'src/*.[ch]' 'tools/*.[ch]' 'tests/*.[ch]' 'docs/examples/*.[ch]' |
-  grep -v -e '^src/vulkan/' -e '^tests/vulkan/')
+    'gst-plugin/*.[ch]' 'src/*.[ch]' 'tools/*.[ch]' 'tests/*.[ch]' 'docs/examples/*.[ch]')
 
 if [ "${1:-}" = --fix ]; then
   "$formatter" -i "${files[@]}"
