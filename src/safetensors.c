@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "half.h"
+#include "json_strict.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -12,70 +13,14 @@
 
 /* The format's own limit (MAX_HEADER_SIZE of the reference implementation). */
 #define MAX_HEADER_SIZE 100000000u
-/* A valid header nests three levels deep; anything near this is hostile. */
-#define MAX_JSON_DEPTH 32
 
 /* ---- JSON helpers ---- */
-
-static bool
-is_json_space (char c)
-{
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* Checks what json-glib gets wrong on untrusted text, before it sees it:
- * it recurses per nesting level (a deep document overflows the stack), and
- * it accepts, and leaks, a second value after the first. So: the text must
- * be one array or object, nested at most MAX_JSON_DEPTH deep, then only
- * spaces. Only brackets outside strings count; json-glib checks the rest. */
-static AdatoskStatus
-scan_json_structure (const char *text, size_t length, const char *what,
-    AdatoskError *error)
-{
-  size_t i = 0;
-  while (i < length && is_json_space (text[i]))
-    i++;
-  if (i == length)
-    return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
-        "%s is empty where JSON was expected", what);
-  if (text[i] != '{' && text[i] != '[')
-    return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
-        "%s is not a JSON object or list", what);
-
-  int depth = 0;
-  bool in_string = false;
-  for (; i < length; i++) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\')
-        i++; /* the escaped character cannot end the string */
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > MAX_JSON_DEPTH)
-        return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
-            "%s nests JSON lists/objects more than %d levels deep", what,
-            MAX_JSON_DEPTH);
-    } else if ((c == ']' || c == '}') && --depth == 0) {
-      break;
-    }
-  }
-  for (i++; i < length; i++)
-    if (!is_json_space (text[i]))
-      return adatosk_fail (error, ADATOSK_ERROR_FORMAT,
-          "%s is not valid JSON: more text follows the end of its value (at "
-          "byte %zu)",
-          what, i);
-  return ADATOSK_OK;
-}
 
 AdatoskStatus
 adatosk_json_parse_untrusted (const char *text, size_t length, const char *what,
     JsonNode **root_out, AdatoskError *error)
 {
-  AdatoskStatus status = scan_json_structure (text, length, what, error);
+  AdatoskStatus status = adatosk_json_check_strict (text, length, what, error);
   if (status != ADATOSK_OK)
     return status;
 

@@ -72,9 +72,11 @@ void adatosk_format_shape (char *buffer, size_t size, int ndim,
     const int64_t *shape);
 
 /* Parses untrusted JSON text, which must be one object or list, into
- * `*root_out` (free with json_node_unref). Unlike plain json-glib it bounds
- * the nesting depth (json-glib recurses and would overflow the stack on a
- * deep document) and rejects text after the value. `what` names the text in
+ * `*root_out` (free with json_node_unref). json-glib only sees text that
+ * adatosk_json_check_strict (json_strict.h) passed: json-glib is lenient
+ * (single quotes, raw control characters, \u0000), recurses per nesting
+ * level (a deep document would overflow the stack) and takes text after the
+ * value. `what` names the text in
  * messages, e.g. "the safetensors header". */
 AdatoskStatus adatosk_json_parse_untrusted (const char *text, size_t length,
     const char *what, JsonNode **root_out, AdatoskError *error);

@@ -875,6 +875,95 @@ test_reject_config_shape_mismatch (void)
       "num_classes 4");
 }
 
+/* The valid tiny file with `from` replaced by `to` (same length, so every
+ * offset stays right) once in its header: for bytes that no JSON writer
+ * would put there. */
+static GByteArray *
+tiny_file_edited (const char *from, const char *to)
+{
+  g_assert_cmpuint (strlen (from), ==, strlen (to));
+  GByteArray *file = tiny_file ();
+  char *at = memmem (file->data, file->len, from, strlen (from));
+  g_assert_nonnull (at);
+  memcpy (at, to, strlen (to));
+  return file;
+}
+
+/* What a strict (RFC 8259) reader rejects and json-glib alone would take:
+ * the loader rejects it too, saying what it found and where. */
+static void
+test_reject_lenient_json (void)
+{
+  /* The three cases mutation testing found accepted. */
+  StModel *st = st_model_new_tiny (FALSE);
+  JsonNode *node = json_node_init_object (json_node_alloc (), st->config);
+  char *config = g_strdelimit (json_to_string (node, FALSE), "\"", '\'');
+  json_node_unref (node);
+  st_model_free (st);
+  REJECT_MODEL (tiny_with_raw_config (config), "adatosk.config",
+      "not valid JSON", "a string in single quotes", "byte 1");
+  g_free (config);
+  REJECT_BYTES (tiny_file_edited ("happy", "ha\001py"),
+      "the safetensors header", "not valid JSON",
+      "a raw control character (0x01) inside a string");
+  st = st_model_new_tiny (FALSE);
+  st_model_set_metadata (st, "adatosk.labels",
+      "[\"neutral\", \"ha\tppy\", \"surprise\"]");
+  REJECT_MODEL (st, "adatosk.labels is not valid JSON",
+      "a raw control character (0x09) inside a string", "byte 15");
+  /* "x\u0000y" would be the tensor "x" to a C reader. */
+  REJECT_BYTES (st_raw_file ("{\"x\\u0000y\": {\"dtype\": \"F32\", "
+                             "\"shape\": [1], \"data_offsets\": [0, 4]}}",
+                    4),
+      "not valid JSON", "an escaped NUL (\\u0000)", "byte 3");
+
+  /* The rest of the grammar. */
+  REJECT_BYTES (st_raw_file ("{'x': 1}", 0), "single quotes");
+  REJECT_BYTES (st_raw_file ("{\"a\": [1, 2,]}", 0), "a trailing comma", "']'");
+  REJECT_BYTES (st_raw_file ("{\"a\": 1,}", 0), "a trailing comma", "'}'");
+  REJECT_BYTES (st_raw_file ("{\"a\": 01}", 0), "leading zero");
+  REJECT_BYTES (st_raw_file ("{\"a\": +1}", 0), "'+' sign");
+  REJECT_BYTES (st_raw_file ("{\"a\": 1.}", 0), "no digits after its '.'");
+  REJECT_BYTES (st_raw_file ("{\"a\": 1e}", 0), "exponent");
+  REJECT_BYTES (st_raw_file ("{\"a\": NaN}", 0), "unexpected 'N'");
+  REJECT_BYTES (st_raw_file ("{\"a\": -Infinity}", 0), "'-' without digits");
+  REJECT_BYTES (st_raw_file ("{\"a\": True}", 0), "unexpected 'T'");
+  REJECT_BYTES (st_raw_file ("{\"a\": nul}", 0), "unknown word");
+  REJECT_BYTES (st_raw_file ("{a: 1}", 0), "not a double-quoted string");
+  REJECT_BYTES (st_raw_file ("{\"a\" 1}", 0), "without ':'");
+  REJECT_BYTES (st_raw_file ("{\"a\": 1 \"b\": 2}", 0), "neither ',' nor '}'");
+  REJECT_BYTES (st_raw_file ("{\"a\": \"\\x41\"}", 0), "invalid escape '\\x'");
+  REJECT_BYTES (st_raw_file ("{\"a\": \"\\u12g4\"}", 0), "four hex digits");
+  REJECT_BYTES (st_raw_file ("{\"a\": \"\\ud800\"}", 0),
+      "unpaired UTF-16 surrogate \\ud800");
+  REJECT_BYTES (st_raw_file ("{\"a\": \"\\udc00\\ud800\"}", 0),
+      "unpaired UTF-16 surrogate \\udc00");
+  REJECT_BYTES (st_raw_file ("{\"a\": \"\xc0\xaf\"}", 0), "not UTF-8");
+  REJECT_BYTES (st_raw_file ("{\"a\": \"\xed\xa0\x80\"}", 0), "not UTF-8");
+  REJECT_BYTES (st_raw_file ("{\"a\": \"\xf4\x90\x80\x80\"}", 0), "not UTF-8");
+  REJECT_BYTES (st_raw_file ("{\"a\": \"abc", 0), "closing double quote");
+  REJECT_BYTES (st_raw_file ("{\"a\": [1, 2", 0), "closing ']'");
+  REJECT_BYTES (st_raw_file ("{\"a\": \x01}", 0), "unexpected byte 0x01");
+}
+
+/* What strict JSON allows must still load: escapes of every kind, a
+ * surrogate pair and raw UTF-8 in labels, numbers with exponents. */
+static void
+test_valid_strict_json_variants (void)
+{
+  StModel *st = st_model_new_tiny (FALSE);
+  st_model_set_metadata (st, "adatosk.labels",
+      "[\"neu\\u0074ral\", \"h\\\"a\\/p\\\\py\", \"\xc3\xa9\\ud83d\\ude00\"]");
+  st_model_set_config (st, "norm_eps", "1E-6");
+  AdatoskModel *model = load_valid (st);
+  g_assert_cmpstr (adatosk_model_get_label (model, 0), ==, "neutral");
+  g_assert_cmpstr (adatosk_model_get_label (model, 1), ==, "h\"a/p\\py");
+  g_assert_cmpstr (adatosk_model_get_label (model, 2), ==,
+      "\xc3\xa9\xf0\x9f\x98\x80");
+  adatosk_model_free (model);
+  st_model_free (st);
+}
+
 static void
 test_reject_labels (void)
 {
@@ -969,6 +1058,9 @@ main (int argc, char **argv)
   g_test_add_func ("/model/reject/header-over-100mb",
       test_reject_header_over_100mb);
   g_test_add_func ("/model/reject/invalid-json", test_reject_invalid_json);
+  g_test_add_func ("/model/reject/lenient-json", test_reject_lenient_json);
+  g_test_add_func ("/model/valid/strict-json-variants",
+      test_valid_strict_json_variants);
   g_test_add_func ("/model/reject/json-not-object",
       test_reject_json_not_object);
   g_test_add_func ("/model/reject/bad-entries", test_reject_bad_entries);
