@@ -83,6 +83,10 @@ exp_approx (float x)
   x = x > 88.3762626647949f ? 88.3762626647949f
                             : (x < -87.3365478515625f ? -87.3365478515625f : x);
   float k = floorf (x * 1.44269504088896341f + 0.5f);
+  /* NaN passes the clamp (a forward that overflowed; the caller reports its
+   * non-finite result): keep it NaN through p without converting NaN to an
+   * integer below, which is undefined behaviour (found by libFuzzer). */
+  k = k == k ? k : 0.0f;
   float r = x - k * 0.693359375f;
   r = r - k * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
