@@ -1,12 +1,13 @@
 /* `adatosk`: the command-line face of libadatosk, for scripts and users.
  *   adatosk info MODEL
  *   adatosk run MODEL CLIP [--keep R] [--backend auto|cpu|vulkan] [--threads N]
- *                          [--device INDEX] [--fp16]
+ *                          [--device INDEX] [--fp16] [--json]
  *   adatosk bench [options]     (see bench.c)
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "adatosk.h"
 #include "cli.h"
 
+#include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +19,14 @@ usage (FILE *to)
       "usage: adatosk info MODEL\n"
       "       adatosk run MODEL CLIP [--keep R] [--backend auto|cpu|vulkan] "
       "[--threads N]\n"
-      "                              [--device INDEX] [--fp16]\n"
+      "                              [--device INDEX] [--fp16] [--json]\n"
       "       adatosk bench [--configs a,b] [--keeps 1.0,0.5] [--threads N] "
       "[--repeat N]\n"
       "                     [--python PATH] [--reference PATH]\n"
       "CLIP is raw little-endian float32 [3][T][H][W], normalised with the "
-      "model's mean/std.\n");
+      "model's mean/std.\n"
+      "--json prints every output of the forward as one JSON object "
+      "instead of the table.\n");
   return to == stderr ? 2 : 0;
 }
 
@@ -126,9 +129,14 @@ cmd_run (int argc, char **argv)
     return usage (stderr);
   AdatoskBackendOptions options = ADATOSK_BACKEND_OPTIONS_DEFAULT;
   double keep = 0.0;
+  int json = 0;
   for (int i = 2; i < argc; i++) {
     if (!strcmp (argv[i], "--fp16")) {
       options.weights_fp16 = 1;
+      continue;
+    }
+    if (!strcmp (argv[i], "--json")) {
+      json = 1;
       continue;
     }
     if (i + 1 >= argc)
@@ -184,6 +192,14 @@ cmd_run (int argc, char **argv)
       || adatosk_backend_forward (backend, clip, keep, out, &error)
           != ADATOSK_OK) {
     fprintf (stderr, "adatosk: %s\n", error.message);
+    goto done;
+  }
+  if (json) {
+    char *text = cli_run_to_json (model, backend,
+        keep > 0.0 ? keep : c->keep_ratio, out);
+    printf ("%s\n", text);
+    g_free (text);
+    status = 0;
     goto done;
   }
   printf ("backend: %s (%s)\n", adatosk_backend_get_name (backend),
