@@ -1,4 +1,4 @@
-/* The forward of design/adatosk-model.md sections 1-4 as a sequence of ops.
+/* The forward of docs/model.md sections 1-4 as a sequence of ops.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "forward.h"
 

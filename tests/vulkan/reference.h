@@ -1,5 +1,5 @@
 /* Naive double-precision twins of the Vulkan ops and of the whole forward,
- * written straight from design/adatosk-model.md: what every shader is
+ * written straight from docs/model.md: what every shader is
  * compared with.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #ifndef ADATOSK_VK_REFERENCE_H
