@@ -5,6 +5,9 @@ face video (fetched by tests/media/fetch-media.sh; skipped when npm is unreachab
   clips (track, start) with the same pixels as the element running that very model writes.
 - DFEW-style input: a video file and a folder of numbered JPEG frames, labelled by a CSV, become
   clips with those labels; a label that is not a class is refused.
+- With the teacher and --max-seconds: no frame at or after the limit reaches the element, and beside
+  every clip X.teacher.npz holds the teacher's probabilities and features of each of its frames in
+  order (the teacher run again on the clip's own frames gives them), whose mean is the clip's label.
 """
 
 import csv
@@ -115,3 +118,41 @@ def test_dfew_style_folders_and_videos(tmp_path, video):
     r = subprocess.run([PY, os.path.join(TRAIN, "make_dataset.py"), "--out", str(tmp_path / "bad"),
                         "--label-csv", str(bad), str(frames)], capture_output=True, text=True)
     assert r.returncode != 0 and "'bored' is not one of" in r.stderr
+
+
+@pytest.fixture(scope="module")
+def faceapi_dir():
+    from teacher.faceapi import default_model_dir
+    dest = default_model_dir()
+    r = subprocess.run(["sh", os.path.join(TRAIN, "teacher", "fetch_faceapi.sh"), dest],
+                       capture_output=True, text=True)
+    if r.returncode == 77:
+        pytest.skip(f"npm package @vladmandic/face-api@1.7.15 cannot be fetched: {r.stderr.strip()}")
+    assert r.returncode == 0, r.stderr
+    return dest
+
+
+def test_teacher_frame_targets_and_max_seconds(tmp_path, video, faceapi_dir):
+    import torch
+    from teacher.faceapi import FaceApiTeacher
+    torch.set_num_threads(1)
+    out = run(os.path.join(TRAIN, "make_dataset.py"), "--out", str(tmp_path / "ds"), "--teacher", faceapi_dir,
+              "--max-seconds", "4", video)
+    assert "labelled by the teacher" in out
+    ds = rows(tmp_path / "ds" / "clips.csv")
+    assert len(ds) >= 5
+    frames = np.load(tmp_path / "ds" / "frames.npz")
+    # Nothing from 4 s on (the video is longer), but the first 4 s are all there.
+    assert 3.5e9 <= int(frames["pts"].max()) < 4e9
+    assert max(int(r["end_ns"]) for r in ds) <= 4e9
+    teacher = FaceApiTeacher(faceapi_dir)
+    for r in ds:
+        clip = np.load(tmp_path / "ds" / r["path"])
+        z = np.load(tmp_path / "ds" / (r["path"][:-len(".npy")] + ".teacher.npz"))
+        assert z["probs"].shape == (16, 7) and z["probs"].dtype == np.float32
+        assert z["features"].shape == (16, 256) and z["features"].dtype == np.float16
+        p, f = teacher.probs_and_features(list(clip))
+        assert np.abs(z["probs"] - p).max() < 1e-6
+        assert np.allclose(z["features"].astype(np.float32), f, rtol=2e-3, atol=1e-3)
+        soft = np.array([float(v) for v in r["label"].split()])
+        assert np.abs(soft - z["probs"].mean(0)).max() < 2e-6
