@@ -11,6 +11,8 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-opencv opencv-data
+  # adatoskoverlay draws with Cairo and Pango
+  libcairo2-dev libpango1.0-dev
   # the Vulkan backend and its tests on Mesa's lavapipe
   libvulkan-dev glslc spirv-tools mesa-vulkan-drivers vulkan-validationlayers
   vulkan-tools   # vulkaninfo, for scripts/gpu-check.sh
