@@ -36,6 +36,7 @@ import torch  # noqa: E402
 from adatosk.config import DEFAULT_LABELS, NAMED_CONFIGS, named_config, parse_overrides  # noqa: E402
 from adatosk.model import AdaTosk  # noqa: E402
 from adatosk.safetensors_io import save_model, load_model  # noqa: E402
+from curves import plot_curves  # noqa: E402
 from dataset import ClipDataset  # noqa: E402
 
 
@@ -90,60 +91,7 @@ class BatchSampler:
         self.perm, self.pos = s["perm"], s["pos"]
 
 
-def plot_curves(history, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    steps = np.array([h["step"] for h in history["train"]])
-    if len(steps) == 0:
-        return
-
-    def smooth(v, k=25):
-        v = np.asarray(v, dtype=np.float64)
-        if len(v) < k:
-            return v
-        c = np.cumsum(np.insert(v, 0, 0.0))
-        s = (c[k:] - c[:-k]) / k
-        head = c[1:k] / np.arange(1, k)               # expanding mean before the window fills
-        return np.concatenate([head, s])
-
-    keys = [("loss", "L (total)"), ("loss_cls", "L_cls"), ("loss_rec", "L_rec"), ("loss_sem", "L_sem")]
-    nval = len(history.get("val", []))
-    fig, axes = plt.subplots(1, 5 if nval else 4, figsize=(20 if nval else 16, 3.6))
-    for ax, (k, title) in zip(axes, keys):
-        v = [h[k] for h in history["train"]]
-        ax.plot(steps, v, color="0.8", lw=0.6, label="per step")
-        ax.plot(steps, smooth(v), color="C0", lw=1.5, label="moving mean (25)")
-        ax.set_title(title)
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
-    if nval:
-        ax = axes[4]
-        vs = [h["step"] for h in history["val"]]
-        for key in sorted({k for h in history["val"] for k in h["recall"]}):
-            ax.plot(vs, [h["recall"].get(key, np.nan) for h in history["val"]], marker="o", ms=3,
-                    label=f"recall {key}")
-        ax.plot(vs, [h["auc_surprised"] for h in history["val"]], marker="s", ms=3, ls="--",
-                label="AUC surprised")
-        if history.get("val_ema"):
-            ve = [h["step"] for h in history["val_ema"]]
-            for key in sorted({k for h in history["val_ema"] for k in h["recall"]}):
-                ax.plot(ve, [h["recall"].get(key, np.nan) for h in history["val_ema"]], ls=":",
-                        marker=".", label=f"recall {key} (EMA)")
-            ax.plot(ve, [h["auc_surprised"] for h in history["val_ema"]], ls="-.", color="k",
-                    label="AUC surprised (EMA)")
-        ax.set_ylim(0, 1.02)
-        ax.set_title("validation (teacher clip labels)")
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def main(argv=None):
+def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train", required=True, action="append",
                     help="clip list CSV (several: --train A --train B)")
@@ -195,14 +143,11 @@ def main(argv=None):
     ap.add_argument("--quiet", action="store_true", help="no per-step line on stdout (still in train.log)")
     ap.add_argument("--stop-after", type=int, default=None,
                     help="stop (with a checkpoint) after this step, as if interrupted; --resume goes on")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
-    torch.set_num_threads(args.threads)
-    random.seed(args.seed)
-    np.random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    os.makedirs(args.out, exist_ok=True)
 
+def build_model(args):
+    """-> (model with its decoder, config, labels): from --init, else a new --config."""
     if args.init:
         model, config, labels, _ = load_model(args.init)
         if not model.with_decoder:
@@ -212,159 +157,201 @@ def main(argv=None):
         labels = json.loads(args.labels) if args.labels else list(DEFAULT_LABELS[:config.num_classes])
         model = AdaTosk(config, with_decoder=True)
     model.train()
+    return model, config, labels
 
-    train_ds = ClipDataset(args.train, config, labels, train=not args.no_augment, seed=args.seed + 1,
-                           color=args.color_aug)
-    weights = train_ds.balanced_weights(args.balance_power, args.balance_identity) if args.balanced else None
-    sampler = BatchSampler(len(train_ds), args.batch, weights, seed=args.seed + 2)
-    val_ds = ClipDataset(args.val, config, labels, train=False) if args.val else None
-    dist = np.bincount(train_ds.hard_labels(), minlength=config.num_classes)
 
-    heads = extra_heads(args, model, config, train_ds)
-    groups = [g for g in param_groups(model, args.weight_decay) + param_groups(heads, args.weight_decay)
-              if g["params"]]
-    opt = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.999))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda_factory(args.steps, args.warmup, args.lr, args.min_lr))
-    mask_gen = torch.Generator().manual_seed(args.seed + 3)
-    ema = None
-    if args.ema > 0:
-        ema = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    history = {"args": vars(args), "labels": labels, "train": [], "val": []}
-    step = 0
-    ckpt_path = os.path.join(args.out, "checkpoint.pt")
-    if args.resume and os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path)
-        model.load_state_dict(ck["model"])
-        heads.load_state_dict(ck["heads"])
-        opt.load_state_dict(ck["opt"])
-        sched.load_state_dict(ck["sched"])
-        sampler.load(ck["sampler"])
-        mask_gen.set_state(ck["mask_gen"])
-        train_ds.generator.set_state(ck["aug_gen"])
-        torch.set_rng_state(ck["torch_rng"])
-        history = ck["history"]
-        step = ck["step"]
-        if ema is not None and ck.get("ema") is not None:
-            ema = ck["ema"]
-        print(f"train: resumed at step {step} from {ckpt_path}", flush=True)
+class Run:
+    """One training run: the model, its training-only heads, data, optimiser, schedule, random
+    generators, EMA and history; a checkpoint holds all of them, so --resume continues bit for bit."""
 
-    log = open(os.path.join(args.out, "train.log"), "a")
+    def __init__(self, args):
+        self.args = args
+        self.model, self.config, self.labels = build_model(args)
+        self.train_ds = ClipDataset(args.train, self.config, self.labels, train=not args.no_augment,
+                                    seed=args.seed + 1, color=args.color_aug)
+        weights = (self.train_ds.balanced_weights(args.balance_power, args.balance_identity)
+                   if args.balanced else None)
+        self.sampler = BatchSampler(len(self.train_ds), args.batch, weights, seed=args.seed + 2)
+        self.val_ds = ClipDataset(args.val, self.config, self.labels, train=False) if args.val else None
+        self.heads = extra_heads(args, self.model, self.config, self.train_ds)
+        groups = [g for g in param_groups(self.model, args.weight_decay) + param_groups(self.heads, args.weight_decay)
+                  if g["params"]]
+        self.opt = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.999))
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lr_lambda_factory(args.steps, args.warmup, args.lr, args.min_lr))
+        self.mask_gen = torch.Generator().manual_seed(args.seed + 3)
+        self.ema = ({k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                    if args.ema > 0 else None)
+        self.history = {"args": vars(args), "labels": self.labels, "train": [], "val": []}
+        self.step = 0
+        self.ckpt_path = os.path.join(args.out, "checkpoint.pt")
+        self.log = open(os.path.join(args.out, "train.log"), "a")
 
-    def say(line):
-        log.write(line + "\n")
-        log.flush()
-        if not args.quiet:
+    def say(self, line):
+        self.log.write(line + "\n")
+        self.log.flush()
+        if not self.args.quiet:
             print(line, flush=True)
 
-    say(f"train: {len(train_ds)} clips, hard-label counts {dict(zip(labels, dist.tolist()))}, "
-        f"{f'balanced (power {args.balance_power:g})' if args.balanced else 'uniform'} sampling, batch {args.batch}, {args.steps} steps, "
-        f"lr {args.lr} (warm-up {args.warmup}, cosine to {args.min_lr}), wd {args.weight_decay}, "
-        f"{'hard labels + smoothing ' + str(args.label_smoothing) if args.hard_labels else 'soft teacher targets'}, "
-        f"threads {torch.get_num_threads()}, seed {args.seed}; {len(train_ds.identities())} identities"
-        f"{', colour augmentation' if args.color_aug else ''}"
-        f"{f', identity balancing {args.balance_identity:g}' if args.balance_identity is not None else ''}"
-        f"{f', per-frame targets x{args.frame_targets:g}' if args.frame_targets else ''}"
-        f"{f', identity adversary x{args.adversary:g}' if args.adversary else ''}")
+    def describe(self):
+        args, ds = self.args, self.train_ds
+        dist = np.bincount(ds.hard_labels(), minlength=self.config.num_classes)
+        self.say(f"train: {len(ds)} clips, hard-label counts {dict(zip(self.labels, dist.tolist()))}, "
+                 f"{f'balanced (power {args.balance_power:g})' if args.balanced else 'uniform'} sampling, "
+                 f"batch {args.batch}, {args.steps} steps, "
+                 f"lr {args.lr} (warm-up {args.warmup}, cosine to {args.min_lr}), wd {args.weight_decay}, "
+                 f"{'hard labels + smoothing ' + str(args.label_smoothing) if args.hard_labels else 'soft teacher targets'}, "
+                 f"threads {torch.get_num_threads()}, seed {args.seed}; {len(ds.identities())} identities"
+                 f"{', colour augmentation' if args.color_aug else ''}"
+                 f"{f', identity balancing {args.balance_identity:g}' if args.balance_identity is not None else ''}"
+                 f"{f', per-frame targets x{args.frame_targets:g}' if args.frame_targets else ''}"
+                 f"{f', identity adversary x{args.adversary:g}' if args.adversary else ''}")
 
-    def save_ckpt():
-        torch.save({"model": model.state_dict(), "heads": heads.state_dict(), "opt": opt.state_dict(),
-                    "sched": sched.state_dict(),
-                    "sampler": sampler.state(), "mask_gen": mask_gen.get_state(),
-                    "aug_gen": train_ds.generator.get_state(), "torch_rng": torch.get_rng_state(),
-                    "history": history, "step": step, "config": config.to_dict(), "labels": labels,
-                    "ema": ema},
-                   ckpt_path + ".tmp")
-        os.replace(ckpt_path + ".tmp", ckpt_path)
-        with open(os.path.join(args.out, "history.json"), "w") as f:
-            json.dump(history, f)
-        plot_curves(history, os.path.join(args.out, "loss_curves.png"))
+    def resume(self):
+        if not os.path.exists(self.ckpt_path):
+            return
+        ck = torch.load(self.ckpt_path)
+        self.model.load_state_dict(ck["model"])
+        self.heads.load_state_dict(ck.get("heads", {}))
+        self.opt.load_state_dict(ck["opt"])
+        self.sched.load_state_dict(ck["sched"])
+        self.sampler.load(ck["sampler"])
+        self.mask_gen.set_state(ck["mask_gen"])
+        self.train_ds.generator.set_state(ck["aug_gen"])
+        torch.set_rng_state(ck["torch_rng"])
+        self.history = ck["history"]
+        self.step = ck["step"]
+        if self.ema is not None and ck.get("ema") is not None:
+            self.ema = ck["ema"]
+        print(f"train: resumed at step {self.step} from {self.ckpt_path}", flush=True)
 
-    def ema_model():
-        m = AdaTosk(config, with_decoder=True)
-        m.load_state_dict(ema)
+    def save_checkpoint(self):
+        torch.save({"model": self.model.state_dict(), "heads": self.heads.state_dict(),
+                    "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
+                    "sampler": self.sampler.state(), "mask_gen": self.mask_gen.get_state(),
+                    "aug_gen": self.train_ds.generator.get_state(), "torch_rng": torch.get_rng_state(),
+                    "history": self.history, "step": self.step, "config": self.config.to_dict(),
+                    "labels": self.labels, "ema": self.ema},
+                   self.ckpt_path + ".tmp")
+        os.replace(self.ckpt_path + ".tmp", self.ckpt_path)
+        with open(os.path.join(self.args.out, "history.json"), "w") as f:
+            json.dump(self.history, f)
+        plot_curves(self.history, os.path.join(self.args.out, "loss_curves.png"))
+
+    def ema_model(self):
+        m = AdaTosk(self.config, with_decoder=True)
+        m.load_state_dict(self.ema)
         return m
 
-    def run_eval():
+    def evaluate(self):
         from evaluate import predict, metrics
-        for tag, net in [("raw", model)] + ([("ema", ema_model())] if ema is not None else []):
+        nets = [("raw", self.model)] + ([("ema", self.ema_model())] if self.ema is not None else [])
+        for tag, net in nets:
             net.eval()
-            probs = predict(net, val_ds)
+            probs = predict(net, self.val_ds)
             net.train()
-            m = metrics(probs, val_ds.soft_targets(), labels)
-            history.setdefault("val" if tag == "raw" else "val_ema", []).append(
-                dict(step=step, recall=m["recall"], auc=m["auc"], auc_surprised=m["auc_surprised"],
+            m = metrics(probs, self.val_ds.soft_targets(), self.labels)
+            self.history.setdefault("val" if tag == "raw" else "val_ema", []).append(
+                dict(step=self.step, recall=m["recall"], auc=m["auc"], auc_surprised=m["auc_surprised"],
                      accuracy=m["accuracy"], confusion=m["confusion"]))
             rec = " ".join(f"{k}={v:.2f}" for k, v in m["recall"].items())
             aucs = " ".join(f"{k}={v:.3f}" for k, v in m["auc"].items())
-            say(f"eval step {step} ({tag}): recall {rec} | AUC {aucs} | "
-                f"accuracy {m['accuracy']:.3f} | predicted {m['predicted_counts']}")
+            self.say(f"eval step {self.step} ({tag}): recall {rec} | AUC {aucs} | "
+                     f"accuracy {m['accuracy']:.3f} | predicted {m['predicted_counts']}")
 
-    t_start = time.time()
-    t_seen = 0.0
-    steps_this_run = 0
-    while step < args.steps and (args.stop_after is None or step < args.stop_after):
-        t0 = time.time()
-        idx = sampler.next()
-        items = [train_ds.sample(i) for i in idx]
+    def train_step(self):
+        """One optimiser step on one batch; -> the step's record for the history."""
+        args = self.args
+        items = [self.train_ds.sample(i) for i in self.sampler.next()]
         x = torch.stack([it["x"] for it in items])
         if args.hard_labels:
             target = torch.tensor([it["hard"] for it in items], dtype=torch.int64)
         else:
             target = torch.stack([it["target"] for it in items])
-        out = model.forward_train(x, target, mask_ratio=args.mask_ratio, generator=mask_gen,
-                                  lambda_rec=args.lambda_rec, lambda_sem=args.lambda_sem,
-                                  label_smoothing=args.label_smoothing)
+        out = self.model.forward_train(x, target, mask_ratio=args.mask_ratio, generator=self.mask_gen,
+                                       lambda_rec=args.lambda_rec, lambda_sem=args.lambda_sem,
+                                       label_smoothing=args.label_smoothing)
         loss = out["loss"]
-        extra = extra_losses(args, heads, out, items, config, step)
+        extra = extra_losses(args, self.heads, out, items, self.config, self.step)
         for k, v in extra.items():
             if k.startswith("loss_"):
                 loss = loss + v["weight"] * v["value"]
-        opt.zero_grad(set_to_none=True)
+        self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(list(model.parameters()) + list(heads.parameters()),
+        gnorm = torch.nn.utils.clip_grad_norm_(list(self.model.parameters()) + list(self.heads.parameters()),
                                                args.clip_grad if args.clip_grad > 0 else float("inf"))
-        lr = opt.param_groups[0]["lr"]
-        opt.step()
-        sched.step()
-        if ema is not None:
-            with torch.no_grad():
-                for k, v in model.state_dict().items():
-                    if v.dtype.is_floating_point:
-                        ema[k].mul_(args.ema).add_(v.detach(), alpha=1 - args.ema)
-                    else:
-                        ema[k].copy_(v)
-        step += 1
-        steps_this_run += 1
-        dt = time.time() - t0
-        t_seen += dt
+        lr = self.opt.param_groups[0]["lr"]
+        self.opt.step()
+        self.sched.step()
+        self.update_ema()
+        self.step += 1
         rec = {k: float(out[k]) for k in ("loss_cls", "loss_rec", "loss_sem")}
         rec["loss"] = float(loss)
         rec.update({k: float(v["value"]) for k, v in extra.items()})
-        rec.update(step=step, lr=lr, grad_norm=float(gnorm), sec=dt)
-        history["train"].append(rec)
-        more = "".join(f" {k.replace('loss_', '')} {float(v['value']):.4f}" for k, v in extra.items())
-        say(f"step {step}/{args.steps} lr {lr:.2e} loss {rec['loss']:.4f} cls {rec['loss_cls']:.4f} "
-            f"rec {rec['loss_rec']:.4f} sem {rec['loss_sem']:.4f}{more} |g| {rec['grad_norm']:.2f} "
-            f"{args.batch / dt:.1f} clips/s")
-        if val_ds is not None and args.eval_every > 0 and (step % args.eval_every == 0 or step == args.steps):
-            run_eval()
-        if step % args.ckpt_every == 0 or step == args.steps:
-            save_ckpt()
-    history["train_seconds"] = history.get("train_seconds", 0.0) + (time.time() - t_start)
-    save_ckpt()
-    trained_on = f"{', '.join(args.train)} ({len(train_ds)} clips)"
-    if ema is not None:
-        save_model(os.path.join(args.out, "model_raw.safetensors"), model, config, labels, dtype="f32",
-                   name=config_name(args), trained_on=trained_on, include_decoder=True)
-        save_model(os.path.join(args.out, "model.safetensors"), ema_model(), config, labels, dtype="f32",
-                   name=config_name(args), trained_on=trained_on + f", EMA {args.ema}", include_decoder=True)
-    else:
-        save_model(os.path.join(args.out, "model.safetensors"), model, config, labels, dtype="f32",
-                   name=config_name(args), trained_on=trained_on, include_decoder=True)
-    say(f"train: done, {step} steps, {history['train_seconds']:.0f} s this run "
-        f"({args.batch * steps_this_run / max(t_seen, 1e-9):.1f} clips/s in the steps); "
-        f"{args.out}/model.safetensors")
-    log.close()
+        rec.update(step=self.step, lr=lr, grad_norm=float(gnorm))
+        return rec
+
+    def update_ema(self):
+        if self.ema is None:
+            return
+        with torch.no_grad():
+            for k, v in self.model.state_dict().items():
+                if v.dtype.is_floating_point:
+                    self.ema[k].mul_(self.args.ema).add_(v.detach(), alpha=1 - self.args.ema)
+                else:
+                    self.ema[k].copy_(v)
+
+    def save_models(self):
+        args, ds = self.args, self.train_ds
+        trained_on = f"{', '.join(args.train)} ({len(ds)} clips)"
+        common = dict(dtype="f32", name=config_name(args), include_decoder=True)
+        if self.ema is not None:
+            save_model(os.path.join(args.out, "model_raw.safetensors"), self.model, self.config, self.labels,
+                       trained_on=trained_on, **common)
+            save_model(os.path.join(args.out, "model.safetensors"), self.ema_model(), self.config, self.labels,
+                       trained_on=trained_on + f", EMA {args.ema}", **common)
+        else:
+            save_model(os.path.join(args.out, "model.safetensors"), self.model, self.config, self.labels,
+                       trained_on=trained_on, **common)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    os.makedirs(args.out, exist_ok=True)
+    run = Run(args)
+    if args.resume:
+        run.resume()
+    run.describe()
+
+    t_start, t_seen, steps_this_run = time.time(), 0.0, 0
+    while run.step < args.steps and (args.stop_after is None or run.step < args.stop_after):
+        t0 = time.time()
+        rec = run.train_step()
+        dt = time.time() - t0
+        t_seen += dt
+        steps_this_run += 1
+        rec["sec"] = dt
+        run.history["train"].append(rec)
+        more = "".join(f" {k.replace('loss_', '')} {v:.4f}" for k, v in rec.items()
+                       if k not in ("loss", "loss_cls", "loss_rec", "loss_sem", "step", "lr", "grad_norm", "sec"))
+        run.say(f"step {run.step}/{args.steps} lr {rec['lr']:.2e} loss {rec['loss']:.4f} cls {rec['loss_cls']:.4f} "
+                f"rec {rec['loss_rec']:.4f} sem {rec['loss_sem']:.4f}{more} |g| {rec['grad_norm']:.2f} "
+                f"{args.batch / dt:.1f} clips/s")
+        if run.val_ds is not None and args.eval_every > 0 and (run.step % args.eval_every == 0 or run.step == args.steps):
+            run.evaluate()
+        if run.step % args.ckpt_every == 0 or run.step == args.steps:
+            run.save_checkpoint()
+    run.history["train_seconds"] = run.history.get("train_seconds", 0.0) + (time.time() - t_start)
+    run.save_checkpoint()
+    run.save_models()
+    run.say(f"train: done, {run.step} steps, {run.history['train_seconds']:.0f} s this run "
+            f"({args.batch * steps_this_run / max(t_seen, 1e-9):.1f} clips/s in the steps); "
+            f"{args.out}/model.safetensors")
+    run.log.close()
     return 0
 
 
