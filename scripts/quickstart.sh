@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start on a fresh Debian 12 machine: installs the packages, builds, and
 # runs the adatoskdfer element on a real face video, printing the expressions
-# it finds per clip (scripts/demo.sh says which model it uses).
+# it finds per clip (scripts/demo.sh says which model it uses), and leaves the
+# video with the results drawn on it in build/cap12-annotated.webm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
