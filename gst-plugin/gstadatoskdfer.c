@@ -58,6 +58,10 @@
  * [3][T][H][W], normalised) with an index clips.jsonl: training data cut by
  * the element's own tracker and crop code (train/make_dataset.py uses it).
  *
+ * With #results-location every classified clip is also written to that file
+ * as one line of JSON (JSON lines, flushed per line; field names close to DL
+ * Streamer's gvametaconvert; results_jsonl.c documents them).
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 -m filesrc location=talk.webm ! decodebin ! videoconvert ! \
@@ -119,6 +123,7 @@ enum
   PROP_BACKEND,
   PROP_THREADS,
   PROP_DUMP_LOCATION,
+  PROP_RESULTS_LOCATION,
   PROP_DEVICE,
   PROP_CLIPS_CLASSIFIED,
   PROP_CLIPS_DROPPED,
@@ -328,6 +333,16 @@ gst_adatosk_dfer_class_init (GstAdatoskDferClass *klass)
           "training data cut by the element itself (train/make_dataset.py). "
           "Unset: nothing is written",
           NULL, rw));
+  g_object_class_install_property (gobject_class, PROP_RESULTS_LOCATION,
+      g_param_spec_string ("results-location", "Results location",
+          "File to write every classified clip into as one line of JSON "
+          "(JSON lines, flushed per line, so it can be followed while the "
+          "pipeline runs): timestamp and timestamp_end (stream time, ns), "
+          "id (track), x, y, w, h, label, label_id, confidence, model.name, "
+          "labels, probabilities, significance, kept_fraction, pts_start, "
+          "pts_end; names as DL Streamer's gvametaconvert where they overlap. "
+          "Created (truncated) at start. Unset: nothing is written",
+          NULL, rw));
   g_object_class_install_property (gobject_class, PROP_DEVICE,
       g_param_spec_string ("device", "Device",
           "The backend and device the model runs on (known once started)", NULL,
@@ -406,6 +421,7 @@ settings_clear (GstAdatoskDferSettings *s)
   g_clear_pointer (&s->labels, g_free);
   g_clear_pointer (&s->roi_type, g_free);
   g_clear_pointer (&s->dump_location, g_free);
+  g_clear_pointer (&s->results_location, g_free);
 }
 
 static void
@@ -417,6 +433,7 @@ settings_copy (GstAdatoskDferSettings *dst, const GstAdatoskDferSettings *src)
   dst->labels = g_strdup (src->labels);
   dst->roi_type = g_strdup (src->roi_type);
   dst->dump_location = g_strdup (src->dump_location);
+  dst->results_location = g_strdup (src->results_location);
 }
 
 static void
@@ -497,6 +514,10 @@ gst_adatosk_dfer_set_property (GObject *object, guint prop_id,
       g_free (s->dump_location);
       s->dump_location = g_value_dup_string (value);
       break;
+    case PROP_RESULTS_LOCATION:
+      g_free (s->results_location);
+      s->results_location = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -571,6 +592,9 @@ gst_adatosk_dfer_get_property (GObject *object, guint prop_id, GValue *value,
       break;
     case PROP_DUMP_LOCATION:
       g_value_set_string (value, s->dump_location);
+      break;
+    case PROP_RESULTS_LOCATION:
+      g_value_set_string (value, s->results_location);
       break;
     case PROP_DEVICE:
       g_value_set_string (value, self->device);
@@ -816,6 +840,26 @@ open_dump (GstAdatoskDfer *self)
 }
 
 static gboolean
+open_results (GstAdatoskDfer *self)
+{
+  const gchar *path = self->run.results_location;
+  GError *error = NULL;
+
+  if (path == NULL || path[0] == '\0')
+    return TRUE;
+  self->results = adatosk_results_jsonl_new (path, &error);
+  if (self->results == NULL) {
+    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+        ("Cannot write results to results-location: %s", error->message),
+        ("Give a file in a writable directory, or unset results-location."));
+    g_error_free (error);
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "writing every result to %s", path);
+  return TRUE;
+}
+
+static gboolean
 start_worker (GstAdatoskDfer *self)
 {
   AdatoskWorker *worker;
@@ -857,7 +901,8 @@ gst_adatosk_dfer_start (GstBaseTransform *trans)
   if (!check_settings (self, &path) || !load_model (self, path))
     goto failed;
   make_streaming_state (self);
-  if (!warm_up (self) || !open_dump (self) || !start_worker (self))
+  if (!warm_up (self) || !open_dump (self) || !open_results (self)
+      || !start_worker (self))
     goto failed;
   GST_INFO_OBJECT (self,
       "clips of %d frames, frame-step %u, clip-stride %u, "
@@ -886,6 +931,7 @@ gst_adatosk_dfer_stop (GstBaseTransform *trans)
   /* The worker first: it uses the inference. */
   adatosk_worker_free (worker);
   g_clear_pointer (&self->dump, adatosk_dump_free);
+  g_clear_pointer (&self->results, adatosk_results_jsonl_free);
   g_clear_pointer (&self->tracker, adatosk_tracker_free);
   g_clear_pointer (&self->faces, adatosk_faces_free);
   g_clear_pointer (&self->boxes, g_free);
@@ -967,6 +1013,24 @@ gst_adatosk_dfer_set_caps (GstBaseTransform *trans, GstCaps *incaps,
 /* ------------------------------------------------------------------------ */
 /* results */
 
+/* A failed write (a full disk) stops the writing with a warning; the
+ * stream and the other forms of results go on. */
+static void
+write_result (GstAdatoskDfer *self, const GstStructure *result,
+    const AdatoskBox *box)
+{
+  GError *error = NULL;
+
+  if (adatosk_results_jsonl_write (self->results, result, box,
+          &GST_BASE_TRANSFORM (self)->segment, &error))
+    return;
+  GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
+      ("Cannot write results to results-location: %s", error->message),
+      ("No more results are written there; the stream goes on."));
+  g_error_free (error);
+  g_clear_pointer (&self->results, adatosk_results_jsonl_free);
+}
+
 static void
 deliver (GstAdatoskDfer *self, AdatoskClip *clip)
 {
@@ -991,6 +1055,8 @@ deliver (GstAdatoskDfer *self, AdatoskClip *clip)
     gst_element_post_message (GST_ELEMENT (self),
         gst_message_new_element (GST_OBJECT (self),
             adatosk_dfer_result_to_message (result, &clip->box)));
+  if (self->results != NULL)
+    write_result (self, result, &clip->box);
 
   track = adatosk_tracker_find (self->tracker, clip->track_id);
   if (track != NULL)

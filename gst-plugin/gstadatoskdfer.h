@@ -13,6 +13,7 @@
 #include "dump.h"
 #include "faces.h"
 #include "inference.h"
+#include "results_jsonl.h"
 #include "track.h"
 #include "worker.h"
 
@@ -65,6 +66,7 @@ typedef struct
   GstAdatoskDferBackend backend;
   guint threads;
   gchar *dump_location;
+  gchar *results_location;
 } GstAdatoskDferSettings;
 
 /* Locking. Three kinds of state, each with one rule:
@@ -95,8 +97,9 @@ struct _GstAdatoskDfer
   /* Streaming (see above). */
   GstAdatoskDferSettings run; /* the settings this run uses */
   AdatoskInference *inference;
-  AdatoskWorker *worker; /* async mode only; set under the lock */
-  AdatoskDump *dump;     /* dump-location set only */
+  AdatoskWorker *worker;        /* async mode only; set under the lock */
+  AdatoskDump *dump;            /* dump-location set only */
+  AdatoskResultsJsonl *results; /* results-location set only */
   const AdatoskConfig *config;
   gchar **class_labels; /* num_classes names */
   gchar *model_name;

@@ -1415,6 +1415,24 @@ GST_START_TEST (test_dump_location_unwritable)
 
 GST_END_TEST;
 
+/* A results-location that cannot be created stops the start and says so. */
+GST_START_TEST (test_results_location_unwritable)
+  {
+    const gchar *const needles[] = {"Cannot write results to results-location",
+        "no-such-dir", "writable directory", NULL};
+    gchar *dir = g_dir_make_tmp ("adatoskdfer-XXXXXX", NULL);
+    gchar *args =
+        g_strdup_printf ("model=%s results-location=%s/no-such-dir/r.jsonl",
+            model_path (), dir);
+
+    expect_error (args, needles);
+    g_rmdir (dir);
+    g_free (args);
+    g_free (dir);
+  }
+
+GST_END_TEST;
+
 /* Results survive videoconvert and videoscale (the custom meta has no tags). */
 GST_START_TEST (test_meta_survives_converters)
   {
@@ -1552,6 +1570,7 @@ adatoskdfer_suite (void)
   tcase_add_test (tc, test_meta_survives_converters);
   tcase_add_test (tc, test_dump_location);
   tcase_add_test (tc, test_dump_location_unwritable);
+  tcase_add_test (tc, test_results_location_unwritable);
   return s;
 }
 

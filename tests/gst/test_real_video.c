@@ -18,6 +18,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include <gst/gst.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <gst/video/video.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,12 +220,108 @@ u64 (const GstStructure *s, const gchar *field)
   return v;
 }
 
+/* results-location: one line per message, in the same order, with the same
+ * values (floats exactly: the file has 17 digits). */
+static void
+check_results_file (const gchar *path, GList *msgs)
+{
+  gchar *text = NULL, **lines;
+  guint n = 0;
+
+  CHECK (g_file_get_contents (path, &text, NULL, NULL), "no %s", path);
+  lines = g_strsplit (text, "\n", -1);
+  for (GList *l = msgs; l; l = l->next, n++) {
+    const GstStructure *s = gst_message_get_structure (l->data);
+    JsonParser *parser = json_parser_new ();
+    JsonObject *o;
+    const gchar *arrays[][2] = {{"probabilities",
+                                    ADATOSK_DFER_FIELD_PROBABILITIES},
+        {"significance", ADATOSK_DFER_FIELD_SIGNIFICANCE},
+        {"labels", ADATOSK_DFER_FIELD_LABELS}};
+    const gchar *ints[][2] = {{"label_id", ADATOSK_DFER_FIELD_LABEL_ID},
+        {"x", ADATOSK_DFER_FIELD_X}, {"y", ADATOSK_DFER_FIELD_Y},
+        {"w", ADATOSK_DFER_FIELD_WIDTH}, {"h", ADATOSK_DFER_FIELD_HEIGHT}};
+    guint track = 0;
+    gdouble confidence = 0, kept = 0;
+
+    CHECK (lines[n] != NULL && lines[n][0] != '\0',
+        "%u messages, but the file has %u lines", g_list_length (msgs), n);
+    CHECK (json_parser_load_from_data (parser, lines[n], -1, NULL),
+        "line %u is not JSON: %s", n + 1, lines[n]);
+    o = json_node_get_object (json_parser_get_root (parser));
+    gst_structure_get_uint (s, ADATOSK_DFER_FIELD_TRACK_ID, &track);
+    gst_structure_get_double (s, ADATOSK_DFER_FIELD_CONFIDENCE, &confidence);
+    gst_structure_get_double (s, ADATOSK_DFER_FIELD_KEPT_FRACTION, &kept);
+    CHECK (json_object_get_int_member (o, "id") == track, "line %u: id", n + 1);
+    CHECK (g_str_equal (json_object_get_string_member (o, "label"),
+               gst_structure_get_string (s, ADATOSK_DFER_FIELD_LABEL)),
+        "line %u: label", n + 1);
+    CHECK (g_str_equal (json_object_get_string_member (
+                            json_object_get_object_member (o, "model"), "name"),
+               gst_structure_get_string (s, ADATOSK_DFER_FIELD_MODEL_NAME)),
+        "line %u: model name", n + 1);
+    CHECK (json_object_get_double_member (o, "confidence") == confidence,
+        "line %u: confidence", n + 1);
+    CHECK (json_object_get_double_member (o, "kept_fraction") == kept,
+        "line %u: kept_fraction", n + 1);
+    for (guint k = 0; k < G_N_ELEMENTS (ints); k++) {
+      gint v = 0;
+
+      gst_structure_get_int (s, ints[k][1], &v);
+      CHECK (json_object_get_int_member (o, ints[k][0]) == v, "line %u: %s",
+          n + 1, ints[k][0]);
+    }
+    CHECK ((guint64) json_object_get_int_member (o, "pts_start")
+            == u64 (s, ADATOSK_DFER_FIELD_CLIP_START),
+        "line %u: pts_start", n + 1);
+    CHECK ((guint64) json_object_get_int_member (o, "pts_end")
+            == u64 (s, ADATOSK_DFER_FIELD_CLIP_END),
+        "line %u: pts_end", n + 1);
+    /* A file played from its start: stream time is the PTS. */
+    CHECK (json_object_get_int_member (o, "timestamp")
+            == json_object_get_int_member (o, "pts_start"),
+        "line %u: timestamp", n + 1);
+    for (guint k = 0; k < G_N_ELEMENTS (arrays); k++) {
+      JsonArray *a = json_object_get_array_member (o, arrays[k][0]);
+      const GValue *v = gst_structure_get_value (s, arrays[k][1]);
+
+      CHECK (json_array_get_length (a) == gst_value_array_get_size (v),
+          "line %u: %s length", n + 1, arrays[k][0]);
+      for (guint i = 0; i < json_array_get_length (a); i++) {
+        const GValue *item = gst_value_array_get_value (v, i);
+
+        if (G_VALUE_HOLDS_FLOAT (item))
+          CHECK ((gfloat) json_array_get_double_element (a, i)
+                      == g_value_get_float (item)
+                  && json_array_get_double_element (a, i)
+                      == (gdouble) g_value_get_float (item),
+              "line %u: %s[%u]", n + 1, arrays[k][0], i);
+        else
+          CHECK (g_str_equal (json_array_get_string_element (a, i),
+                     g_value_get_string (item)),
+              "line %u: %s[%u]", n + 1, arrays[k][0], i);
+      }
+    }
+    g_object_unref (parser);
+  }
+  CHECK (lines[n] != NULL && lines[n][0] == '\0' && lines[n + 1] == NULL,
+      "the file has more lines than the %u messages", n);
+  g_print ("results-location: %u lines, each equal to its message\n", n);
+  g_strfreev (lines);
+  g_free (text);
+}
+
 static int
 test_full (const gchar *video, const gchar *model, guint T, guint step,
     guint stride)
 {
   Run run = {0};
-  GList *msgs = run_pipeline (video, model, "inference-mode=sync", &run), *l;
+  gchar *dir = g_dir_make_tmp ("adatoskdfer-XXXXXX", NULL);
+  gchar *jsonl = g_build_filename (dir, "results.jsonl", NULL);
+  gchar *settings = g_strdup_printf ("inference-mode=sync "
+                                     "results-location=\"%s\"",
+      jsonl);
+  GList *msgs = run_pipeline (video, model, settings, &run), *l;
   guint samples, expected, j = 0, main_clips = 0;
 
   CHECK (run.pts->len > 1000, "only %u frames decoded", run.pts->len);
@@ -289,6 +387,12 @@ test_full (const gchar *video, const gchar *model, guint T, guint step,
       main_clips, expected, g_list_length (msgs) - main_clips);
   CHECK (main_clips == expected, "%u clips of the main face, expected %u",
       main_clips, expected);
+  check_results_file (jsonl, msgs);
+  g_unlink (jsonl);
+  g_rmdir (dir);
+  g_free (settings);
+  g_free (jsonl);
+  g_free (dir);
   g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
   run_clear (&run);
   return 0;
