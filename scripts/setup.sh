@@ -20,6 +20,8 @@ packages=(
   python3 python3-torch python3-numpy python3-pytest python3-matplotlib python3-pil
   # train/make_dataset.py runs GStreamer (facedetect, GstVideoConverter) from Python
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
+  # GstValueArray fields (probabilities...) from Python: gst-python's overrides
+  python3-gst-1.0
   # memory checks
   valgrind
   # the C formatter (.clang-format; scripts/check-format.sh, suite 'format')
