@@ -168,6 +168,22 @@ AdatoskStatus adatosk_backend_forward (AdatoskBackend *backend,
     const float *clip, double keep_ratio, AdatoskOutput *output,
     AdatoskError *error);
 
+/* Classifies `batch` clips (>= 1) in one call: clips[i] -> outputs[i], each
+ * exactly as adatosk_backend_forward() would classify it alone (its own ATSM
+ * mask and its own K kept tokens), within the spec's tolerances. The
+ * token-wise products (patch embedding, qkv, projection, MLP) run over the
+ * rows of all clips at once, which is what makes small models fast: B clips
+ * cost far less than B forwards. adatosk_backend_forward() is this call with
+ * a batch of one. Clips and outputs must be distinct. The checks are those of
+ * adatosk_backend_forward(), on every clip before any runs; a message about
+ * one clip of a larger batch starts with "clip I of B: ". The backend keeps
+ * the scratch of the largest batch it has run (about 60 MB per clip for
+ * adatosk-b, 5 MB for adatosk-tiny); Vulkan re-records its command buffer
+ * when the batch size changes. */
+AdatoskStatus adatosk_backend_forward_batch (AdatoskBackend *backend,
+    const float *const *clips, int batch, double keep_ratio,
+    AdatoskOutput *const *outputs, AdatoskError *error);
+
 const char *adatosk_status_name (AdatoskStatus status);
 
 #ifdef __cplusplus

@@ -194,14 +194,26 @@ check_output (const AdatoskBackend *backend, const AdatoskOutput *out,
   return ADATOSK_OK;
 }
 
-AdatoskStatus
-adatosk_backend_forward (AdatoskBackend *backend, const float *clip,
-    double keep_ratio, AdatoskOutput *output, AdatoskError *error)
+/* Prefixes error->message with "clip I of B: " for a batch larger than one,
+ * so a batch's caller knows which clip a message is about. */
+static AdatoskStatus
+name_clip (AdatoskStatus status, int index, int batch, AdatoskError *error)
 {
-  if (!backend || !clip || !output)
+  if (status == ADATOSK_OK || batch == 1 || !error)
+    return status;
+  char message[sizeof error->message];
+  snprintf (message, sizeof message, "%s", error->message);
+  return adatosk_fail (error, status, "clip %d of %d: %s", index, batch,
+      message);
+}
+
+static AdatoskStatus
+check_output_fits (const AdatoskConfig *c, const AdatoskOutput *output,
+    AdatoskError *error)
+{
+  if (!output)
     return adatosk_fail (error, ADATOSK_ERROR_INVALID_ARGUMENT,
-        "adatosk_backend_forward needs a backend, a clip and an output");
-  const AdatoskConfig *c = &backend->model->config;
+        "no output given for the clip");
   if (output->num_classes != c->num_classes
       || output->num_tokens != c->num_tokens
       || output->num_slots != c->num_slots)
@@ -209,17 +221,55 @@ adatosk_backend_forward (AdatoskBackend *backend, const float *clip,
         "the output was made for another model (%d classes, %d tokens); "
         "use adatosk_output_new() with this backend's model",
         output->num_classes, output->num_tokens);
+  return ADATOSK_OK;
+}
+
+AdatoskStatus
+adatosk_backend_forward_batch (AdatoskBackend *backend,
+    const float *const *clips, int batch, double keep_ratio,
+    AdatoskOutput *const *outputs, AdatoskError *error)
+{
+  if (!backend || !clips || !outputs || batch < 1)
+    return adatosk_fail (error, ADATOSK_ERROR_INVALID_ARGUMENT,
+        "adatosk_backend_forward_batch needs a backend, at least one clip "
+        "and an output per clip (batch is %d)",
+        batch);
+  const AdatoskConfig *c = &backend->model->config;
   if (keep_ratio <= 0.0)
     keep_ratio = c->keep_ratio;
   if (!(keep_ratio <= 1.0) || !isfinite (keep_ratio))
     return adatosk_fail (error, ADATOSK_ERROR_INVALID_ARGUMENT,
         "keep ratio %g is out of range; it must be in (0, 1]", keep_ratio);
-  AdatoskStatus status = check_clip (c, clip, error);
-  if (status != ADATOSK_OK)
-    return status;
-  status = backend->vtable->forward (backend->state, clip, keep_ratio, output,
+  for (int i = 0; i < batch; i++) {
+    AdatoskStatus status = clips[i]
+        ? check_output_fits (c, outputs[i], error)
+        : adatosk_fail (error, ADATOSK_ERROR_INVALID_ARGUMENT, "no clip given");
+    for (int j = 0; status == ADATOSK_OK && j < i; j++)
+      if (outputs[j] == outputs[i])
+        status = adatosk_fail (error, ADATOSK_ERROR_INVALID_ARGUMENT,
+            "the same output is given for clips %d and %d; each clip needs "
+            "its own",
+            j, i);
+    if (status == ADATOSK_OK)
+      status = check_clip (c, clips[i], error);
+    if (status != ADATOSK_OK)
+      return name_clip (status, i, batch, error);
+  }
+  AdatoskStatus status = backend->vtable->forward_batch (backend->state, clips,
+      batch, keep_ratio, outputs, error);
+  for (int i = 0; status == ADATOSK_OK && i < batch; i++)
+    status =
+        name_clip (check_output (backend, outputs[i], error), i, batch, error);
+  return status;
+}
+
+AdatoskStatus
+adatosk_backend_forward (AdatoskBackend *backend, const float *clip,
+    double keep_ratio, AdatoskOutput *output, AdatoskError *error)
+{
+  if (!backend || !clip || !output)
+    return adatosk_fail (error, ADATOSK_ERROR_INVALID_ARGUMENT,
+        "adatosk_backend_forward needs a backend, a clip and an output");
+  return adatosk_backend_forward_batch (backend, &clip, 1, keep_ratio, &output,
       error);
-  if (status != ADATOSK_OK)
-    return status;
-  return check_output (backend, output, error);
 }

@@ -16,10 +16,12 @@ typedef struct
   void (*destroy) (void *state);
   /* Human-readable device; owned by the state. */
   const char *(*device) (const void *state);
-  /* `keep_ratio` is already resolved and checked to be in (0, 1]. `output`
-   * was made for this model. */
-  AdatoskStatus (*forward) (void *state, const float *clip, double keep_ratio,
-      AdatoskOutput *output, AdatoskError *error);
+  /* `batch` >= 1 finite clips; `keep_ratio` is already resolved and checked
+   * to be in (0, 1]; every output was made for this model. The one forward
+   * of the backend: a single clip is the batch of one. */
+  AdatoskStatus (*forward_batch) (void *state, const float *const *clips,
+      int batch, double keep_ratio, AdatoskOutput *const *outputs,
+      AdatoskError *error);
 } AdatoskBackendVTable;
 
 extern const AdatoskBackendVTable adatosk_cpu_backend;

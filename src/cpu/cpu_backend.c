@@ -21,7 +21,7 @@ cpu_create (const AdatoskModel *model, const AdatoskBackendOptions *options,
 {
   CpuBackend *cpu = calloc (1, sizeof *cpu);
   if (cpu)
-    cpu->workspace = adatosk_cpu_workspace_new (model);
+    cpu->workspace = adatosk_cpu_workspace_new (model, 1);
   if (!cpu || !cpu->workspace) {
     free (cpu);
     adatosk_fail (error, ADATOSK_ERROR_OUT_OF_MEMORY,
@@ -56,12 +56,18 @@ cpu_device (const void *state)
 }
 
 static AdatoskStatus
-cpu_forward (void *state, const float *clip, double keep_ratio,
-    AdatoskOutput *output, AdatoskError *error)
+cpu_forward_batch (void *state, const float *const *clips, int batch,
+    double keep_ratio, AdatoskOutput *const *outputs, AdatoskError *error)
 {
-  (void) error;
-  adatosk_cpu_forward (((CpuBackend *) state)->workspace, clip, keep_ratio,
-      output);
+  AdatoskCpuWorkspace *ws = ((CpuBackend *) state)->workspace;
+  if (!adatosk_cpu_workspace_reserve (ws, batch)) {
+    const AdatoskConfig *c = &ws->model->config;
+    return adatosk_fail (error, ADATOSK_ERROR_OUT_OF_MEMORY,
+        "cannot allocate the CPU workspace for a batch of %d clips of %d "
+        "tokens of width %d; use smaller batches",
+        batch, c->num_tokens, c->embed_dim);
+  }
+  adatosk_cpu_forward_batch (ws, clips, batch, keep_ratio, outputs);
   return ADATOSK_OK;
 }
 
@@ -70,5 +76,5 @@ const AdatoskBackendVTable adatosk_cpu_backend = {
     .create = cpu_create,
     .destroy = cpu_destroy,
     .device = cpu_device,
-    .forward = cpu_forward,
+    .forward_batch = cpu_forward_batch,
 };

@@ -24,44 +24,62 @@ arena_take (Arena *arena, size_t bytes)
 }
 
 static void
-workspace_layout (AdatoskCpuWorkspace *ws, Arena *arena)
+workspace_layout (AdatoskCpuWorkspace *ws, Arena *arena, int batch)
 {
   const AdatoskConfig *c = &ws->model->config;
-  size_t N = c->num_tokens, D = c->embed_dim;
+  size_t N = c->num_tokens, D = c->embed_dim, rows = (size_t) batch * N;
+  /* The tubes are dead once the blocks start and the MLP's hidden units are
+   * only alive inside them: one buffer serves both. */
+  size_t wide = c->patch_dim > c->mlp_hidden ? c->patch_dim : c->mlp_hidden;
   ws->position = arena_take (arena, N * D * sizeof (float));
-  ws->patches = arena_take (arena, N * c->patch_dim * sizeof (float));
-  ws->motion = arena_take (arena, (N - c->num_spatial) * D * sizeof (float));
-  ws->x = arena_take (arena, N * D * sizeof (float));
-  ws->normed = arena_take (arena, N * D * sizeof (float));
-  ws->qkv = arena_take (arena, N * 3 * D * sizeof (float));
-  ws->attn = arena_take (arena, N * D * sizeof (float));
-  ws->hidden = arena_take (arena, N * c->mlp_hidden * sizeof (float));
+  ws->hidden = arena_take (arena, rows * wide * sizeof (float));
+  ws->patches = ws->hidden;
+  ws->motion = arena_take (arena,
+      (size_t) batch * (N - c->num_spatial) * D * sizeof (float));
+  ws->x = arena_take (arena, rows * D * sizeof (float));
+  ws->normed = arena_take (arena, rows * D * sizeof (float));
+  ws->qkv = arena_take (arena, rows * 3 * D * sizeof (float));
+  ws->attn = arena_take (arena, rows * D * sizeof (float));
   ws->scores = arena_take (arena, N * N * sizeof (float));
-  ws->key_bias = arena_take (arena, N * sizeof (float));
+  ws->key_bias = arena_take (arena, rows * sizeof (float));
   ws->pooled = arena_take (arena, D * sizeof (float));
   ws->atsm_work =
       arena_take (arena, adatosk_atsm_work_size (c) * sizeof (double));
   ws->order = arena_take (arena, N * sizeof (AdatoskRankedToken));
 }
 
+bool
+adatosk_cpu_workspace_reserve (AdatoskCpuWorkspace *ws, int batch)
+{
+  if (batch <= ws->capacity)
+    return true;
+  AdatoskCpuWorkspace grown = *ws;
+  Arena sizing = {NULL, 0};
+  workspace_layout (&grown, &sizing, batch);
+  grown.block = aligned_alloc (64, sizing.used);
+  if (!grown.block)
+    return false;
+  Arena arena = {grown.block, 0};
+  workspace_layout (&grown, &arena, batch);
+  const AdatoskConfig *c = &ws->model->config;
+  adatosk_position_table (grown.position, 0, c->num_tokens, c->embed_dim);
+  grown.capacity = batch;
+  free (ws->block);
+  *ws = grown;
+  return true;
+}
+
 AdatoskCpuWorkspace *
-adatosk_cpu_workspace_new (const AdatoskModel *model)
+adatosk_cpu_workspace_new (const AdatoskModel *model, int capacity)
 {
   AdatoskCpuWorkspace *ws = calloc (1, sizeof *ws);
   if (!ws)
     return NULL;
   ws->model = model;
-  Arena sizing = {NULL, 0};
-  workspace_layout (ws, &sizing);
-  ws->block = aligned_alloc (64, sizing.used);
-  if (!ws->block) {
+  if (!adatosk_cpu_workspace_reserve (ws, capacity > 0 ? capacity : 1)) {
     free (ws);
     return NULL;
   }
-  Arena arena = {ws->block, 0};
-  workspace_layout (ws, &arena);
-  const AdatoskConfig *c = &model->config;
-  adatosk_position_table (ws->position, 0, c->num_tokens, c->embed_dim);
   return ws;
 }
 
@@ -103,65 +121,81 @@ extract_tubes (const AdatoskConfig *c, const float *clip, float *patches)
 /* The ATSM's dynamic mask needs E[t] - E[t-1]. Embedding the tubes'
  * differences, W (x_t - x_{t-1}), gives it without the cancellation of
  * subtracting two embeddings: a frozen clip gives exactly zero even though
- * sgemm may round rows of E differently. Overwrites the tubes, last slot
- * first, so that rows S.. become the differences. */
+ * sgemm may round rows of E differently. Per clip, overwrites the tubes, last
+ * slot first, so that its rows S.. become the differences, and packs those
+ * N - S rows of every clip together (each moves towards the front, never
+ * over rows still to be read) for one product over the whole batch. */
 static void
-embed_motion (AdatoskCpuWorkspace *ws)
+embed_motion (AdatoskCpuWorkspace *ws, int batch)
 {
   const AdatoskConfig *c = &ws->model->config;
   size_t slot = (size_t) c->num_spatial * c->patch_dim;
+  size_t clip = (size_t) c->num_tokens * c->patch_dim, moving = clip - slot;
   if (c->num_slots < 2)
     return;
-  for (int t = c->num_slots - 1; t >= 1; t--) {
-    float *now = ws->patches + t * slot;
-    const float *before = now - slot;
-    for (size_t i = 0; i < slot; i++)
-      now[i] -= before[i];
+  for (int b = 0; b < batch; b++) {
+    float *tubes = ws->patches + b * clip;
+    for (int t = c->num_slots - 1; t >= 1; t--) {
+      float *now = tubes + t * slot;
+      const float *before = now - slot;
+      for (size_t i = 0; i < slot; i++)
+        now[i] -= before[i];
+    }
+    memmove (ws->patches + b * moving, tubes + slot, moving * sizeof (float));
   }
-  adatosk_linear (ws->patches + slot, c->num_tokens - c->num_spatial,
+  adatosk_linear (ws->patches, batch * (c->num_tokens - c->num_spatial),
       c->patch_dim, ws->model->patch_weight, NULL, c->embed_dim, ws->motion, 0);
 }
 
-/* x = x + Attn(LN1(x)); x = x + MLP(LN2(x)) on n tokens. */
+/* x = x + Attn(LN1(x)); x = x + MLP(LN2(x)) on `batch` clips of n tokens
+ * each: the products over all batch * n rows, attention per clip. */
 static void
-run_block (AdatoskCpuWorkspace *ws, const AdatoskBlockWeights *w, int n,
-    const float *key_bias)
+run_block (AdatoskCpuWorkspace *ws, const AdatoskBlockWeights *w, int batch,
+    int n, const float *key_bias)
 {
   const AdatoskConfig *c = &ws->model->config;
-  int D = c->embed_dim, hidden = c->mlp_hidden;
+  int D = c->embed_dim, hidden = c->mlp_hidden, rows = batch * n;
   float eps = (float) c->norm_eps;
 
-  adatosk_layer_norm (ws->x, ws->normed, n, D, w->norm1_weight, w->norm1_bias,
-      eps);
-  adatosk_linear (ws->normed, n, D, w->qkv_weight, w->qkv_bias, 3 * D, ws->qkv,
-      0);
-  adatosk_attention (ws->qkv, n, D, c->num_heads, key_bias, ws->scores,
-      ws->attn);
-  adatosk_linear (ws->attn, n, D, w->proj_weight, w->proj_bias, D, ws->x, 1);
+  adatosk_layer_norm (ws->x, ws->normed, rows, D, w->norm1_weight,
+      w->norm1_bias, eps);
+  adatosk_linear (ws->normed, rows, D, w->qkv_weight, w->qkv_bias, 3 * D,
+      ws->qkv, 0);
+  for (int b = 0; b < batch; b++)
+    adatosk_attention (ws->qkv + (size_t) b * n * 3 * D, n, D, c->num_heads,
+        key_bias ? key_bias + (size_t) b * n : NULL, ws->scores,
+        ws->attn + (size_t) b * n * D);
+  adatosk_linear (ws->attn, rows, D, w->proj_weight, w->proj_bias, D, ws->x, 1);
 
-  adatosk_layer_norm (ws->x, ws->normed, n, D, w->norm2_weight, w->norm2_bias,
-      eps);
-  adatosk_linear (ws->normed, n, D, w->fc1_weight, w->fc1_bias, hidden,
+  adatosk_layer_norm (ws->x, ws->normed, rows, D, w->norm2_weight,
+      w->norm2_bias, eps);
+  adatosk_linear (ws->normed, rows, D, w->fc1_weight, w->fc1_bias, hidden,
       ws->hidden, 0);
-  adatosk_gelu (ws->hidden, (size_t) n * hidden);
-  adatosk_linear (ws->hidden, n, hidden, w->fc2_weight, w->fc2_bias, D, ws->x,
-      1);
+  adatosk_gelu (ws->hidden, (size_t) rows * hidden);
+  adatosk_linear (ws->hidden, rows, hidden, w->fc2_weight, w->fc2_bias, D,
+      ws->x, 1);
 }
 
-/* Keeps rows kept[0..k-1] of x, in place (kept is ascending, so each row
- * moves towards the front and never over a row still to be read). */
+/* Keeps rows kept[b][0..k-1] of every clip's n rows of x, packed as k rows
+ * per clip, in place: kept is ascending and k <= n, so each row moves
+ * towards the front and never over a row still to be read. */
 static void
-gather_tokens (float *x, int dim, const int32_t *kept, int k)
+gather_tokens (float *x, int dim, int batch, int n,
+    AdatoskOutput *const *outputs, int k)
 {
-  for (int i = 0; i < k; i++)
-    if (kept[i] != i)
-      memcpy (x + (size_t) i * dim, x + (size_t) kept[i] * dim,
-          dim * sizeof (float));
+  for (int b = 0; b < batch; b++) {
+    const int32_t *kept = outputs[b]->kept_tokens;
+    for (int i = 0; i < k; i++) {
+      size_t to = (size_t) b * k + i, from = (size_t) b * n + kept[i];
+      if (to != from)
+        memcpy (x + to * dim, x + from * dim, dim * sizeof (float));
+    }
+  }
 }
 
 /* logits = head(LN_fc(sum_j m_j z_j / sum_j m_j)); probs = softmax(logits). */
 static void
-classify (AdatoskCpuWorkspace *ws, int k, const int32_t *kept,
+classify (AdatoskCpuWorkspace *ws, const float *x, int k, const int32_t *kept,
     const float *mask, AdatoskOutput *out)
 {
   const AdatoskModel *model = ws->model;
@@ -172,7 +206,7 @@ classify (AdatoskCpuWorkspace *ws, int k, const int32_t *kept,
   for (int j = 0; j < D; j++) {
     double acc = 0.0;
     for (int i = 0; i < k; i++)
-      acc += (double) mask[kept[i]] * ws->x[(size_t) i * D + j];
+      acc += (double) mask[kept[i]] * x[(size_t) i * D + j];
     ws->pooled[j] = (float) (acc / weight_sum);
   }
   adatosk_layer_norm (ws->pooled, ws->normed, 1, D, model->fc_norm_weight,
@@ -194,39 +228,12 @@ classify (AdatoskCpuWorkspace *ws, int k, const int32_t *kept,
     out->probs[cls] = (float) (exp (out->logits[cls] - max) / sum);
 }
 
-void
-adatosk_cpu_forward (AdatoskCpuWorkspace *ws, const float *clip,
-    double keep_ratio, AdatoskOutput *out)
+/* Pooling and head of one clip's k tokens, and its kept fraction per slot. */
+static void
+finish_clip (AdatoskCpuWorkspace *ws, const float *x, int k, AdatoskOutput *out)
 {
-  const AdatoskModel *model = ws->model;
-  const AdatoskConfig *c = &model->config;
-  int N = c->num_tokens, D = c->embed_dim;
-
-  extract_tubes (c, clip, ws->patches);
-  adatosk_linear (ws->patches, N, c->patch_dim, model->patch_weight,
-      model->patch_bias, D, ws->x, 0);
-  for (size_t i = 0; i < (size_t) N * D; i++)
-    ws->x[i] += ws->position[i];
-  embed_motion (ws);
-
-  for (int b = 0; b < c->atsm_layer; b++)
-    run_block (ws, &model->blocks[b], N, NULL);
-
-  adatosk_atsm_mask (model, ws->motion, ws->x, ws->normed, ws->atsm_work,
-      out->token_mask, out->significance);
-  int k = adatosk_kept_tokens (N, keep_ratio);
-  adatosk_select_tokens (out->token_mask, N, k, ws->order, out->kept_tokens);
-  out->num_kept = k;
-
-  gather_tokens (ws->x, D, out->kept_tokens, k);
-  for (int i = 0; i < k; i++)
-    ws->key_bias[i] =
-        logf (out->token_mask[out->kept_tokens[i]] + (float) ADATOSK_MASK_EPS);
-  for (int b = c->atsm_layer; b < c->depth; b++)
-    run_block (ws, &model->blocks[b], k, ws->key_bias);
-
-  classify (ws, k, out->kept_tokens, out->token_mask, out);
-
+  const AdatoskConfig *c = &ws->model->config;
+  classify (ws, x, k, out->kept_tokens, out->token_mask, out);
   /* Counting in floats is exact: there are far fewer than 2^24 tokens. */
   for (int t = 0; t < c->num_slots; t++)
     out->kept_fraction[t] = 0.0f;
@@ -234,4 +241,51 @@ adatosk_cpu_forward (AdatoskCpuWorkspace *ws, const float *clip,
     out->kept_fraction[out->kept_tokens[i] / c->num_spatial] += 1.0f;
   for (int t = 0; t < c->num_slots; t++)
     out->kept_fraction[t] /= c->num_spatial;
+}
+
+void
+adatosk_cpu_forward_batch (AdatoskCpuWorkspace *ws, const float *const *clips,
+    int batch, double keep_ratio, AdatoskOutput *const *outs)
+{
+  const AdatoskModel *model = ws->model;
+  const AdatoskConfig *c = &model->config;
+  int N = c->num_tokens, D = c->embed_dim;
+  size_t clip_rows = (size_t) N * D;
+
+  for (int b = 0; b < batch; b++)
+    extract_tubes (c, clips[b], ws->patches + (size_t) b * N * c->patch_dim);
+  adatosk_linear (ws->patches, batch * N, c->patch_dim, model->patch_weight,
+      model->patch_bias, D, ws->x, 0);
+  for (int b = 0; b < batch; b++) {
+    float *x = ws->x + b * clip_rows;
+    for (size_t i = 0; i < clip_rows; i++)
+      x[i] += ws->position[i];
+  }
+  embed_motion (ws, batch);
+
+  for (int l = 0; l < c->atsm_layer; l++)
+    run_block (ws, &model->blocks[l], batch, N, NULL);
+
+  /* Each clip its own mask and its own K tokens. */
+  int k = adatosk_kept_tokens (N, keep_ratio);
+  for (int b = 0; b < batch; b++) {
+    AdatoskOutput *out = outs[b];
+    adatosk_atsm_mask (model,
+        ws->motion + (size_t) b * (N - c->num_spatial) * D,
+        ws->x + b * clip_rows, ws->normed, ws->atsm_work, out->token_mask,
+        out->significance);
+    adatosk_select_tokens (out->token_mask, N, k, ws->order, out->kept_tokens);
+    out->num_kept = k;
+  }
+  gather_tokens (ws->x, D, batch, N, outs, k);
+  for (int b = 0; b < batch; b++)
+    for (int i = 0; i < k; i++)
+      ws->key_bias[(size_t) b * k + i] =
+          logf (outs[b]->token_mask[outs[b]->kept_tokens[i]]
+              + (float) ADATOSK_MASK_EPS);
+  for (int l = c->atsm_layer; l < c->depth; l++)
+    run_block (ws, &model->blocks[l], batch, k, ws->key_bias);
+
+  for (int b = 0; b < batch; b++)
+    finish_clip (ws, ws->x + (size_t) b * k * D, k, outs[b]);
 }

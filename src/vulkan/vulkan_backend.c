@@ -18,6 +18,7 @@ struct AdatoskVkBackend
   AdatoskVkTuning tuning;
   AdatoskVkWeights weights;
   AdatoskVkForward *forward;
+  const AdatoskModel *model;
   char device[512];
 };
 
@@ -38,7 +39,8 @@ adatosk_vk_backend_free (AdatoskVkBackend *b)
 }
 
 /* One block for a small model (rather than the default 256 MiB): its
- * weights, position table and activations, plus the alignment slack. */
+ * weights and position table plus the alignment slack. The activations have
+ * an allocator of their own (forward.c), sized for the batch. */
 static VkDeviceSize
 block_size (const AdatoskModel *model)
 {
@@ -46,11 +48,7 @@ block_size (const AdatoskModel *model)
   VkDeviceSize n = (VkDeviceSize) c->num_tokens,
                dim = (VkDeviceSize) c->embed_dim;
   VkDeviceSize floats =
-      (VkDeviceSize) adatosk_model_get_inference_param_count (model) + n * dim
-      + n
-          * ((VkDeviceSize) c->patch_dim + 9 * dim
-              + (VkDeviceSize) c->mlp_hidden + 2 * (VkDeviceSize) c->num_classes
-              + 8);
+      (VkDeviceSize) adatosk_model_get_inference_param_count (model) + n * dim;
   VkDeviceSize bytes = floats * 4 + ((VkDeviceSize) 1 << 20);
   VkDeviceSize limit = (VkDeviceSize) 256 << 20;
   return bytes < limit ? bytes : limit;
@@ -77,15 +75,15 @@ adatosk_vk_backend_new (const AdatoskModel *model, int device_index,
         &b->weights, error);
   }
   if (status == ADATOSK_OK)
-    status = adatosk_vk_forward_new (b->ctx, b->alloc, b->pipelines, &b->tuning,
-        model, &b->weights, &b->forward, error);
+    status = adatosk_vk_forward_new (b->ctx, b->pipelines, &b->tuning, model,
+        &b->weights, 1, &b->forward, error);
   if (status != ADATOSK_OK) {
     adatosk_vk_backend_free (b);
     return NULL;
   }
-  snprintf (b->device, sizeof b->device,
-      "%s, %s weights, %.0f MiB of device memory", b->ctx->description,
-      weights_f16 ? "fp16" : "fp32",
+  b->model = model;
+  snprintf (b->device, sizeof b->device, "%s, %s weights, %.0f MiB of weights",
+      b->ctx->description, weights_f16 ? "fp16" : "fp32",
       (double) adatosk_vk_allocator_bytes (b->alloc) / (1 << 20));
   return b;
 }
@@ -125,13 +123,39 @@ adatosk_vk_backend_device (const AdatoskVkBackend *b)
   return b->device;
 }
 
+/* A forward for at least `batch` clips: a larger batch than any before
+ * replaces the forward (its activations and command buffer) by one that
+ * holds it; when that fails the old one stays. */
+static AdatoskStatus
+reserve (AdatoskVkBackend *b, int batch, AdatoskError *error)
+{
+  if (batch <= adatosk_vk_forward_capacity (b->forward))
+    return ADATOSK_OK;
+  AdatoskVkForward *grown = NULL;
+  AdatoskStatus status = adatosk_vk_forward_new (b->ctx, b->pipelines,
+      &b->tuning, b->model, &b->weights, batch, &grown, error);
+  if (status != ADATOSK_OK)
+    return status;
+  if (b->ctx->profile) {
+    adatosk_vk_recorder_print_profile (adatosk_vk_forward_recorder (b->forward),
+        stderr, "ADATOSK_VULKAN_PROFILE", false);
+    adatosk_vk_recorder_set_profile (adatosk_vk_forward_recorder (grown), true);
+  }
+  adatosk_vk_forward_free (b->forward);
+  b->forward = grown;
+  return ADATOSK_OK;
+}
+
 AdatoskStatus
-adatosk_vk_backend_forward (AdatoskVkBackend *b, const float *clip,
-    double keep_ratio, AdatoskOutput *output, AdatoskError *error)
+adatosk_vk_backend_forward_batch (AdatoskVkBackend *b,
+    const float *const *clips, int batch, double keep_ratio,
+    AdatoskOutput *const *outputs, AdatoskError *error)
 {
   unsigned before = adatosk_vk_validation_message_count ();
-  AdatoskStatus status =
-      adatosk_vk_forward_run (b->forward, clip, keep_ratio, output, error);
+  AdatoskStatus status = reserve (b, batch, error);
+  if (status == ADATOSK_OK)
+    status = adatosk_vk_forward_run (b->forward, clips, batch, keep_ratio,
+        outputs, error);
   unsigned messages = adatosk_vk_validation_message_count () - before;
   if (status == ADATOSK_OK && b->ctx->validation && messages > 0)
     return adatosk_fail (error, ADATOSK_ERROR_BACKEND,
@@ -139,6 +163,14 @@ adatosk_vk_backend_forward (AdatoskVkBackend *b, const float *clip,
         "(printed on stderr)",
         messages);
   return status;
+}
+
+AdatoskStatus
+adatosk_vk_backend_forward (AdatoskVkBackend *b, const float *clip,
+    double keep_ratio, AdatoskOutput *output, AdatoskError *error)
+{
+  return adatosk_vk_backend_forward_batch (b, &clip, 1, keep_ratio, &output,
+      error);
 }
 
 static void *
@@ -162,10 +194,11 @@ vulkan_device (const void *state)
 }
 
 static AdatoskStatus
-vulkan_forward (void *state, const float *clip, double keep_ratio,
-    AdatoskOutput *output, AdatoskError *error)
+vulkan_forward_batch (void *state, const float *const *clips, int batch,
+    double keep_ratio, AdatoskOutput *const *outputs, AdatoskError *error)
 {
-  return adatosk_vk_backend_forward (state, clip, keep_ratio, output, error);
+  return adatosk_vk_backend_forward_batch (state, clips, batch, keep_ratio,
+      outputs, error);
 }
 
 const AdatoskBackendVTable adatosk_vulkan_backend = {
@@ -173,7 +206,7 @@ const AdatoskBackendVTable adatosk_vulkan_backend = {
     .create = vulkan_create,
     .destroy = vulkan_destroy,
     .device = vulkan_device,
-    .forward = vulkan_forward,
+    .forward_batch = vulkan_forward_batch,
 };
 
 int

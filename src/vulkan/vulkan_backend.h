@@ -19,6 +19,11 @@ const char *adatosk_vk_backend_device (const AdatoskVkBackend *backend);
 AdatoskStatus adatosk_vk_backend_forward (AdatoskVkBackend *backend,
     const float *clip, double keep_ratio, AdatoskOutput *output,
     AdatoskError *error);
+/* The batch of adatosk_backend_forward_batch(): one command buffer, one
+ * submit. A batch larger than any before reallocates the activations. */
+AdatoskStatus adatosk_vk_backend_forward_batch (AdatoskVkBackend *backend,
+    const float *const *clips, int batch, double keep_ratio,
+    AdatoskOutput *const *outputs, AdatoskError *error);
 
 /* Per-kernel GPU times of the forwards (see recorder.h): on from the start
  * with ADATOSK_VULKAN_PROFILE=1 (the table is then printed on stderr when
