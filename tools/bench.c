@@ -4,6 +4,7 @@
  * with the same thread count.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "cli.h"
+#include "sgemm_rate.h"
 #include "timing.h"
 
 #include <cblas.h>
@@ -25,32 +26,6 @@ typedef struct
   const char *python;
   const char *reference;
 } BenchOptions;
-
-/* GFLOP/s of a large square sgemm: the rate the model's GEMMs could reach. */
-static double
-sgemm_gflops (int size, int repeat)
-{
-  size_t count = (size_t) size * size;
-  float *a = malloc (count * sizeof (float)),
-        *b = malloc (count * sizeof (float));
-  float *c = malloc (count * sizeof (float));
-  for (size_t i = 0; i < count; i++) {
-    a[i] = (float) ((i * 7) % 13) * 0.01f;
-    b[i] = (float) ((i * 5) % 11) * 0.01f;
-  }
-  double times[16];
-  for (int r = 0; r <= repeat; r++) {
-    double start = timing_now_ms ();
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, size, size, size,
-        1.0f, a, size, b, size, 0.0f, c, size);
-    if (r > 0)
-      times[r - 1] = timing_now_ms () - start; /* run 0 warms up */
-  }
-  free (a);
-  free (b);
-  free (c);
-  return 2.0 * size * (double) count / (timing_median (times, repeat) * 1e6);
-}
 
 /* Runs the PyTorch reference; it writes the model file and prints one JSON
  * line with its median time. `allocator` is "default" (PyTorch as it runs out

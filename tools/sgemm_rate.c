@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "sgemm_rate.h"
+#include "timing.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+
+double
+sgemm_gflops (int size, int repeat)
+{
+  size_t count = (size_t) size * size;
+  float *a = malloc (count * sizeof (float)),
+        *b = malloc (count * sizeof (float));
+  float *c = malloc (count * sizeof (float));
+  if (!a || !b || !c || repeat < 1 || repeat > 16) {
+    free (a);
+    free (b);
+    free (c);
+    return 0.0;
+  }
+  for (size_t i = 0; i < count; i++) {
+    a[i] = (float) ((i * 7) % 13) * 0.01f;
+    b[i] = (float) ((i * 5) % 11) * 0.01f;
+  }
+  double times[16];
+  for (int r = 0; r <= repeat; r++) {
+    double start = timing_now_ms ();
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, size, size, size,
+        1.0f, a, size, b, size, 0.0f, c, size);
+    if (r > 0)
+      times[r - 1] = timing_now_ms () - start; /* run 0 warms up */
+  }
+  free (a);
+  free (b);
+  free (c);
+  return 2.0 * size * (double) count / (timing_median (times, repeat) * 1e6);
+}
