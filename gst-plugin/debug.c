@@ -10,6 +10,7 @@ GST_DEBUG_CATEGORY (adatosk_dfer_track_debug);
 GST_DEBUG_CATEGORY (adatosk_dfer_crop_debug);
 GST_DEBUG_CATEGORY (adatosk_dfer_worker_debug);
 GST_DEBUG_CATEGORY (adatosk_dfer_inference_debug);
+GST_DEBUG_CATEGORY (adatosk_dfer_engine_debug);
 GST_DEBUG_CATEGORY (adatosk_dfer_dump_debug);
 
 void
@@ -31,6 +32,8 @@ adatosk_dfer_debug_init (void)
       "adatoskdfer: the async inference worker");
   GST_DEBUG_CATEGORY_INIT (adatosk_dfer_inference_debug,
       "adatoskdfer-inference", 0, "adatoskdfer: the model and its backend");
+  GST_DEBUG_CATEGORY_INIT (adatosk_dfer_engine_debug, "adatoskdfer-engine", 0,
+      "adatoskdfer: shared models (model-instance-id) and batches");
   GST_DEBUG_CATEGORY_INIT (adatosk_dfer_dump_debug, "adatoskdfer-dump", 0,
       "adatoskdfer: clips written to dump-location");
   g_once_init_leave (&done, 1);

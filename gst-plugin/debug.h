@@ -8,6 +8,7 @@
  *   adatoskdfer-crop       converters made for crop geometries
  *   adatoskdfer-worker     the async worker: queued, run, dropped, flushed clips
  *   adatoskdfer-inference  the model and backend chosen, each forward
+ *   adatoskdfer-engine     shared models (model-instance-id), batches formed
  *   adatoskdfer-dump       clips written to dump-location
  *
  * The categories are initialised with the element's registration
@@ -29,6 +30,7 @@ GST_DEBUG_CATEGORY_EXTERN (adatosk_dfer_track_debug);
 GST_DEBUG_CATEGORY_EXTERN (adatosk_dfer_crop_debug);
 GST_DEBUG_CATEGORY_EXTERN (adatosk_dfer_worker_debug);
 GST_DEBUG_CATEGORY_EXTERN (adatosk_dfer_inference_debug);
+GST_DEBUG_CATEGORY_EXTERN (adatosk_dfer_engine_debug);
 GST_DEBUG_CATEGORY_EXTERN (adatosk_dfer_dump_debug);
 
 /* Initialises every category; safe to call more than once. */

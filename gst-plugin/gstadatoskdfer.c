@@ -34,6 +34,16 @@
  * source never waits: when the worker falls behind the oldest waiting clip is
  * dropped (#clips-dropped); other sources wait, so no clip is lost.
  *
+ * Clips that fall due together (several faces on one frame) run as one
+ * batched forward of up to #batch-size clips, which costs far less than one
+ * forward each on a small model and gives the same results; in async mode
+ * the worker batches the clips that wait. Elements of one process with the
+ * same #model-instance-id share one loaded model, one backend and one queue
+ * (engine.c): their clips batch together, and eight of them take the memory
+ * of one. They must agree on model, backend, threads, keep-ratio and
+ * batch-size; an element that does not fails to start, naming what differs.
+ * #forwards counts the forwards of the model an element uses.
+ *
  * Upstream ROI metas are untrusted: at most #max-faces faces are taken per
  * frame (the largest by their area inside the frame; a warning is posted
  * the first time a frame has more), boxes are clamped to a few frame sizes,
@@ -98,6 +108,7 @@
 #define DEFAULT_IOU_THRESHOLD 0.3
 #define DEFAULT_INFERENCE_MODE GST_ADATOSK_DFER_INFERENCE_SYNC
 #define DEFAULT_POST_MESSAGES TRUE
+#define DEFAULT_BATCH_SIZE 8
 #define DEFAULT_CLASSIFY_PARTIAL FALSE
 #define DEFAULT_BACKEND GST_ADATOSK_DFER_BACKEND_AUTO
 #define DEFAULT_THREADS 0
@@ -124,6 +135,9 @@ enum
   PROP_THREADS,
   PROP_DUMP_LOCATION,
   PROP_RESULTS_LOCATION,
+  PROP_BATCH_SIZE,
+  PROP_MODEL_INSTANCE_ID,
+  PROP_FORWARDS,
   PROP_DEVICE,
   PROP_CLIPS_CLASSIFIED,
   PROP_CLIPS_DROPPED,
@@ -343,6 +357,29 @@ gst_adatosk_dfer_class_init (GstAdatoskDferClass *klass)
           "pts_end; names as DL Streamer's gvametaconvert where they overlap. "
           "Created (truncated) at start. Unset: nothing is written",
           NULL, rw));
+  g_object_class_install_property (gobject_class, PROP_BATCH_SIZE,
+      g_param_spec_uint ("batch-size", "Batch size",
+          "The most clips per forward: clips that fall due together (several "
+          "faces on one frame, or, with a model-instance-id, several elements) "
+          "run as one batched forward, which costs less than one forward "
+          "each; a clip never waits for others to arrive. Results equal the "
+          "unbatched ones",
+          1, 64, DEFAULT_BATCH_SIZE, rw));
+  g_object_class_install_property (gobject_class, PROP_MODEL_INSTANCE_ID,
+      g_param_spec_string ("model-instance-id", "Model instance id",
+          "Elements of one process with the same id share one loaded model, "
+          "one backend and one inference queue, and their clips batch "
+          "together (as DL Streamer's model-instance-id). They must have the "
+          "same model, backend, threads, keep-ratio and batch-size (else "
+          "the element fails to start, naming what differs). Unset: a model "
+          "of its own",
+          NULL, rw));
+  g_object_class_install_property (gobject_class, PROP_FORWARDS,
+      g_param_spec_uint64 ("forwards", "Forwards",
+          "Forwards run since the element started by the model it uses (a "
+          "batch counts once; with a model-instance-id, the forwards of all "
+          "elements sharing it, counted since the model was loaded)",
+          0, G_MAXUINT64, 0, ro));
   g_object_class_install_property (gobject_class, PROP_DEVICE,
       g_param_spec_string ("device", "Device",
           "The backend and device the model runs on (known once started)", NULL,
@@ -404,6 +441,8 @@ gst_adatosk_dfer_init (GstAdatoskDfer *self)
   s->classify_partial = DEFAULT_CLASSIFY_PARTIAL;
   s->backend = DEFAULT_BACKEND;
   s->threads = DEFAULT_THREADS;
+  s->batch_size = DEFAULT_BATCH_SIZE;
+  s->model_instance_id = NULL;
   self->latency = 0;
   self->earliest_time = GST_CLOCK_TIME_NONE;
   self->proportion = 1.0;
@@ -422,6 +461,7 @@ settings_clear (GstAdatoskDferSettings *s)
   g_clear_pointer (&s->roi_type, g_free);
   g_clear_pointer (&s->dump_location, g_free);
   g_clear_pointer (&s->results_location, g_free);
+  g_clear_pointer (&s->model_instance_id, g_free);
 }
 
 static void
@@ -434,6 +474,7 @@ settings_copy (GstAdatoskDferSettings *dst, const GstAdatoskDferSettings *src)
   dst->roi_type = g_strdup (src->roi_type);
   dst->dump_location = g_strdup (src->dump_location);
   dst->results_location = g_strdup (src->results_location);
+  dst->model_instance_id = g_strdup (src->model_instance_id);
 }
 
 static void
@@ -518,6 +559,13 @@ gst_adatosk_dfer_set_property (GObject *object, guint prop_id,
       g_free (s->results_location);
       s->results_location = g_value_dup_string (value);
       break;
+    case PROP_BATCH_SIZE:
+      s->batch_size = g_value_get_uint (value);
+      break;
+    case PROP_MODEL_INSTANCE_ID:
+      g_free (s->model_instance_id);
+      s->model_instance_id = g_value_dup_string (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -595,6 +643,16 @@ gst_adatosk_dfer_get_property (GObject *object, guint prop_id, GValue *value,
       break;
     case PROP_RESULTS_LOCATION:
       g_value_set_string (value, s->results_location);
+      break;
+    case PROP_BATCH_SIZE:
+      g_value_set_uint (value, s->batch_size);
+      break;
+    case PROP_MODEL_INSTANCE_ID:
+      g_value_set_string (value, s->model_instance_id);
+      break;
+    case PROP_FORWARDS:
+      g_value_set_uint64 (value,
+          self->engine ? adatosk_engine_get_forwards (self->engine) : 0);
       break;
     case PROP_DEVICE:
       g_value_set_string (value, self->device);
@@ -708,7 +766,7 @@ warm_up (GstAdatoskDfer *self)
 
   memset (clip->pixels, 0,
       sizeof (gfloat) * 3 * c->num_frames * c->img_height * c->img_width);
-  ok = adatosk_inference_run (self->inference, clip, &error);
+  ok = adatosk_engine_run (self->engine, &clip, 1, &error);
   if (!ok) {
     GST_ELEMENT_ERROR (self, LIBRARY, FAILED,
         ("The model's first forward failed: %s", error->message),
@@ -763,18 +821,25 @@ load_model (GstAdatoskDfer *self, const gchar *path)
       [GST_ADATOSK_DFER_BACKEND_CPU] = ADATOSK_BACKEND_CPU,
       [GST_ADATOSK_DFER_BACKEND_VULKAN] = ADATOSK_BACKEND_VULKAN,
   };
+  AdatoskEngineSettings settings = {path, kinds[self->run.backend],
+      (gint) self->run.threads, self->run.keep_ratio, self->run.batch_size};
+  AdatoskEngine *engine;
   GError *error = NULL;
   const gchar *name, *reason;
 
-  self->inference =
-      adatosk_inference_new (GST_OBJECT (self), path, kinds[self->run.backend],
-          (gint) self->run.threads, self->run.keep_ratio, &error);
-  if (self->inference == NULL) {
+  engine = adatosk_engine_acquire (GST_OBJECT (self),
+      self->run.model_instance_id, &settings, &error);
+  if (engine == NULL) {
     post_model_error (self, path ? path : ADATOSK_DFER_DEFAULT_MODEL_ORIGIN,
         error);
     g_error_free (error);
     return FALSE;
   }
+  /* Under the lock: the 'forwards' property reads it. */
+  GST_OBJECT_LOCK (self);
+  self->engine = engine;
+  GST_OBJECT_UNLOCK (self);
+  self->inference = adatosk_engine_get_inference (engine);
   self->config = adatosk_inference_get_config (self->inference);
   name = adatosk_model_get_name (adatosk_inference_get_model (self->inference));
   reason = adatosk_inference_get_choice_reason (self->inference);
@@ -868,8 +933,8 @@ start_worker (GstAdatoskDfer *self)
   if (self->run.inference_mode != GST_ADATOSK_DFER_INFERENCE_ASYNC)
     return TRUE;
   /* One waiting clip per face: a newer clip replaces the oldest. */
-  worker = adatosk_worker_new (GST_OBJECT (self), self->inference,
-      self->run.max_tracks, &error);
+  worker = adatosk_worker_new (GST_OBJECT (self), self->engine,
+      self->run.max_tracks, self->run.batch_size, &error);
   if (worker == NULL) {
     GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
         ("Cannot start the inference thread: %s", error->message),
@@ -922,10 +987,13 @@ gst_adatosk_dfer_stop (GstBaseTransform *trans)
 {
   GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
   AdatoskWorker *worker;
+  AdatoskEngine *engine;
 
   GST_OBJECT_LOCK (self);
   worker = self->worker;
   self->worker = NULL;
+  engine = self->engine;
+  self->engine = NULL;
   self->running = FALSE;
   GST_OBJECT_UNLOCK (self);
   /* The worker first: it uses the inference. */
@@ -937,7 +1005,8 @@ gst_adatosk_dfer_stop (GstBaseTransform *trans)
   g_clear_pointer (&self->boxes, g_free);
   g_clear_pointer (&self->matches, g_free);
   g_clear_pointer (&self->cropper, adatosk_cropper_free);
-  g_clear_pointer (&self->inference, adatosk_inference_free);
+  self->inference = NULL;
+  adatosk_engine_release (engine);
   g_clear_pointer (&self->class_labels, g_strfreev);
   g_clear_pointer (&self->model_name, g_free);
   self->config = NULL;
@@ -1105,41 +1174,53 @@ upstream_is_live (GstAdatoskDfer *self)
   return self->upstream_live > 0;
 }
 
-/* Classifies a clip from take_clip() (NULL: it already failed). */
+/* Classifies the clips from take_clip() that fell due together (on one
+ * frame, or at EOS): in sync mode now, in batches of up to batch-size (with
+ * whatever other elements sharing the model have waiting); in async mode
+ * through the worker, which batches what waits. Takes the clips. */
 static gboolean
-classify (GstAdatoskDfer *self, AdatoskClip *clip)
+classify (GstAdatoskDfer *self, AdatoskClip **clips, guint n)
 {
   GError *error = NULL;
-  guint dropped;
+  gboolean ok;
 
-  if (clip == NULL)
-    return FALSE;
-
-  GST_DEBUG_OBJECT (self,
-      "track %u: clip %" GST_TIME_FORMAT " - %" GST_TIME_FORMAT " %s",
-      clip->track_id, GST_TIME_ARGS (clip->start), GST_TIME_ARGS (clip->end),
-      self->worker ? "goes to the worker" : "is classified now");
+  for (guint i = 0; i < n; i++)
+    GST_DEBUG_OBJECT (self,
+        "track %u: clip %" GST_TIME_FORMAT " - %" GST_TIME_FORMAT " %s",
+        clips[i]->track_id, GST_TIME_ARGS (clips[i]->start),
+        GST_TIME_ARGS (clips[i]->end),
+        self->worker ? "goes to the worker" : "is classified now");
   if (self->worker != NULL) {
-    dropped =
-        adatosk_worker_push (self->worker, clip, !upstream_is_live (self));
-    if (dropped) {
-      GST_OBJECT_LOCK (self);
-      self->clips_dropped += dropped;
-      GST_OBJECT_UNLOCK (self);
-      GST_INFO_OBJECT (self, "the worker is behind: dropped a waiting clip");
+    for (guint i = 0; i < n; i++) {
+      guint dropped = adatosk_worker_push (self->worker, clips[i],
+          !upstream_is_live (self));
+
+      if (dropped) {
+        GST_OBJECT_LOCK (self);
+        self->clips_dropped += dropped;
+        GST_OBJECT_UNLOCK (self);
+        GST_INFO_OBJECT (self, "the worker is behind: dropped a waiting clip");
+      }
     }
     return TRUE;
   }
-  if (!adatosk_inference_run (self->inference, clip, &error)) {
+  if (n == 0)
+    return TRUE;
+  ok = adatosk_engine_run (self->engine, clips, n, &error);
+  for (guint i = 0; i < n; i++) {
+    if (clips[i]->pixels != NULL) {
+      adatosk_clip_free (clips[i]); /* this one failed */
+      continue;
+    }
+    update_latency (self, clips[i]->forward_us);
+    deliver (self, clips[i]);
+  }
+  if (!ok) {
     GST_ELEMENT_ERROR (self, LIBRARY, FAILED,
         ("Classifying a clip failed: %s", error->message), (NULL));
     g_error_free (error);
-    adatosk_clip_free (clip);
-    return FALSE;
   }
-  update_latency (self, clip->forward_us);
-  deliver (self, clip);
-  return TRUE;
+  return ok;
 }
 
 /* The track's clip, written to dump-location first when that is set; NULL
@@ -1308,6 +1389,9 @@ sample_tracks (GstAdatoskDfer *self, GstBuffer *buf)
   GstVideoFrame frame;
   gboolean mapped = FALSE;
   GstFlowReturn ret = GST_FLOW_OK;
+  /* The clips due on this frame, classified together (max-tracks <= 64). */
+  AdatoskClip **due = g_newa (AdatoskClip *, self->tracker->tracks->len + 1);
+  guint n_due = 0;
 
   for (guint t = 0; t < self->tracker->tracks->len; t++) {
     AdatoskTrack *track = g_ptr_array_index (self->tracker->tracks, t);
@@ -1320,7 +1404,8 @@ sample_tracks (GstAdatoskDfer *self, GstBuffer *buf)
       if (!gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READ)) {
         GST_ELEMENT_ERROR (self, RESOURCE, READ,
             ("Cannot map a video frame for reading"), (NULL));
-        return GST_FLOW_ERROR;
+        ret = GST_FLOW_ERROR;
+        break;
       }
       mapped = TRUE;
     }
@@ -1332,7 +1417,9 @@ sample_tracks (GstAdatoskDfer *self, GstBuffer *buf)
       continue;
     if (self->worker == NULL && too_late (self, buf, &running_time)) {
       drop_late_clip (self, track, buf, running_time);
-    } else if (!classify (self, take_clip (self, track))) {
+    } else if ((due[n_due] = take_clip (self, track)) != NULL) {
+      n_due++;
+    } else {
       ret = GST_FLOW_ERROR;
       break;
     }
@@ -1340,7 +1427,12 @@ sample_tracks (GstAdatoskDfer *self, GstBuffer *buf)
   /* A mapped frame holds a reference: unmap before the buffer is written. */
   if (mapped)
     gst_video_frame_unmap (&frame);
-  return ret;
+  if (ret != GST_FLOW_OK) {
+    for (guint i = 0; i < n_due; i++)
+      adatosk_clip_free (due[i]);
+    return ret;
+  }
+  return classify (self, due, n_due) ? GST_FLOW_OK : GST_FLOW_ERROR;
 }
 
 static GstFlowReturn
@@ -1386,6 +1478,10 @@ drain (GstAdatoskDfer *self)
     return;
   if (self->run.classify_partial) {
     guint half = (guint) (self->config->num_frames + 1) / 2;
+    AdatoskClip **partial =
+        g_newa (AdatoskClip *, self->tracker->tracks->len + 1);
+    guint n = 0;
+    gboolean failed = FALSE;
 
     for (guint t = 0; t < self->tracker->tracks->len; t++) {
       AdatoskTrack *track = g_ptr_array_index (self->tracker->tracks, t);
@@ -1393,10 +1489,15 @@ drain (GstAdatoskDfer *self)
       if (!track->classified && track->count >= half) {
         GST_DEBUG_OBJECT (self, "track %u: partial clip of %u frames",
             track->id, track->count);
-        if (!classify (self, take_clip (self, track)))
-          return;
+        if ((partial[n] = take_clip (self, track)) == NULL) {
+          failed = TRUE;
+          break;
+        }
+        n++;
       }
     }
+    if (!classify (self, partial, n) || failed)
+      return;
   }
   if (self->worker != NULL) {
     adatosk_worker_drain (self->worker);

@@ -67,6 +67,8 @@ typedef struct
   guint threads;
   gchar *dump_location;
   gchar *results_location;
+  guint batch_size;
+  gchar *model_instance_id;
 } GstAdatoskDferSettings;
 
 /* Locking. Three kinds of state, each with one rule:
@@ -95,8 +97,9 @@ struct _GstAdatoskDfer
   gboolean running;                /* object lock: between start() and stop() */
 
   /* Streaming (see above). */
-  GstAdatoskDferSettings run; /* the settings this run uses */
-  AdatoskInference *inference;
+  GstAdatoskDferSettings run;   /* the settings this run uses */
+  AdatoskEngine *engine;        /* the model, maybe shared (engine.c) */
+  AdatoskInference *inference;  /* the engine's */
   AdatoskWorker *worker;        /* async mode only; set under the lock */
   AdatoskDump *dump;            /* dump-location set only */
   AdatoskResultsJsonl *results; /* results-location set only */

@@ -14,7 +14,8 @@ struct AdatoskInference
   GstObject *owner; /* for the log only; not a reference */
   AdatoskModel *model;
   AdatoskBackend *backend;
-  AdatoskOutput *output;
+  AdatoskOutput **outputs; /* one per clip of the largest batch so far */
+  guint num_outputs;
   const AdatoskConfig *config;
   gdouble keep_ratio; /* <= 0: the model's */
   gchar *device;
@@ -26,6 +27,23 @@ static void
 set_error (GError **error, const AdatoskError *err)
 {
   g_set_error_literal (error, ADATOSK_DFER_ERROR, err->status, err->message);
+}
+
+/* Outputs for a batch of `n` clips. */
+static gboolean
+reserve_outputs (AdatoskInference *inference, guint n)
+{
+  if (n <= inference->num_outputs)
+    return TRUE;
+  inference->outputs = g_renew (AdatoskOutput *, inference->outputs, n);
+  for (; inference->num_outputs < n; inference->num_outputs++) {
+    AdatoskOutput *out = adatosk_output_new (inference->model);
+
+    if (out == NULL)
+      return FALSE;
+    inference->outputs[inference->num_outputs] = out;
+  }
+  return TRUE;
 }
 
 AdatoskInference *
@@ -63,8 +81,7 @@ adatosk_inference_new (GstObject *owner, const gchar *model_path,
           &err)
       != ADATOSK_OK)
     goto failed;
-  inference->output = adatosk_output_new (inference->model);
-  if (inference->output == NULL) {
+  if (!reserve_outputs (inference, 1)) {
     g_set_error (error, ADATOSK_DFER_ERROR, ADATOSK_ERROR_OUT_OF_MEMORY,
         "Out of memory allocating the model's output");
     adatosk_inference_free (inference);
@@ -101,8 +118,9 @@ adatosk_inference_free (AdatoskInference *inference)
 {
   if (inference == NULL)
     return;
-  if (inference->output)
-    adatosk_output_free (inference->output);
+  for (guint i = 0; i < inference->num_outputs; i++)
+    adatosk_output_free (inference->outputs[i]);
+  g_free (inference->outputs);
   if (inference->backend)
     adatosk_backend_free (inference->backend);
   if (inference->model)
@@ -160,30 +178,12 @@ adatosk_clip_free (AdatoskClip *clip)
   g_free (clip);
 }
 
-gboolean
-adatosk_inference_run (AdatoskInference *inference, AdatoskClip *clip,
-    GError **error)
+/* The forward's output of one clip into the clip. */
+static void
+take_results (const AdatoskConfig *c, const AdatoskOutput *out,
+    AdatoskClip *clip)
 {
-  const AdatoskConfig *c = inference->config;
-  AdatoskOutput *out = inference->output;
-  AdatoskError err = {0};
-  gint64 t0 = g_get_monotonic_time ();
   gint best = 0;
-
-  g_return_val_if_fail (clip->pixels != NULL, FALSE);
-  if (adatosk_backend_forward (inference->backend, clip->pixels,
-          inference->keep_ratio, out, &err)
-      != ADATOSK_OK) {
-    set_error (error, &err);
-    return FALSE;
-  }
-  clip->forward_us = g_get_monotonic_time () - t0;
-  GST_LOG_OBJECT (inference->owner,
-      "track %u: forward of the clip %" GST_TIME_FORMAT
-      " took %" G_GINT64_FORMAT " us, %d of %d tokens kept",
-      clip->track_id, GST_TIME_ARGS (clip->start), clip->forward_us,
-      out->num_kept, out->num_tokens);
-  g_clear_pointer (&clip->pixels, g_free);
 
   for (gint k = 0; k < c->num_classes; k++) {
     clip->probs[k] = out->probs[k];
@@ -199,5 +199,52 @@ adatosk_inference_run (AdatoskInference *inference, AdatoskClip *clip,
         out->significance[MIN (t / c->tubelet_size, out->num_slots - 1)];
   clip->kept_fraction =
       out->num_tokens > 0 ? (gdouble) out->num_kept / out->num_tokens : 0.0;
+}
+
+gboolean
+adatosk_inference_run_batch (AdatoskInference *inference, AdatoskClip **clips,
+    guint n, GError **error)
+{
+  const AdatoskConfig *c = inference->config;
+  const float **pixels;
+  AdatoskError err = {0};
+  gint64 t0, us;
+
+  g_return_val_if_fail (n > 0, FALSE);
+  if (!reserve_outputs (inference, n)) {
+    g_set_error (error, ADATOSK_DFER_ERROR, ADATOSK_ERROR_OUT_OF_MEMORY,
+        "Out of memory allocating the outputs of a batch of %u clips", n);
+    return FALSE;
+  }
+  pixels = g_newa (const float *, n);
+  for (guint i = 0; i < n; i++) {
+    g_return_val_if_fail (clips[i]->pixels != NULL, FALSE);
+    pixels[i] = clips[i]->pixels;
+  }
+  t0 = g_get_monotonic_time ();
+  if (adatosk_backend_forward_batch (inference->backend, pixels, (int) n,
+          inference->keep_ratio, inference->outputs, &err)
+      != ADATOSK_OK) {
+    set_error (error, &err);
+    return FALSE;
+  }
+  us = g_get_monotonic_time () - t0;
+  GST_LOG_OBJECT (inference->owner,
+      "forward of %u clip%s took %" G_GINT64_FORMAT " us, %d of %d tokens "
+      "kept per clip",
+      n, n == 1 ? "" : "s", us, inference->outputs[0]->num_kept,
+      inference->outputs[0]->num_tokens);
+  for (guint i = 0; i < n; i++) {
+    clips[i]->forward_us = us;
+    g_clear_pointer (&clips[i]->pixels, g_free);
+    take_results (c, inference->outputs[i], clips[i]);
+  }
   return TRUE;
+}
+
+gboolean
+adatosk_inference_run (AdatoskInference *inference, AdatoskClip *clip,
+    GError **error)
+{
+  return adatosk_inference_run_batch (inference, &clip, 1, error);
 }

@@ -31,7 +31,7 @@ typedef struct
   gfloat *probs;         /* [num_classes] */
   gfloat *significance;  /* [T]: g of the temporal slot of each frame */
   gdouble kept_fraction; /* kept tokens / tokens */
-  gint64 forward_us;     /* wall time of the forward */
+  gint64 forward_us;     /* wall time of the forward (of its whole batch) */
 } AdatoskClip;
 
 typedef struct AdatoskInference AdatoskInference;
@@ -61,6 +61,10 @@ void adatosk_clip_free (AdatoskClip *clip);
  * serialises) and frees its pixels. */
 gboolean adatosk_inference_run (AdatoskInference *inference, AdatoskClip *clip,
     GError **error);
+/* Classifies `n` clips in one batched forward (each as it would be alone)
+ * and frees their pixels; on failure no clip is touched. */
+gboolean adatosk_inference_run_batch (AdatoskInference *inference,
+    AdatoskClip **clips, guint n, GError **error);
 
 G_END_DECLS
 

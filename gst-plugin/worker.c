@@ -11,15 +11,17 @@
 struct AdatoskWorker
 {
   GstObject *owner; /* for the log only; not a reference */
-  AdatoskInference *inference;
+  AdatoskEngine *engine;
   guint max_waiting;
+  guint batch_size;
+  AdatoskClip **batch; /* [batch_size]: the clips of the running forward */
   GThread *thread;
 
   GMutex lock;
   GCond cond;       /* work arrived, work finished, flush, quit */
   GQueue waiting;   /* AdatoskClip* to run, oldest first */
   GQueue done;      /* AdatoskClip* finished, oldest first */
-  gboolean running; /* a clip is in the forward now */
+  guint running;    /* clips in the forward now */
   guint generation; /* bumped by flush: stale results are dropped */
   gboolean quit;
   GError *error;
@@ -32,8 +34,7 @@ worker_main (gpointer data)
 
   g_mutex_lock (&worker->lock);
   for (;;) {
-    AdatoskClip *clip;
-    guint generation;
+    guint generation, n = 0;
     GError *error = NULL;
     gboolean ok;
 
@@ -41,34 +42,46 @@ worker_main (gpointer data)
       g_cond_wait (&worker->cond, &worker->lock);
     if (worker->quit)
       break;
-    clip = g_queue_pop_head (&worker->waiting);
+    /* Everything waiting, up to batch-size, goes into one forward (which
+     * the engine may fill up with other elements' clips). */
+    while (n < worker->batch_size && !g_queue_is_empty (&worker->waiting))
+      worker->batch[n++] = g_queue_pop_head (&worker->waiting);
     generation = worker->generation;
-    worker->running = TRUE;
+    worker->running = n;
     g_mutex_unlock (&worker->lock);
 
     GST_LOG_OBJECT (worker->owner,
-        "track %u: running the clip %" GST_TIME_FORMAT " - %" GST_TIME_FORMAT,
-        clip->track_id, GST_TIME_ARGS (clip->start), GST_TIME_ARGS (clip->end));
-    ok = adatosk_inference_run (worker->inference, clip, &error);
+        "running %u clip%s, the first of track %u %" GST_TIME_FORMAT
+        " - %" GST_TIME_FORMAT,
+        n, n == 1 ? "" : "s", worker->batch[0]->track_id,
+        GST_TIME_ARGS (worker->batch[0]->start),
+        GST_TIME_ARGS (worker->batch[0]->end));
+    ok = adatosk_engine_run (worker->engine, worker->batch, n, &error);
 
     g_mutex_lock (&worker->lock);
-    worker->running = FALSE;
+    worker->running = 0;
     if (!ok) {
-      GST_WARNING_OBJECT (worker->owner, "track %u: the clip failed: %s",
-          clip->track_id, error->message);
+      GST_WARNING_OBJECT (worker->owner, "a clip failed: %s", error->message);
       if (worker->error == NULL)
         worker->error = error;
       else
         g_error_free (error);
-      adatosk_clip_free (clip);
-    } else if (generation != worker->generation) {
-      GST_DEBUG_OBJECT (worker->owner,
-          "track %u: result of the clip %" GST_TIME_FORMAT
-          " dropped: flushed while it ran",
-          clip->track_id, GST_TIME_ARGS (clip->start));
-      adatosk_clip_free (clip);
-    } else {
-      g_queue_push_tail (&worker->done, clip);
+    }
+    for (guint i = 0; i < n; i++) {
+      AdatoskClip *clip = worker->batch[i];
+
+      if (clip->pixels != NULL) {
+        /* Not classified: it failed (the error above). */
+        adatosk_clip_free (clip);
+      } else if (generation != worker->generation) {
+        GST_DEBUG_OBJECT (worker->owner,
+            "track %u: result of the clip %" GST_TIME_FORMAT
+            " dropped: flushed while it ran",
+            clip->track_id, GST_TIME_ARGS (clip->start));
+        adatosk_clip_free (clip);
+      } else {
+        g_queue_push_tail (&worker->done, clip);
+      }
     }
     g_cond_broadcast (&worker->cond);
   }
@@ -77,14 +90,16 @@ worker_main (gpointer data)
 }
 
 AdatoskWorker *
-adatosk_worker_new (GstObject *owner, AdatoskInference *inference,
-    guint max_waiting, GError **error)
+adatosk_worker_new (GstObject *owner, AdatoskEngine *engine, guint max_waiting,
+    guint batch_size, GError **error)
 {
   AdatoskWorker *worker = g_new0 (AdatoskWorker, 1);
 
   worker->owner = owner;
-  worker->inference = inference;
+  worker->engine = engine;
   worker->max_waiting = MAX (max_waiting, 1);
+  worker->batch_size = MAX (batch_size, 1);
+  worker->batch = g_new (AdatoskClip *, worker->batch_size);
   g_mutex_init (&worker->lock);
   g_cond_init (&worker->cond);
   g_queue_init (&worker->waiting);
@@ -92,6 +107,7 @@ adatosk_worker_new (GstObject *owner, AdatoskInference *inference,
   worker->thread =
       g_thread_try_new ("adatoskdfer-worker", worker_main, worker, error);
   if (worker->thread == NULL) {
+    g_free (worker->batch);
     g_mutex_clear (&worker->lock);
     g_cond_clear (&worker->cond);
     g_free (worker);
@@ -114,6 +130,7 @@ adatosk_worker_free (AdatoskWorker *worker)
   g_queue_clear_full (&worker->waiting, (GDestroyNotify) adatosk_clip_free);
   g_queue_clear_full (&worker->done, (GDestroyNotify) adatosk_clip_free);
   g_clear_error (&worker->error);
+  g_free (worker->batch);
   g_mutex_clear (&worker->lock);
   g_cond_clear (&worker->cond);
   g_free (worker);
@@ -180,7 +197,7 @@ adatosk_worker_drain (AdatoskWorker *worker)
   g_mutex_lock (&worker->lock);
   generation = worker->generation;
   while (generation == worker->generation
-      && (worker->running || !g_queue_is_empty (&worker->waiting)))
+      && (worker->running > 0 || !g_queue_is_empty (&worker->waiting)))
     g_cond_wait (&worker->cond, &worker->lock);
   g_mutex_unlock (&worker->lock);
 }
@@ -193,7 +210,7 @@ adatosk_worker_flush (AdatoskWorker *worker)
       "flush: dropping %u waiting and %u "
       "finished clips%s",
       g_queue_get_length (&worker->waiting), g_queue_get_length (&worker->done),
-      worker->running ? " and the result of the running one" : "");
+      worker->running ? " and the results of the running ones" : "");
   worker->generation++;
   g_queue_clear_full (&worker->waiting, (GDestroyNotify) adatosk_clip_free);
   g_queue_clear_full (&worker->done, (GDestroyNotify) adatosk_clip_free);
@@ -219,7 +236,7 @@ adatosk_worker_get_pending (AdatoskWorker *worker)
   guint n;
 
   g_mutex_lock (&worker->lock);
-  n = g_queue_get_length (&worker->waiting) + (worker->running ? 1 : 0);
+  n = g_queue_get_length (&worker->waiting) + worker->running;
   g_mutex_unlock (&worker->lock);
   return n;
 }

@@ -12,17 +12,19 @@
 #ifndef ADATOSK_WORKER_H
 #define ADATOSK_WORKER_H
 
-#include "inference.h"
+#include "engine.h"
 
 G_BEGIN_DECLS
 
 typedef struct AdatoskWorker AdatoskWorker;
 
-/* The worker runs `inference` (which must outlive it) and keeps at most
- * `max_waiting` clips waiting besides the one running. `owner` (may be NULL)
- * names the element in the log (adatoskdfer-worker). */
-AdatoskWorker *adatosk_worker_new (GstObject *owner,
-    AdatoskInference *inference, guint max_waiting, GError **error);
+/* The worker runs its clips on `engine` (which must outlive it), up to
+ * `batch_size` of them per forward (all that wait, the engine adding other
+ * elements' clips), and keeps at most `max_waiting` clips waiting besides
+ * those running. `owner` (may be NULL) names the element in the log
+ * (adatoskdfer-worker). */
+AdatoskWorker *adatosk_worker_new (GstObject *owner, AdatoskEngine *engine,
+    guint max_waiting, guint batch_size, GError **error);
 /* Joins the thread; waiting and finished clips are freed. */
 void adatosk_worker_free (AdatoskWorker *worker);
 
@@ -40,7 +42,7 @@ AdatoskClip *adatosk_worker_pop (AdatoskWorker *worker);
 /* Blocks until no clip waits or runs, or until a flush. */
 void adatosk_worker_drain (AdatoskWorker *worker);
 
-/* Drops the waiting and finished clips and the result of the running one,
+/* Drops the waiting and finished clips and the results of the running ones,
  * and wakes a drain. */
 void adatosk_worker_flush (AdatoskWorker *worker);
 

@@ -1482,7 +1482,8 @@ GST_START_TEST (test_properties_documented)
         "clip-stride", "crop-margin", "roi-mode", "roi-type", "max-faces",
         "max-tracks", "track-timeout", "inference-mode", "post-messages",
         "backend", "threads", "classify-partial", "iou-threshold", "device",
-        "clips-classified", "clips-dropped", NULL};
+        "clips-classified", "clips-dropped", "batch-size", "model-instance-id",
+        "forwards", NULL};
 
     fail_unless_equals_string (gst_element_factory_get_metadata (factory,
                                    GST_ELEMENT_METADATA_KLASS),
@@ -1520,7 +1521,8 @@ GST_START_TEST (test_debug_categories)
   {
     const gchar *names[] = {"adatoskdfer", "adatoskdfer-faces",
         "adatoskdfer-track", "adatoskdfer-crop", "adatoskdfer-worker",
-        "adatoskdfer-inference", "adatoskdfer-dump", NULL};
+        "adatoskdfer-inference", "adatoskdfer-engine", "adatoskdfer-dump",
+        NULL};
     GstElement *e = gst_element_factory_make ("adatoskdfer", NULL);
 
     fail_unless (e != NULL);
