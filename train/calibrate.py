@@ -45,16 +45,6 @@ def fit_temperature(logits, y):
     return float(np.exp((a + b) / 2))
 
 
-@torch.no_grad()
-def clip_logits(model, dataset, batch=8):
-    from dataset import to_x01
-    out = []
-    for i in range(0, len(dataset), batch):
-        x01 = torch.stack([to_x01(dataset.clip(j)) for j in range(i, min(i + batch, len(dataset)))])
-        out.append(model(model.normalize(x01))["logits"].double().numpy())
-    return np.concatenate(out)
-
-
 def scale_head_(model, temperature):
     """logits / T == (W / T) x + b / T: the head absorbs the temperature."""
     with torch.no_grad():
@@ -74,12 +64,12 @@ def main():
     torch.set_num_threads(args.threads)
     from adatosk.safetensors_io import load_model, save_model
     from dataset import ClipDataset
-    from evaluate import expected_calibration_error
+    from evaluate import expected_calibration_error, predict
 
     model, config, labels, meta = load_model(args.model)
     model.eval()
     ds = ClipDataset(args.clips, config, labels, train=False, cache=False)
-    logits = clip_logits(model, ds)
+    logits = predict(model, ds, output="logits")
     y = ds.hard_labels()
     t = fit_temperature(logits, y)
 

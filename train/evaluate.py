@@ -23,14 +23,15 @@ import torch  # noqa: E402
 
 
 @torch.no_grad()
-def predict(model, dataset, batch=8, keep_ratio=None):
-    """Probabilities [N, C] of the model on every clip of a ClipDataset (no augmentation)."""
+def predict(model, dataset, batch=8, keep_ratio=None, output="probs"):
+    """The model's `output` ("probs" or "logits") [N, C] on every clip of a ClipDataset (no
+    augmentation)."""
+    from dataset import to_x01
     out = []
     for i in range(0, len(dataset), batch):
-        from dataset import to_x01
         x01 = torch.stack([to_x01(dataset.clip(j)) for j in range(i, min(i + batch, len(dataset)))])
         x = model.normalize(x01.to(next(model.parameters()).dtype))
-        out.append(model(x, keep_ratio=keep_ratio)["probs"].double().numpy())
+        out.append(model(x, keep_ratio=keep_ratio)[output].double().numpy())
     return np.concatenate(out)
 
 
