@@ -153,19 +153,23 @@ adatosk_engine_acquire (GstObject *owner, const gchar *instance_id,
 }
 
 void
+adatosk_engine_ref (AdatoskEngine *engine)
+{
+  g_mutex_lock (&engines_lock);
+  engine->refs++;
+  g_mutex_unlock (&engines_lock);
+}
+
+void
 adatosk_engine_release (AdatoskEngine *engine)
 {
   gboolean last;
 
   if (engine == NULL)
     return;
-  if (engine->id == NULL) {
-    engine_free (engine);
-    return;
-  }
   g_mutex_lock (&engines_lock);
   last = --engine->refs == 0;
-  if (last) {
+  if (last && engine->id != NULL) {
     g_hash_table_remove (engines, engine->id);
     GST_INFO ("model-instance-id \"%s\": last user gone, model freed",
         engine->id);

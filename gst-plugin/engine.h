@@ -40,6 +40,9 @@ AdatoskEngine *adatosk_engine_acquire (GstObject *owner,
     const gchar *instance_id, const AdatoskEngineSettings *settings,
     GError **error);
 void adatosk_engine_release (AdatoskEngine *engine);
+/* Another reference (the async worker holds one while a forward runs, so a
+ * model switched away from lives until its last forward ends). */
+void adatosk_engine_ref (AdatoskEngine *engine);
 
 AdatoskInference *adatosk_engine_get_inference (AdatoskEngine *engine);
 /* Forwards run (a batch counts once) and clips run, for all its users. */

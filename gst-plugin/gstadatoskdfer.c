@@ -44,6 +44,10 @@
  * batch-size; an element that does not fails to start, naming what differs.
  * #forwards counts the forwards of the model an element uses.
  *
+ * #model set while playing loads the new model beside the running one (on a
+ * thread of its own) and switches between two frames; a file that cannot be
+ * used leaves the old model running and posts a warning.
+ *
  * Upstream ROI metas are untrusted: at most #max-faces faces are taken per
  * frame (the largest by their area inside the frame; a warning is posted
  * the first time a frame has more), boxes are clamped to a few frame sizes,
@@ -256,7 +260,10 @@ gst_adatosk_dfer_class_init (GstAdatoskDferClass *klass)
       g_param_spec_string ("model", "Model",
           "Path of the AdaTosk model file (.safetensors); unset: the model "
           "built into the plugin (models/" ADATOSK_DFER_DEFAULT_MODEL_FILE
-          ", when the build had it)",
+          ", when the build had it). Set while playing, the new model loads "
+          "beside the running one and takes over between two frames (the "
+          "clips after it carry its name); a file that cannot be used leaves "
+          "the old model running and posts a warning naming the problem",
           NULL, rw));
   g_object_class_install_property (gobject_class, PROP_LABELS,
       g_param_spec_string ("labels", "Labels",
@@ -570,7 +577,10 @@ gst_adatosk_dfer_set_property (GObject *object, guint prop_id,
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
-  if (self->running && prop_id != PROP_POST_MESSAGES)
+  /* 'model' switches models while running (swap_model()). */
+  if (self->running && prop_id == PROP_MODEL)
+    self->swap_wanted = TRUE;
+  else if (self->running && prop_id != PROP_POST_MESSAGES)
     GST_WARNING_OBJECT (self,
         "'%s' changed while running: it applies from "
         "the next start",
@@ -811,21 +821,50 @@ check_settings (GstAdatoskDfer *self, const gchar **path)
   return TRUE;
 }
 
-/* Loads the model on its backend; names the model, the device and the
- * classes. */
+static const AdatoskBackendKind backend_kinds[] = {
+    [GST_ADATOSK_DFER_BACKEND_AUTO] = ADATOSK_BACKEND_AUTO,
+    [GST_ADATOSK_DFER_BACKEND_CPU] = ADATOSK_BACKEND_CPU,
+    [GST_ADATOSK_DFER_BACKEND_VULKAN] = ADATOSK_BACKEND_VULKAN,
+};
+
+/* `engine` (a reference) becomes the element's: names the model, the device
+ * and the classes. */
+static gboolean
+adopt_engine (GstAdatoskDfer *self, AdatoskEngine *engine, const gchar *path)
+{
+  const gchar *name, *reason;
+
+  self->inference = adatosk_engine_get_inference (engine);
+  self->config = adatosk_inference_get_config (self->inference);
+  name = adatosk_model_get_name (adatosk_inference_get_model (self->inference));
+  reason = adatosk_inference_get_choice_reason (self->inference);
+  g_free (self->model_name);
+  self->model_name = name && name[0]
+      ? g_strdup (name)
+      : g_path_get_basename (path ? path : ADATOSK_DFER_DEFAULT_MODEL_FILE);
+  /* Under the lock: the 'forwards' and 'device' properties read them. */
+  GST_OBJECT_LOCK (self);
+  self->engine = engine;
+  g_free (self->device);
+  self->device = g_strdup (adatosk_inference_get_device (self->inference));
+  GST_OBJECT_UNLOCK (self);
+  if (reason && reason[0])
+    GST_WARNING_OBJECT (self, "backend auto chose %s: %s", self->device,
+        reason);
+  GST_INFO_OBJECT (self, "model \"%s\" (%s) on %s", self->model_name,
+      path ? path : ADATOSK_DFER_DEFAULT_MODEL_ORIGIN, self->device);
+  g_clear_pointer (&self->class_labels, g_strfreev);
+  return resolve_labels (self);
+}
+
+/* Loads the model on its backend (or shares it: model-instance-id). */
 static gboolean
 load_model (GstAdatoskDfer *self, const gchar *path)
 {
-  static const AdatoskBackendKind kinds[] = {
-      [GST_ADATOSK_DFER_BACKEND_AUTO] = ADATOSK_BACKEND_AUTO,
-      [GST_ADATOSK_DFER_BACKEND_CPU] = ADATOSK_BACKEND_CPU,
-      [GST_ADATOSK_DFER_BACKEND_VULKAN] = ADATOSK_BACKEND_VULKAN,
-  };
-  AdatoskEngineSettings settings = {path, kinds[self->run.backend],
+  AdatoskEngineSettings settings = {path, backend_kinds[self->run.backend],
       (gint) self->run.threads, self->run.keep_ratio, self->run.batch_size};
   AdatoskEngine *engine;
   GError *error = NULL;
-  const gchar *name, *reason;
 
   engine = adatosk_engine_acquire (GST_OBJECT (self),
       self->run.model_instance_id, &settings, &error);
@@ -835,33 +874,12 @@ load_model (GstAdatoskDfer *self, const gchar *path)
     g_error_free (error);
     return FALSE;
   }
-  /* Under the lock: the 'forwards' property reads it. */
-  GST_OBJECT_LOCK (self);
-  self->engine = engine;
-  GST_OBJECT_UNLOCK (self);
-  self->inference = adatosk_engine_get_inference (engine);
-  self->config = adatosk_inference_get_config (self->inference);
-  name = adatosk_model_get_name (adatosk_inference_get_model (self->inference));
-  reason = adatosk_inference_get_choice_reason (self->inference);
-  self->model_name = name && name[0]
-      ? g_strdup (name)
-      : g_path_get_basename (path ? path : ADATOSK_DFER_DEFAULT_MODEL_FILE);
-  GST_OBJECT_LOCK (self);
-  g_free (self->device);
-  self->device = g_strdup (adatosk_inference_get_device (self->inference));
-  GST_OBJECT_UNLOCK (self);
-  if (reason && reason[0])
-    GST_WARNING_OBJECT (self, "backend auto chose %s: %s", self->device,
-        reason);
-  GST_INFO_OBJECT (self, "model \"%s\" (%s) on %s", self->model_name,
-      path ? path : ADATOSK_DFER_DEFAULT_MODEL_ORIGIN, self->device);
-  return resolve_labels (self);
+  return adopt_engine (self, engine, path);
 }
 
-/* What the streaming thread needs besides the model: the sampling, the
- * tracker and the bounded face and match arrays. */
+/* frame-step and clip-stride, the model's where the properties are 0. */
 static void
-make_streaming_state (GstAdatoskDfer *self)
+make_tracker_sampling (GstAdatoskDfer *self)
 {
   const AdatoskConfig *c = self->config;
 
@@ -870,11 +888,29 @@ make_streaming_state (GstAdatoskDfer *self)
   self->clip_stride = self->run.clip_stride
       ? self->run.clip_stride
       : (guint) MAX (c->num_frames / 2, 1);
-  self->roi_quark = g_quark_from_string (
-      self->run.roi_type ? self->run.roi_type : DEFAULT_ROI_TYPE);
+}
+
+/* The sampling and the tracker, for the model's clips. */
+static void
+make_tracker (GstAdatoskDfer *self)
+{
+  const AdatoskConfig *c = self->config;
+
+  make_tracker_sampling (self);
+  g_clear_pointer (&self->tracker, adatosk_tracker_free);
   self->tracker = adatosk_tracker_new (GST_OBJECT (self), self->run.max_tracks,
       self->run.track_timeout, self->run.iou_threshold, (guint) c->num_frames,
       (gsize) 3 * c->img_height * c->img_width);
+}
+
+/* What the streaming thread needs besides the model: the sampling, the
+ * tracker and the bounded face and match arrays. */
+static void
+make_streaming_state (GstAdatoskDfer *self)
+{
+  make_tracker (self);
+  self->roi_quark = g_quark_from_string (
+      self->run.roi_type ? self->run.roi_type : DEFAULT_ROI_TYPE);
   self->faces = adatosk_faces_new (self->run.max_faces);
   self->boxes = g_new (AdatoskBox, self->run.max_faces);
   self->matches = g_new (AdatoskTrack *, self->run.max_faces);
@@ -998,6 +1034,8 @@ gst_adatosk_dfer_stop (GstBaseTransform *trans)
   GST_OBJECT_UNLOCK (self);
   /* The worker first: it uses the inference. */
   adatosk_worker_free (worker);
+  g_clear_pointer (&self->swap, adatosk_swap_free);
+  self->swap_wanted = FALSE;
   g_clear_pointer (&self->dump, adatosk_dump_free);
   g_clear_pointer (&self->results, adatosk_results_jsonl_free);
   g_clear_pointer (&self->tracker, adatosk_tracker_free);
@@ -1435,6 +1473,140 @@ sample_tracks (GstAdatoskDfer *self, GstBuffer *buf)
   return classify (self, due, n_due) ? GST_FLOW_OK : GST_FLOW_ERROR;
 }
 
+/* ------------------------------------------------------------------------ */
+/* the model set while playing */
+
+/* Whether two models take the same clips (size, frames, normalisation,
+ * sampling), so that the tracks' half-filled clips can go on. */
+static gboolean
+same_clips (const AdatoskConfig *a, const AdatoskConfig *b)
+{
+  return a->num_frames == b->num_frames && a->img_width == b->img_width
+      && a->img_height == b->img_height && a->frame_step == b->frame_step
+      && memcmp (a->mean, b->mean, sizeof a->mean) == 0
+      && memcmp (a->std, b->std, sizeof a->std) == 0;
+}
+
+/* Why `engine`'s model cannot replace the running one here, or NULL. */
+static gchar *
+switch_refused (GstAdatoskDfer *self, const AdatoskConfig *c)
+{
+  if (self->run.labels && self->run.labels[0]) {
+    gchar **names = g_strsplit (self->run.labels, ",", -1);
+    guint count = g_strv_length (names);
+
+    g_strfreev (names);
+    if (count != (guint) c->num_classes)
+      return g_strdup_printf ("it has %d classes and the 'labels' property "
+                              "names %u",
+          c->num_classes, count);
+  }
+  if (self->dump != NULL && !same_clips (self->config, c))
+    return g_strdup ("its clips differ from the running model's and "
+                     "dump-location writes clips of one size");
+  return NULL;
+}
+
+/* Makes `engine` (a reference) the element's model between two frames. The
+ * async worker finishes the old model's clips first and their results go
+ * out with its labels; with the same clips the tracks go on (the next clip
+ * is the new model's), else they start again. */
+static void
+switch_engine (GstAdatoskDfer *self, AdatoskEngine *engine, const gchar *path)
+{
+  const AdatoskConfig *c =
+      adatosk_inference_get_config (adatosk_engine_get_inference (engine));
+  AdatoskEngine *old = self->engine;
+  gchar *refused = switch_refused (self, c);
+  gboolean keep_tracks;
+
+  if (refused != NULL) {
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
+        ("Cannot switch to the model \"%s\": %s",
+            path ? path : ADATOSK_DFER_DEFAULT_MODEL_ORIGIN, refused),
+        ("The model \"%s\" keeps running.", self->model_name));
+    g_free (refused);
+    adatosk_engine_release (engine);
+    return;
+  }
+  keep_tracks = same_clips (self->config, c);
+  if (self->worker != NULL) {
+    adatosk_worker_drain (self->worker);
+    collect (self);
+    adatosk_worker_set_engine (self->worker, engine);
+  }
+  GST_INFO_OBJECT (self, "switching from model \"%s\" to %s (%s)",
+      self->model_name, path ? path : ADATOSK_DFER_DEFAULT_MODEL_ORIGIN,
+      keep_tracks ? "same clips: the tracks go on" : "other clips: new tracks");
+  adopt_engine (self, engine, path);
+  adatosk_engine_release (old);
+  if (!keep_tracks) {
+    make_tracker (self);
+    if (self->have_info) {
+      g_clear_pointer (&self->cropper, adatosk_cropper_free);
+      self->cropper = adatosk_cropper_new (&self->info, c->img_width,
+          c->img_height, c->mean, c->std, self->run.crop_margin);
+    }
+  } else {
+    make_tracker_sampling (self);
+  }
+}
+
+/* 'model' set while playing: load it beside the running model on a thread
+ * of its own, and switch once it is ready, between two frames. A model that
+ * cannot be used leaves the old one with a warning. */
+static void
+swap_model (GstAdatoskDfer *self)
+{
+  AdatoskEngineSettings settings = {NULL, backend_kinds[self->run.backend],
+      (gint) self->run.threads, self->run.keep_ratio, self->run.batch_size};
+  AdatoskEngine *engine = NULL;
+  GError *error = NULL;
+  gboolean wanted;
+  gchar *model;
+
+  if (self->swap != NULL) {
+    gchar *path;
+
+    if (!adatosk_swap_poll (self->swap, &engine, &error))
+      return;
+    path = g_strdup (adatosk_swap_get_path (self->swap));
+    g_clear_pointer (&self->swap, adatosk_swap_free);
+    if (engine == NULL) {
+      GST_ELEMENT_WARNING (self, RESOURCE, READ,
+          ("Cannot switch to the model \"%s\": %s",
+              path ? path : ADATOSK_DFER_DEFAULT_MODEL_ORIGIN, error->message),
+          ("The model \"%s\" keeps running.", self->model_name));
+      g_error_free (error);
+    } else {
+      switch_engine (self, engine, path);
+    }
+    g_free (path);
+  }
+  GST_OBJECT_LOCK (self);
+  wanted = self->swap_wanted;
+  self->swap_wanted = FALSE;
+  model = g_strdup (self->settings.model);
+  GST_OBJECT_UNLOCK (self);
+  if (!wanted) {
+    g_free (model);
+    return;
+  }
+  settings.model_path = model && model[0] ? model : NULL;
+  GST_INFO_OBJECT (self, "loading %s beside the running model",
+      settings.model_path ? settings.model_path : "the built-in model");
+  self->swap = adatosk_swap_start (GST_OBJECT (self),
+      self->run.model_instance_id, &settings, &error);
+  if (self->swap == NULL) {
+    GST_ELEMENT_WARNING (self, RESOURCE, FAILED,
+        ("Cannot load the model \"%s\" beside the running one: %s",
+            model ? model : "", error->message),
+        ("The model \"%s\" keeps running.", self->model_name));
+    g_error_free (error);
+  }
+  g_free (model);
+}
+
 static GstFlowReturn
 gst_adatosk_dfer_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 {
@@ -1448,6 +1620,7 @@ gst_adatosk_dfer_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
         ("Upstream pushed a buffer before a CAPS event."));
     return GST_FLOW_NOT_NEGOTIATED;
   }
+  swap_model (self);
   if (!collect (self))
     return GST_FLOW_ERROR;
 

@@ -15,6 +15,7 @@
 #include "inference.h"
 #include "results_jsonl.h"
 #include "track.h"
+#include "swap.h"
 #include "worker.h"
 
 G_BEGIN_DECLS
@@ -100,6 +101,8 @@ struct _GstAdatoskDfer
   GstAdatoskDferSettings run;   /* the settings this run uses */
   AdatoskEngine *engine;        /* the model, maybe shared (engine.c) */
   AdatoskInference *inference;  /* the engine's */
+  AdatoskSwap *swap;            /* a model loading beside it, or NULL */
+  gboolean swap_wanted;         /* object lock: 'model' set while running */
   AdatoskWorker *worker;        /* async mode only; set under the lock */
   AdatoskDump *dump;            /* dump-location set only */
   AdatoskResultsJsonl *results; /* results-location set only */

@@ -35,6 +35,7 @@ worker_main (gpointer data)
   g_mutex_lock (&worker->lock);
   for (;;) {
     guint generation, n = 0;
+    AdatoskEngine *engine;
     GError *error = NULL;
     gboolean ok;
 
@@ -48,6 +49,8 @@ worker_main (gpointer data)
       worker->batch[n++] = g_queue_pop_head (&worker->waiting);
     generation = worker->generation;
     worker->running = n;
+    engine = worker->engine;
+    adatosk_engine_ref (engine);
     g_mutex_unlock (&worker->lock);
 
     GST_LOG_OBJECT (worker->owner,
@@ -56,7 +59,8 @@ worker_main (gpointer data)
         n, n == 1 ? "" : "s", worker->batch[0]->track_id,
         GST_TIME_ARGS (worker->batch[0]->start),
         GST_TIME_ARGS (worker->batch[0]->end));
-    ok = adatosk_engine_run (worker->engine, worker->batch, n, &error);
+    ok = adatosk_engine_run (engine, worker->batch, n, &error);
+    adatosk_engine_release (engine);
 
     g_mutex_lock (&worker->lock);
     worker->running = 0;
@@ -134,6 +138,14 @@ adatosk_worker_free (AdatoskWorker *worker)
   g_mutex_clear (&worker->lock);
   g_cond_clear (&worker->cond);
   g_free (worker);
+}
+
+void
+adatosk_worker_set_engine (AdatoskWorker *worker, AdatoskEngine *engine)
+{
+  g_mutex_lock (&worker->lock);
+  worker->engine = engine;
+  g_mutex_unlock (&worker->lock);
 }
 
 guint

@@ -25,6 +25,10 @@ typedef struct AdatoskWorker AdatoskWorker;
  * (adatoskdfer-worker). */
 AdatoskWorker *adatosk_worker_new (GstObject *owner, AdatoskEngine *engine,
     guint max_waiting, guint batch_size, GError **error);
+/* The engine of the forwards from now on (a model switch: the caller
+ * drained the worker first, since waiting clips fit the old model). */
+void adatosk_worker_set_engine (AdatoskWorker *worker, AdatoskEngine *engine);
+
 /* Joins the thread; waiting and finished clips are freed. */
 void adatosk_worker_free (AdatoskWorker *worker);
 

@@ -2,8 +2,9 @@
  * batch-size (clips due on one frame run as one forward, with the results
  * of unbatched forwards, sync and async), model-instance-id (elements share
  * one model: one load, one forward counter, memory of one; different
- * settings under one id fail with a message naming them; clips of two
- * streams pushed at once share forwards).
+ * settings under one id fail with a message naming them; clips of several
+ * streams pushed at once share forwards), `model` set while playing, and
+ * overload (async drops and counts, memory flat; sync loses nothing).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
@@ -424,6 +425,191 @@ GST_START_TEST (test_streams_batch_together)
 
 GST_END_TEST;
 
+/* The model name of the result on `buf` ("" when none). */
+static gchar *
+result_model (GstBuffer *buf)
+{
+  AdatoskDferResult r;
+
+  if (adatosk_dfer_buffer_get_n_results (buf) == 0
+      || !adatosk_dfer_buffer_get_result (buf, 0, &r))
+    return g_strdup ("");
+  return g_strdup (r.model_name);
+}
+
+/* Pushes frames (every one must come out: none is lost) until one carries a
+ * result of `want`; results before it are of `before` (or none). Gives the
+ * loading thread time between frames; fails after `limit` frames. */
+static void
+push_until_model (GstHarness *h, guint *f, const gchar *before,
+    const gchar *want, guint limit)
+{
+  for (guint i = 0; i < limit; i++, (*f)++) {
+    GstBuffer *out = gst_harness_push_and_pull (h, make_frame (h, *f, 0));
+    gchar *name;
+
+    fail_unless (out != NULL, "frame %u did not come out", *f);
+    name = result_model (out);
+    gst_buffer_unref (out);
+    if (g_str_equal (name, want)) {
+      g_free (name);
+      (*f)++;
+      return;
+    }
+    fail_unless (name[0] == '\0' || g_str_equal (name, before),
+        "frame %u: a result of %s", *f, name);
+    g_free (name);
+    g_usleep (2000);
+  }
+  fail ("no result of %s within %u frames", want, limit);
+}
+
+/* `model` set while playing, in sync and async mode: the new model loads
+ * beside the old one, which classifies until the switch; the clips after it carry the new model's
+ * name; with the same clips the tracks go on (the very next frame has a
+ * result), with others they start again; a file that cannot be loaded
+ * leaves the running model and posts a warning naming the problem. */
+GST_START_TEST (test_model_swap)
+  {
+    const gchar *named = g_getenv ("ADATOSK_TEST_MODEL_NAMED");
+    const gchar *wide = g_getenv ("ADATOSK_TEST_MODEL_WIDE");
+    GstElement *e = element_new (__i__ ? "roi-mode=full-frame frame-step=1 "
+                                         "clip-stride=1 inference-mode=async"
+                                       : "roi-mode=full-frame frame-step=1 "
+                                         "clip-stride=1");
+    GstBus *bus;
+    GstHarness *h = harness_new (e, &bus);
+    GstMessage *msg = NULL;
+    GstBuffer *out;
+    gchar *name;
+    guint f = 0;
+
+    fail_unless (named != NULL && wide != NULL);
+    push_until_model (h, &f, "", "adatosk-tiny", 500);
+    g_object_set (e, "model", named, NULL);
+    push_until_model (h, &f, "adatosk-tiny", "swapped-model", 500);
+    /* Same clips: the tracks went on; every frame has a result (async: the
+     * latest stays on the track's frames) of the new model. */
+    out = gst_harness_push_and_pull (h, make_frame (h, f++, 0));
+    name = result_model (out);
+    fail_unless_equals_string (name, "swapped-model");
+    g_free (name);
+    gst_buffer_unref (out);
+
+    /* Other clips (32x48): new tracks, a result T frames on. */
+    g_object_set (e, "model", wide, NULL);
+    push_until_model (h, &f, "swapped-model", "adatosk-tiny", 500);
+
+    g_object_set (e, "model", "/nonexistent/model.safetensors", NULL);
+    for (guint i = 0; i < 500 && msg == NULL; i++) {
+      out = gst_harness_push_and_pull (h, make_frame (h, f++, 0));
+      fail_unless (out != NULL);
+      name = result_model (out);
+      fail_unless_equals_string (name, "adatosk-tiny");
+      g_free (name);
+      gst_buffer_unref (out);
+      msg = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+      g_usleep (2000);
+    }
+    fail_unless (msg != NULL, "no warning for a model that cannot load");
+    {
+      GError *error = NULL;
+      gchar *debug = NULL;
+
+      gst_message_parse_warning (msg, &error, &debug);
+      fail_unless (strstr (error->message, "/nonexistent/model.safetensors")
+              != NULL,
+          "%s", error->message);
+      fail_unless (strstr (debug, "keeps running") != NULL, "%s", debug);
+      g_error_free (error);
+      g_free (debug);
+      gst_message_unref (msg);
+    }
+    /* The old model runs on. */
+    out = gst_harness_push_and_pull (h, make_frame (h, f++, 0));
+    name = result_model (out);
+    fail_unless_equals_string (name, "adatosk-tiny");
+    g_free (name);
+    gst_buffer_unref (out);
+    gst_object_unref (e);
+    harness_free (h, bus);
+  }
+
+GST_END_TEST;
+
+/* Overload, async: three faces with a clip due every frame, on the built-in
+ * model, pushed as fast as the harness goes (a live source: the harness
+ * answers the latency query as live): far more clips than two cores
+ * classify. Late clips are dropped and counted, every clip is accounted for
+ * (classified or dropped), every frame comes out, and memory stays flat (a
+ * queue that grew would keep 2.4 MB per waiting clip). Under valgrind
+ * (ADATOSK_TEST_QUICK) the test model, and only the accounting. */
+GST_START_TEST (test_overload_async)
+  {
+    gboolean built_in =
+        g_strcmp0 (g_getenv ("ADATOSK_TEST_BUILT_IN_MODEL"), "yes") == 0
+        && !g_getenv ("ADATOSK_TEST_QUICK");
+    GstElement *e = element_new (built_in
+            ? "model= roi-mode=roi frame-step=1 clip-stride=1 "
+              "inference-mode=async"
+            : "roi-mode=roi frame-step=1 clip-stride=1 inference-mode=async");
+    const guint frames = built_in ? 240 : 60, t = built_in ? 16 : T;
+    GstBus *bus;
+    GstHarness *h = harness_new (e, &bus);
+    guint64 classified = 0, dropped = 0;
+    glong rss_half = 0, rss_end;
+
+    for (guint f = 0; f < frames; f++) {
+      GstBuffer *out = gst_harness_push_and_pull (h, make_frame (h, f, 0));
+
+      fail_unless (out != NULL, "frame %u did not come out", f);
+      gst_buffer_unref (out);
+      if (f == frames / 2)
+        rss_half = rss_kib ();
+    }
+    rss_end = rss_kib ();
+    fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+    g_object_get (e, "clips-classified", &classified, "clips-dropped", &dropped,
+        NULL);
+    GST_INFO ("%" G_GUINT64_FORMAT " clips classified, %" G_GUINT64_FORMAT
+              " dropped; RSS %ld KiB at half, %+ld KiB at the end",
+        classified, dropped, rss_half, rss_end - rss_half);
+    fail_unless_equals_int ((gint) (classified + dropped),
+        (gint) ((frames - t + 1) * FACES));
+    if (built_in) {
+      fail_unless (dropped > 0, "no clip dropped: not an overload");
+      fail_unless (classified > 0);
+      fail_unless (rss_end - rss_half < 30 * 1024,
+          "RSS grew by %ld KiB over the second half", rss_end - rss_half);
+    }
+    gst_object_unref (e);
+    harness_free (h, bus);
+  }
+
+GST_END_TEST;
+
+/* The same in sync mode: the stream waits for every forward and nothing is
+ * lost (no QoS events here). */
+GST_START_TEST (test_overload_sync)
+  {
+    GstElement *e =
+        element_new ("roi-mode=roi frame-step=1 clip-stride=1 batch-size=2");
+    GstBus *bus;
+    GstHarness *h = harness_new (e, &bus);
+    guint64 classified = 0, dropped = 0;
+
+    for (guint f = 0; f < 40; f++)
+      gst_buffer_unref (gst_harness_push_and_pull (h, make_frame (h, f, 0)));
+    g_object_get (e, "clips-classified", &classified, "clips-dropped", &dropped,
+        NULL);
+    fail_unless_equals_int ((gint) dropped, 0);
+    fail_unless_equals_int ((gint) classified, (40 - T + 1) * FACES);
+    gst_object_unref (e);
+    harness_free (h, bus);
+  }
+
+GST_END_TEST;
+
 static Suite *
 engine_suite (void)
 {
@@ -436,6 +622,9 @@ engine_suite (void)
   tcase_add_test (tc, test_shared_instance);
   tcase_add_test (tc, test_instance_mismatch);
   tcase_add_test (tc, test_streams_batch_together);
+  tcase_add_loop_test (tc, test_model_swap, 0, 2); /* sync, async */
+  tcase_add_test (tc, test_overload_async);
+  tcase_add_test (tc, test_overload_sync);
   return s;
 }
 
