@@ -103,12 +103,14 @@ def normalized(x01, mean, std):
 
 
 def augment(x01, generator, scale=(0.8, 1.0), ratio=(3 / 4, 4 / 3), flip=0.5, jitter=2, color=False,
-            with_index=False):
+            zoom_out=None, with_index=False):
     """One clip [3][T][H][W]: random resized crop (same box for every frame, area fraction in
     `scale`, aspect in `ratio`, resized back bilinearly), horizontal flip, temporal jitter (the
     clip shifted by up to `jitter` frames, edge frames repeated), and with `color` a colour
-    change of the whole clip (color_jitter). with_index: also return the source frame of every
-    output frame (per-frame targets move with the frames)."""
+    change of the whole clip (color_jitter), and with `zoom_out` = z < 1 half of the clips shrunk
+    by a factor in [z, 1] around the centre, the border continued from the edge (zoom_out_clip).
+    with_index: also return the source frame of every output frame (per-frame targets move with
+    the frames)."""
     C, T, H, W = x01.shape
 
     def rand():
@@ -139,9 +141,23 @@ def augment(x01, generator, scale=(0.8, 1.0), ratio=(3 / 4, 4 / 3), flip=0.5, ji
         x = x[:, idx]
     if color:
         x = color_jitter(x, generator)
+    if zoom_out is not None and rand() < 0.5:
+        x = zoom_out_clip(x, zoom_out + (1.0 - zoom_out) * rand())
     x = x.contiguous()
     return (x, idx) if with_index else x
 
+
+def zoom_out_clip(x01, factor):
+    """The clip shrunk by `factor` about its centre, the border replicated from the edge: the face
+    smaller in the crop, as when a detector's box is loose (facedetect's boxes on franck.webm hold
+    head and shoulders; on the stills and cap12 mostly the face)."""
+    C, T, H, W = x01.shape
+    h, w = max(1, int(round(H * factor))), max(1, int(round(W * factor)))
+    if (h, w) == (H, W):
+        return x01
+    small = F.interpolate(x01, size=(h, w), mode="bilinear", align_corners=False)
+    top, left = (H - h) // 2, (W - w) // 2
+    return F.pad(small, (left, W - w - left, top, H - h - top), mode="replicate")
 
 def color_jitter(x01, generator, grey=0.25, brightness=0.25, contrast=0.25, saturation=0.4):
     """Skin tone, lighting and camera colour say who and where, not which expression: one random
@@ -164,9 +180,10 @@ class ClipDataset(torch.utils.data.Dataset):
     """Items: (x01 [3][T][H][W] float32 in [0, 1], target distribution [C] float32, hard label).
     Clips are cached in memory as uint8 (a 16x112x112 clip is 0.6 MB)."""
 
-    def __init__(self, csv_path, config, labels, train=False, seed=0, cache=True, color=False):
+    def __init__(self, csv_path, config, labels, train=False, seed=0, cache=True, color=False,
+                 zoom_out=None):
         self.items = read_clip_list(csv_path, labels)
-        self.color = color
+        self.color, self.zoom_out = color, zoom_out
         self.config, self.labels, self.train = config, list(labels), train
         self.T = config.num_frames
         self.H, self.W = config.img_hw
@@ -201,7 +218,7 @@ class ClipDataset(torch.utils.data.Dataset):
         x = to_x01(self.clip(i))
         idx = torch.arange(self.T)
         if self.train:
-            x, idx = augment(x, self.generator, color=self.color, with_index=True)
+            x, idx = augment(x, self.generator, color=self.color, zoom_out=self.zoom_out, with_index=True)
         label = self.items[i][1]
         out = dict(x=x, target=torch.from_numpy(target_distribution(label, self.C)).float(),
                    hard=hard_label(label), identity=self.identity_index()[i])

@@ -121,6 +121,8 @@ def parse_args(argv=None):
     ap.add_argument("--no-augment", action="store_true")
     ap.add_argument("--color-aug", action="store_true",
                     help="also change the colour of each clip (grey, saturation, brightness, contrast)")
+    ap.add_argument("--zoom-out", type=float, default=None, metavar="Z",
+                    help="also shrink half of the clips by a factor in [Z, 1] (a looser face box)")
     ap.add_argument("--balance-identity", type=float, default=None, metavar="Q",
                     help="with --balanced: within a class, an identity (source video) with m clips is "
                          "drawn in proportion to m**Q (0: every identity equally often)")
@@ -168,7 +170,7 @@ class Run:
         self.args = args
         self.model, self.config, self.labels = build_model(args)
         self.train_ds = ClipDataset(args.train, self.config, self.labels, train=not args.no_augment,
-                                    seed=args.seed + 1, color=args.color_aug)
+                                    seed=args.seed + 1, color=args.color_aug, zoom_out=args.zoom_out)
         weights = (self.train_ds.balanced_weights(args.balance_power, args.balance_identity)
                    if args.balanced else None)
         self.sampler = BatchSampler(len(self.train_ds), args.batch, weights, seed=args.seed + 2)
@@ -203,6 +205,7 @@ class Run:
                  f"{'hard labels + smoothing ' + str(args.label_smoothing) if args.hard_labels else 'soft teacher targets'}, "
                  f"threads {torch.get_num_threads()}, seed {args.seed}; {len(ds.identities())} identities"
                  f"{', colour augmentation' if args.color_aug else ''}"
+                 f"{f', zoom-out to {args.zoom_out:g}' if args.zoom_out else ''}"
                  f"{f', identity balancing {args.balance_identity:g}' if args.balance_identity is not None else ''}"
                  f"{f', per-frame targets x{args.frame_targets:g}' if args.frame_targets else ''}"
                  f"{f', identity adversary x{args.adversary:g}' if args.adversary else ''}")
