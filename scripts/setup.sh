@@ -18,6 +18,8 @@ packages=(
   vulkan-tools   # vulkaninfo, for scripts/gpu-check.sh
   # the PyTorch reference, parity fixtures and training
   python3 python3-torch python3-numpy python3-pytest python3-matplotlib python3-pil
+  # still faces found, warped and rendered as videos for training (train/render_stills.py)
+  python3-opencv
   # train/make_dataset.py runs GStreamer (facedetect, GstVideoConverter) from Python
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
   # GstValueArray fields (probabilities...) from Python: gst-python's overrides
