@@ -17,7 +17,6 @@ user's cache or $ADATOSK_FACEAPI_DIR); the tests skip only when the package cann
 
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -28,22 +27,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "train"))
 
-from teacher.faceapi import FaceApiTeacher, LABELS, default_model_dir, preprocess  # noqa: E402
+from teacher.faceapi import FaceApiTeacher, LABELS, preprocess  # noqa: E402
 from teacher.landmarks import FaceLandmarks68  # noqa: E402
 
 torch.set_num_threads(1)
 FIXTURE = os.path.join(HERE, "fixtures", "teacher")
-
-
-@pytest.fixture(scope="module")
-def model_dir():
-    dest = default_model_dir()
-    script = os.path.join(ROOT, "train", "teacher", "fetch_faceapi.sh")
-    r = subprocess.run(["sh", script, dest], capture_output=True, text=True)
-    if r.returncode == 77:
-        pytest.skip(f"npm package @vladmandic/face-api@1.7.15 cannot be fetched: {r.stderr.strip()}")
-    assert r.returncode == 0, r.stderr
-    return dest
 
 
 @pytest.fixture(scope="module")

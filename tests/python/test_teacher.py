@@ -11,7 +11,6 @@ when the package cannot be fetched.
 
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -22,21 +21,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "train"))
 
-from teacher.faceapi import (FaceApiTeacher, LABELS, default_model_dir, preprocess_one,  # noqa: E402
+from teacher.faceapi import (FaceApiTeacher, LABELS, preprocess_one,  # noqa: E402
                              read_tfjs_weights)
 
 FIXTURE = os.path.join(HERE, "fixtures", "teacher")
-
-
-@pytest.fixture(scope="module")
-def model_dir():
-    dest = default_model_dir()
-    script = os.path.join(ROOT, "train", "teacher", "fetch_faceapi.sh")
-    r = subprocess.run(["sh", script, dest], capture_output=True, text=True)
-    if r.returncode == 77:
-        pytest.skip(f"npm package @vladmandic/face-api@1.7.15 cannot be fetched: {r.stderr.strip()}")
-    assert r.returncode == 0, r.stderr
-    return dest
 
 
 @pytest.fixture(scope="module")
