@@ -117,20 +117,23 @@ def displacement_field(src_points, dst_points, shape, sigma_iod=0.22):
 
 
 def warp_face(image, points, action, intensity, cv2):
-    """-> (warped RGB image, moved points). Parted lips get an inside (a dark cavity, or teeth in
-    a smile), since a warp alone would only stretch the lips over the gap."""
+    """-> (warped RGB image, moved points). Parted lips get an inside (fill_mouth)."""
     if intensity <= 1e-3:
         return image, points
     dst = moved_points(points, action, intensity)
     map_x, map_y = displacement_field(points, dst, image.shape[:2])
     out = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    if action in MOUTH_INSIDE:
-        inner = dst[INNER_LIPS].astype(np.float32)
-        gap = float(np.hypot(*(dst[66] - dst[62])))
-        if gap > 1.5:
-            mask = np.zeros(image.shape[:2], np.float32)
-            cv2.fillPoly(mask, [np.round(inner * 4).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=2)
-            mask = cv2.GaussianBlur(mask, (0, 0), max(gap * 0.08, 0.6))[..., None]
-            mouth = np.array(MOUTH_INSIDE[action], np.float32)
-            out = (out.astype(np.float32) * (1 - mask) + mouth * mask).astype(np.uint8)
-    return out, dst
+    return fill_mouth(cv2, out, dst, action), dst
+
+
+def fill_mouth(cv2, image, dst, action):
+    """Paints the inside of parted lips (points `dst`) for actions that part them: a dark cavity,
+    or teeth in a smile, since a warp alone would only stretch the lips over the gap."""
+    gap = float(np.hypot(*(dst[66] - dst[62])))
+    if action not in MOUTH_INSIDE or gap <= 1.5:
+        return image
+    mask = np.zeros(image.shape[:2], np.float32)
+    cv2.fillPoly(mask, [np.round(dst[INNER_LIPS] * 4).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=2)
+    mask = cv2.GaussianBlur(mask, (0, 0), max(gap * 0.08, 0.6))[..., None]
+    inside = np.array(MOUTH_INSIDE[action], np.float32)
+    return (image.astype(np.float32) * (1 - mask) + inside * mask).astype(np.uint8)

@@ -27,7 +27,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from expression_warp import ACTIONS, MOUTH_INSIDE, INNER_LIPS, displacement_field, face_frame, moved_points  # noqa: E402
+from expression_warp import ACTIONS, displacement_field, face_frame, fill_mouth, moved_points  # noqa: E402
 
 CASCADE = "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
 FRAME = 256             # output frames are FRAME x FRAME; the face box is about 45% of it
@@ -109,13 +109,12 @@ def render(cv2, image, face, actions, n_per_action, rng, out_dir):
     pts = (pts - [x0, y0]) * scale
     # The field of each action at full intensity, scaled per frame: the moves are small beside
     # the kernel's width, so the field is close to linear in the intensity (and 10x cheaper).
+    base_y, base_x = np.mgrid[0:FRAME, 0:FRAME].astype(np.float32)
     fields = {}
     for a in actions:
         if a in ACTIONS:
             mx, my = displacement_field(pts, moved_points(pts, a, 1.0), scene.shape[:2])
-            base_y, base_x = np.mgrid[0:FRAME, 0:FRAME].astype(np.float32)
             fields[a] = (mx - base_x, my - base_y)
-    base_y, base_x = np.mgrid[0:FRAME, 0:FRAME].astype(np.float32)
     n = n_per_action * len(actions)
     dx, dy, ds, ang = camera(n, rng)
     os.makedirs(out_dir, exist_ok=True)
@@ -127,8 +126,7 @@ def render(cv2, image, face, actions, n_per_action, rng, out_dir):
                 fx, fy = fields[a]
                 img = cv2.remap(scene, base_x + level * fx, base_y + level * fy, cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_REFLECT)
-                if a in MOUTH_INSIDE:
-                    img = fill_mouth(cv2, img, moved_points(pts, a, level), MOUTH_INSIDE[a])
+                img = fill_mouth(cv2, img, moved_points(pts, a, level), a)
             i = frame_no
             M = cv2.getRotationMatrix2D((FRAME / 2, FRAME / 2), ang[i], ds[i])
             M[:, 2] += [dx[i] * FRAME, dy[i] * FRAME]
@@ -137,16 +135,6 @@ def render(cv2, image, face, actions, n_per_action, rng, out_dir):
             cv2.imwrite(os.path.join(out_dir, f"{frame_no:05d}.jpg"), img[:, :, ::-1],
                         [cv2.IMWRITE_JPEG_QUALITY, 92])
     return frame_no
-
-
-def fill_mouth(cv2, img, dst, colour):
-    gap = float(np.hypot(*(dst[66] - dst[62])))
-    if gap <= 1.5:
-        return img
-    mask = np.zeros(img.shape[:2], np.float32)
-    cv2.fillPoly(mask, [np.round(dst[INNER_LIPS] * 4).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=2)
-    mask = cv2.GaussianBlur(mask, (0, 0), max(gap * 0.08, 0.6))[..., None]
-    return (img.astype(np.float32) * (1 - mask) + np.float32(colour) * mask).astype(np.uint8)
 
 
 def main():
