@@ -27,8 +27,12 @@ Writes DIR/clips/*.npy (uint8 [T][H][W][3]: the element's normalised floats mapp
 converter's bytes, which is exact), DIR/clips.csv (path,label,video,track,start_ns,end_ns,
 teacher_top; times as the element reports them), DIR/frames.npz (per distinct frame of a track:
 video, track, pts, teacher probabilities) and DIR/dataset.json. Labels: with --teacher, the mean
-of the teacher's probabilities over the clip's frames (soft label vector); with --label-csv, that
-video's label for all its clips.
+of the teacher's probabilities over the clip's frames (soft label vector), and beside every clip
+X.teacher.npz with the teacher's per-frame probabilities [T][C] and 256-wide features [T][256]
+(train.py --frame-targets); with --label-csv, that video's label for all its clips.
+--max-seconds S uses only each video's first S seconds: a seek with that stop position and a
+probe that drops any later frame before facedetect (a validation part of a longer video whose
+rest must stay unseen).
 """
 
 import argparse
