@@ -84,6 +84,7 @@
  */
 
 #include "gstadatoskdfer.h"
+#include "gstadatoskdfer-private.h"
 
 #include "default_model.h"
 #include "results.h"
@@ -827,10 +828,20 @@ static const AdatoskBackendKind backend_kinds[] = {
     [GST_ADATOSK_DFER_BACKEND_VULKAN] = ADATOSK_BACKEND_VULKAN,
 };
 
+AdatoskEngineSettings
+gst_adatosk_dfer_engine_settings (GstAdatoskDfer *self, const gchar *path)
+{
+  AdatoskEngineSettings settings = {path, backend_kinds[self->run.backend],
+      (gint) self->run.threads, self->run.keep_ratio, self->run.batch_size};
+
+  return settings;
+}
+
 /* `engine` (a reference) becomes the element's: names the model, the device
  * and the classes. */
-static gboolean
-adopt_engine (GstAdatoskDfer *self, AdatoskEngine *engine, const gchar *path)
+gboolean
+gst_adatosk_dfer_adopt_engine (GstAdatoskDfer *self, AdatoskEngine *engine,
+    const gchar *path)
 {
   const gchar *name, *reason;
 
@@ -861,8 +872,8 @@ adopt_engine (GstAdatoskDfer *self, AdatoskEngine *engine, const gchar *path)
 static gboolean
 load_model (GstAdatoskDfer *self, const gchar *path)
 {
-  AdatoskEngineSettings settings = {path, backend_kinds[self->run.backend],
-      (gint) self->run.threads, self->run.keep_ratio, self->run.batch_size};
+  AdatoskEngineSettings settings =
+      gst_adatosk_dfer_engine_settings (self, path);
   AdatoskEngine *engine;
   GError *error = NULL;
 
@@ -874,12 +885,12 @@ load_model (GstAdatoskDfer *self, const gchar *path)
     g_error_free (error);
     return FALSE;
   }
-  return adopt_engine (self, engine, path);
+  return gst_adatosk_dfer_adopt_engine (self, engine, path);
 }
 
 /* frame-step and clip-stride, the model's where the properties are 0. */
-static void
-make_tracker_sampling (GstAdatoskDfer *self)
+void
+gst_adatosk_dfer_make_tracker_sampling (GstAdatoskDfer *self)
 {
   const AdatoskConfig *c = self->config;
 
@@ -891,12 +902,12 @@ make_tracker_sampling (GstAdatoskDfer *self)
 }
 
 /* The sampling and the tracker, for the model's clips. */
-static void
-make_tracker (GstAdatoskDfer *self)
+void
+gst_adatosk_dfer_make_tracker (GstAdatoskDfer *self)
 {
   const AdatoskConfig *c = self->config;
 
-  make_tracker_sampling (self);
+  gst_adatosk_dfer_make_tracker_sampling (self);
   g_clear_pointer (&self->tracker, adatosk_tracker_free);
   self->tracker = adatosk_tracker_new (GST_OBJECT (self), self->run.max_tracks,
       self->run.track_timeout, self->run.iou_threshold, (guint) c->num_frames,
@@ -908,7 +919,7 @@ make_tracker (GstAdatoskDfer *self)
 static void
 make_streaming_state (GstAdatoskDfer *self)
 {
-  make_tracker (self);
+  gst_adatosk_dfer_make_tracker (self);
   self->roi_quark = g_quark_from_string (
       self->run.roi_type ? self->run.roi_type : DEFAULT_ROI_TYPE);
   self->faces = adatosk_faces_new (self->run.max_faces);
@@ -1350,8 +1361,8 @@ drop_late_clip (GstAdatoskDfer *self, AdatoskTrack *track, GstBuffer *buf,
 }
 
 /* Async mode: results that finished since the last buffer. */
-static gboolean
-collect (GstAdatoskDfer *self)
+gboolean
+gst_adatosk_dfer_collect (GstAdatoskDfer *self)
 {
   AdatoskClip *clip;
   GError *error;
@@ -1473,140 +1484,6 @@ sample_tracks (GstAdatoskDfer *self, GstBuffer *buf)
   return classify (self, due, n_due) ? GST_FLOW_OK : GST_FLOW_ERROR;
 }
 
-/* ------------------------------------------------------------------------ */
-/* the model set while playing */
-
-/* Whether two models take the same clips (size, frames, normalisation,
- * sampling), so that the tracks' half-filled clips can go on. */
-static gboolean
-same_clips (const AdatoskConfig *a, const AdatoskConfig *b)
-{
-  return a->num_frames == b->num_frames && a->img_width == b->img_width
-      && a->img_height == b->img_height && a->frame_step == b->frame_step
-      && memcmp (a->mean, b->mean, sizeof a->mean) == 0
-      && memcmp (a->std, b->std, sizeof a->std) == 0;
-}
-
-/* Why `engine`'s model cannot replace the running one here, or NULL. */
-static gchar *
-switch_refused (GstAdatoskDfer *self, const AdatoskConfig *c)
-{
-  if (self->run.labels && self->run.labels[0]) {
-    gchar **names = g_strsplit (self->run.labels, ",", -1);
-    guint count = g_strv_length (names);
-
-    g_strfreev (names);
-    if (count != (guint) c->num_classes)
-      return g_strdup_printf ("it has %d classes and the 'labels' property "
-                              "names %u",
-          c->num_classes, count);
-  }
-  if (self->dump != NULL && !same_clips (self->config, c))
-    return g_strdup ("its clips differ from the running model's and "
-                     "dump-location writes clips of one size");
-  return NULL;
-}
-
-/* Makes `engine` (a reference) the element's model between two frames. The
- * async worker finishes the old model's clips first and their results go
- * out with its labels; with the same clips the tracks go on (the next clip
- * is the new model's), else they start again. */
-static void
-switch_engine (GstAdatoskDfer *self, AdatoskEngine *engine, const gchar *path)
-{
-  const AdatoskConfig *c =
-      adatosk_inference_get_config (adatosk_engine_get_inference (engine));
-  AdatoskEngine *old = self->engine;
-  gchar *refused = switch_refused (self, c);
-  gboolean keep_tracks;
-
-  if (refused != NULL) {
-    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
-        ("Cannot switch to the model \"%s\": %s",
-            path ? path : ADATOSK_DFER_DEFAULT_MODEL_ORIGIN, refused),
-        ("The model \"%s\" keeps running.", self->model_name));
-    g_free (refused);
-    adatosk_engine_release (engine);
-    return;
-  }
-  keep_tracks = same_clips (self->config, c);
-  if (self->worker != NULL) {
-    adatosk_worker_drain (self->worker);
-    collect (self);
-    adatosk_worker_set_engine (self->worker, engine);
-  }
-  GST_INFO_OBJECT (self, "switching from model \"%s\" to %s (%s)",
-      self->model_name, path ? path : ADATOSK_DFER_DEFAULT_MODEL_ORIGIN,
-      keep_tracks ? "same clips: the tracks go on" : "other clips: new tracks");
-  adopt_engine (self, engine, path);
-  adatosk_engine_release (old);
-  if (!keep_tracks) {
-    make_tracker (self);
-    if (self->have_info) {
-      g_clear_pointer (&self->cropper, adatosk_cropper_free);
-      self->cropper = adatosk_cropper_new (&self->info, c->img_width,
-          c->img_height, c->mean, c->std, self->run.crop_margin);
-    }
-  } else {
-    make_tracker_sampling (self);
-  }
-}
-
-/* 'model' set while playing: load it beside the running model on a thread
- * of its own, and switch once it is ready, between two frames. A model that
- * cannot be used leaves the old one with a warning. */
-static void
-swap_model (GstAdatoskDfer *self)
-{
-  AdatoskEngineSettings settings = {NULL, backend_kinds[self->run.backend],
-      (gint) self->run.threads, self->run.keep_ratio, self->run.batch_size};
-  AdatoskEngine *engine = NULL;
-  GError *error = NULL;
-  gboolean wanted;
-  gchar *model;
-
-  if (self->swap != NULL) {
-    gchar *path;
-
-    if (!adatosk_swap_poll (self->swap, &engine, &error))
-      return;
-    path = g_strdup (adatosk_swap_get_path (self->swap));
-    g_clear_pointer (&self->swap, adatosk_swap_free);
-    if (engine == NULL) {
-      GST_ELEMENT_WARNING (self, RESOURCE, READ,
-          ("Cannot switch to the model \"%s\": %s",
-              path ? path : ADATOSK_DFER_DEFAULT_MODEL_ORIGIN, error->message),
-          ("The model \"%s\" keeps running.", self->model_name));
-      g_error_free (error);
-    } else {
-      switch_engine (self, engine, path);
-    }
-    g_free (path);
-  }
-  GST_OBJECT_LOCK (self);
-  wanted = self->swap_wanted;
-  self->swap_wanted = FALSE;
-  model = g_strdup (self->settings.model);
-  GST_OBJECT_UNLOCK (self);
-  if (!wanted) {
-    g_free (model);
-    return;
-  }
-  settings.model_path = model && model[0] ? model : NULL;
-  GST_INFO_OBJECT (self, "loading %s beside the running model",
-      settings.model_path ? settings.model_path : "the built-in model");
-  self->swap = adatosk_swap_start (GST_OBJECT (self),
-      self->run.model_instance_id, &settings, &error);
-  if (self->swap == NULL) {
-    GST_ELEMENT_WARNING (self, RESOURCE, FAILED,
-        ("Cannot load the model \"%s\" beside the running one: %s",
-            model ? model : "", error->message),
-        ("The model \"%s\" keeps running.", self->model_name));
-    g_error_free (error);
-  }
-  g_free (model);
-}
-
 static GstFlowReturn
 gst_adatosk_dfer_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 {
@@ -1620,8 +1497,8 @@ gst_adatosk_dfer_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
         ("Upstream pushed a buffer before a CAPS event."));
     return GST_FLOW_NOT_NEGOTIATED;
   }
-  swap_model (self);
-  if (!collect (self))
+  gst_adatosk_dfer_swap_model (self);
+  if (!gst_adatosk_dfer_collect (self))
     return GST_FLOW_ERROR;
 
   gather_faces (self, buf);
@@ -1674,7 +1551,7 @@ drain (GstAdatoskDfer *self)
   }
   if (self->worker != NULL) {
     adatosk_worker_drain (self->worker);
-    collect (self);
+    gst_adatosk_dfer_collect (self);
   }
 }
 
