@@ -196,14 +196,19 @@ gst_adatosk_overlay_start (GstBaseTransform *trans)
   return TRUE;
 }
 
-static gboolean
-gst_adatosk_overlay_stop (GstBaseTransform *trans)
+/* What start() made for drawing: the blend converters and the font map. */
+static void
+release_drawing (GstAdatoskOverlay *self)
 {
-  GstAdatoskOverlay *self = GST_ADATOSK_OVERLAY (trans);
-
   clear_blend (self);
   g_clear_object (&self->context);
   g_clear_object (&self->font_map);
+}
+
+static gboolean
+gst_adatosk_overlay_stop (GstBaseTransform *trans)
+{
+  release_drawing (GST_ADATOSK_OVERLAY (trans));
   return TRUE;
 }
 
@@ -452,9 +457,7 @@ gst_adatosk_overlay_finalize (GObject *object)
 {
   GstAdatoskOverlay *self = GST_ADATOSK_OVERLAY (object);
 
-  clear_blend (self);
-  g_clear_object (&self->context);
-  g_clear_object (&self->font_map);
+  release_drawing (self);
   pango_font_description_free (self->style.font);
   g_free (self->font_desc);
   G_OBJECT_CLASS (gst_adatosk_overlay_parent_class)->finalize (object);
