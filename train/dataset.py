@@ -81,8 +81,10 @@ def hard_label(label):
     return int(label) if isinstance(label, (int, np.integer)) else int(np.argmax(label))
 
 
-def load_clip(path, T, H, W):
-    a = np.load(path)
+def load_clip(path, T, H, W, mmap=False):
+    """mmap: the file mapped, not read: pages come in when the clip is used (and the OS may drop
+    them again), so a dataset larger than memory can be trained from."""
+    a = np.load(path, mmap_mode="r" if mmap else None)
     if a.dtype != np.uint8 or a.ndim != 4 or a.shape[3] != 3:
         raise ValueError(f"{path}: want uint8 [T][H][W][3], got {a.dtype} {a.shape}")
     if a.shape[0] != T or a.shape[1] != H or a.shape[2] != W:
@@ -112,7 +114,17 @@ def augment(x01, generator, scale=(0.8, 1.0), ratio=(3 / 4, 4 / 3), flip=0.5, ji
     with_index: also return the source frame of every output frame (per-frame targets move with
     the frames)."""
     C, T, H, W = x01.shape
+    params = draw_augment(generator, T, H, W, scale, ratio, flip, jitter, color, zoom_out)
+    x, idx = apply_augment(x01, params)
+    return (x, idx) if with_index else x
 
+
+def draw_augment(generator, T, H, W, scale=(0.8, 1.0), ratio=(3 / 4, 4 / 3), flip=0.5, jitter=2,
+                 color=False, zoom_out=None):
+    """The random choices of augment() for one clip, drawn from `generator` in augment's order and
+    without touching pixels: the training loop draws them for the whole global batch on every rank
+    (cheap), so that a clip gets the same augmentation whichever process or DataLoader worker
+    applies it (apply_augment)."""
     def rand():
         return float(torch.rand((), generator=generator))
 
@@ -129,22 +141,34 @@ def augment(x01, generator, scale=(0.8, 1.0), ratio=(3 / 4, 4 / 3), flip=0.5, ji
         w, h = W, H
     y0 = int(rand() * (H - h + 1))
     x0 = int(rand() * (W - w + 1))
+    p = dict(T=T, box=(y0, x0, h, w), flip=rand() < flip, shift=0, color=None, zoom=None)
+    if jitter > 0:
+        p["shift"] = int(torch.randint(-jitter, jitter + 1, (), generator=generator))
+    if color:
+        p["color"] = draw_color(generator)
+    if zoom_out is not None and rand() < 0.5:
+        p["zoom"] = zoom_out + (1.0 - zoom_out) * rand()
+    return p
+
+
+def apply_augment(x01, p):
+    """augment() with choices from draw_augment: -> (clip, source frame of every output frame)."""
+    C, T, H, W = x01.shape
+    y0, x0, h, w = p["box"]
     x = x01[:, :, y0:y0 + h, x0:x0 + w]
     if (h, w) != (H, W):
         x = F.interpolate(x, size=(H, W), mode="bilinear", align_corners=False)
-    if rand() < flip:
+    if p["flip"]:
         x = x.flip(-1)
     idx = torch.arange(T)
-    if jitter > 0:
-        shift = int(torch.randint(-jitter, jitter + 1, (), generator=generator))
-        idx = torch.clamp(idx + shift, 0, T - 1)
+    if p["shift"]:
+        idx = torch.clamp(idx + p["shift"], 0, T - 1)
         x = x[:, idx]
-    if color:
-        x = color_jitter(x, generator)
-    if zoom_out is not None and rand() < 0.5:
-        x = zoom_out_clip(x, zoom_out + (1.0 - zoom_out) * rand())
-    x = x.contiguous()
-    return (x, idx) if with_index else x
+    if p["color"] is not None:
+        x = apply_color(x, p["color"])
+    if p["zoom"] is not None:
+        x = zoom_out_clip(x, p["zoom"])
+    return x.contiguous(), idx
 
 
 def zoom_out_clip(x01, factor):
@@ -177,25 +201,37 @@ def color_jitter(x01, generator, grey=0.25, brightness=0.25, contrast=0.25, satu
     """Skin tone, lighting and camera colour say who and where, not which expression: one random
     change for the whole clip (grey with probability `grey`, else saturation scaled), brightness and
     contrast scaled, all within the given fractions."""
+    return apply_color(x01, draw_color(generator, grey, brightness, contrast, saturation))
+
+
+def draw_color(generator, grey=0.25, brightness=0.25, contrast=0.25, saturation=0.4):
+    """color_jitter's random choices: (grey?, saturation, contrast, brightness factors)."""
     def uniform(a):
         return 1.0 + a * (2.0 * float(torch.rand((), generator=generator)) - 1.0)
 
+    is_grey = float(torch.rand((), generator=generator)) < grey
+    sat = None if is_grey else uniform(saturation)
+    con = uniform(contrast)
+    return (is_grey, sat, con, uniform(brightness))
+
+
+def apply_color(x01, c):
+    is_grey, sat, con, bri = c
     lum = (0.299 * x01[0] + 0.587 * x01[1] + 0.114 * x01[2])[None]
-    if float(torch.rand((), generator=generator)) < grey:
-        x = lum.expand_as(x01)
-    else:
-        x = lum + (x01 - lum) * uniform(saturation)
+    x = lum.expand_as(x01) if is_grey else lum + (x01 - lum) * sat
     mean = x.mean()
-    x = (x - mean) * uniform(contrast) + mean
-    return (x * uniform(brightness)).clamp(0.0, 1.0)
+    x = (x - mean) * con + mean
+    return (x * bri).clamp(0.0, 1.0)
 
 
 class ClipDataset(torch.utils.data.Dataset):
     """Items: (x01 [3][T][H][W] float32 in [0, 1], target distribution [C] float32, hard label).
-    Clips are cached in memory as uint8 (a 16x112x112 clip is 0.6 MB)."""
+    Clips are cached in memory as uint8 (a 16x112x112 clip is 0.6 MB); with mmap=True nothing is
+    cached and every clip is a memory-mapped .npy read when used (datasets larger than memory,
+    DataLoader workers: a worker's cache would be a private copy)."""
 
     def __init__(self, csv_path, config, labels, train=False, seed=0, cache=True, color=False,
-                 zoom_out=None, crop_scale=1.0):
+                 zoom_out=None, crop_scale=1.0, mmap=False):
         self.items = read_clip_list(csv_path, labels)
         self.color, self.zoom_out, self.crop_scale = color, zoom_out, crop_scale
         self.config, self.labels, self.train = config, list(labels), train
@@ -203,7 +239,8 @@ class ClipDataset(torch.utils.data.Dataset):
         self.H, self.W = config.img_hw
         self.C = config.num_classes
         self.generator = torch.Generator().manual_seed(seed)
-        self.cache = {} if cache else None
+        self.mmap = mmap
+        self.cache = {} if cache and not mmap else None
 
     def __len__(self):
         return len(self.items)
@@ -211,7 +248,7 @@ class ClipDataset(torch.utils.data.Dataset):
     def clip(self, i):
         if self.cache is not None and i in self.cache:
             return self.cache[i]
-        a = load_clip(self.items[i][0], self.T, self.H, self.W)
+        a = load_clip(self.items[i][0], self.T, self.H, self.W, mmap=self.mmap)
         if self.cache is not None:
             self.cache[i] = a
         return a
@@ -224,15 +261,23 @@ class ClipDataset(torch.utils.data.Dataset):
         return (x, torch.from_numpy(target_distribution(label, self.C)).float(),
                 hard_label(label))
 
-    def sample(self, i):
+    def draw_augment(self):
+        """The random choices of the next training item's augmentation (dataset.draw_augment, from
+        self.generator), or None without augmentation: sample(i, choices) applies them."""
+        if not self.train:
+            return None
+        return draw_augment(self.generator, self.T, self.H, self.W, color=self.color, zoom_out=self.zoom_out)
+
+    def sample(self, i, choices=None):
         """A training item with everything the objectives may use: dict of x (augmented as in
         __getitem__), target, hard, identity (index into self.identities()), and where the clip
         has them the teacher's per-frame probabilities [T][C] and features [T][F] (moved with the
-        frames by the temporal jitter)."""
+        frames by the temporal jitter). choices: the augmentation drawn beforehand by draw_augment()
+        (None: drawn now)."""
         x = center_crop_clip(to_x01(self.clip(i)), self.crop_scale)
         idx = torch.arange(self.T)
         if self.train:
-            x, idx = augment(x, self.generator, color=self.color, zoom_out=self.zoom_out, with_index=True)
+            x, idx = apply_augment(x, choices if choices is not None else self.draw_augment())
         label = self.items[i][1]
         out = dict(x=x, target=torch.from_numpy(target_distribution(label, self.C)).float(),
                    hard=hard_label(label), identity=self.identity_index()[i])
