@@ -22,6 +22,10 @@ AdatoskEngineSettings gst_adatosk_dfer_engine_settings (GstAdatoskDfer *self,
  * and the classes. */
 gboolean gst_adatosk_dfer_adopt_engine (GstAdatoskDfer *self,
     AdatoskEngine *engine, const gchar *path);
+/* The crop margin for the model `c`: the property, or the model's where the
+ * property is negative. */
+gdouble gst_adatosk_dfer_crop_margin (GstAdatoskDfer *self,
+    const AdatoskConfig *c);
 /* frame-step and clip-stride, the model's where the properties are 0. */
 void gst_adatosk_dfer_make_tracker_sampling (GstAdatoskDfer *self);
 /* The sampling and a new tracker, for the model's clips. */

@@ -17,7 +17,8 @@
  * arrives, ROIs only from then on). Faces are tracked across frames by IoU
  * (upstream ids are all 0); a face missed by the detector keeps its last box
  * for up to #track-timeout frames. Every #frame-step-th frame of a track is
- * cropped (the box plus #crop-margin, grown to the model's aspect ratio),
+ * cropped (the box plus #crop-margin, by default the margin the model was
+ * trained with, grown to the model's aspect ratio),
  * converted and scaled by GstVideoConverter, normalised and added to the
  * track's ring; once the ring holds the model's clip and #clip-stride new
  * frames came, the clip is classified.
@@ -104,7 +105,7 @@
 #define DEFAULT_KEEP_RATIO 0.0
 #define DEFAULT_FRAME_STEP 0
 #define DEFAULT_CLIP_STRIDE 0
-#define DEFAULT_CROP_MARGIN 0.25
+#define DEFAULT_CROP_MARGIN -1.0
 #define DEFAULT_ROI_MODE GST_ADATOSK_DFER_ROI_MODE_AUTO
 #define DEFAULT_ROI_TYPE "face"
 #define DEFAULT_MAX_FACES 16
@@ -289,8 +290,9 @@ gst_adatosk_dfer_class_init (GstAdatoskDferClass *klass)
   g_object_class_install_property (gobject_class, PROP_CROP_MARGIN,
       g_param_spec_double ("crop-margin", "Crop margin",
           "Margin added on every side of a face box before cropping, as a "
-          "fraction of the box size",
-          0.0, 2.0, DEFAULT_CROP_MARGIN, rw));
+          "fraction of the box size; -1: the model's (the margin it was "
+          "trained with, 0.25 when its file does not say)",
+          -1.0, 2.0, DEFAULT_CROP_MARGIN, rw));
   g_object_class_install_property (gobject_class, PROP_ROI_MODE,
       g_param_spec_enum ("roi-mode", "ROI mode",
           "Where the faces come from: upstream face ROIs or the whole frame",
@@ -888,6 +890,15 @@ load_model (GstAdatoskDfer *self, const gchar *path)
   return gst_adatosk_dfer_adopt_engine (self, engine, path);
 }
 
+/* crop-margin for the model `c`: its own where the property is negative. A
+ * model sees faces as it was trained to see them: a tighter or looser crop
+ * than its training's changes what it answers. */
+gdouble
+gst_adatosk_dfer_crop_margin (GstAdatoskDfer *self, const AdatoskConfig *c)
+{
+  return self->run.crop_margin >= 0 ? self->run.crop_margin : c->crop_margin;
+}
+
 /* frame-step and clip-stride, the model's where the properties are 0. */
 void
 gst_adatosk_dfer_make_tracker_sampling (GstAdatoskDfer *self)
@@ -1091,7 +1102,7 @@ gst_adatosk_dfer_set_caps (GstBaseTransform *trans, GstCaps *incaps,
 
   cropper = adatosk_cropper_new (&info, self->config->img_width,
       self->config->img_height, self->config->mean, self->config->std,
-      self->run.crop_margin);
+      gst_adatosk_dfer_crop_margin (self, self->config));
   /* Prove GstVideoConverter reads this format before any data arrives. */
   buffer = gst_buffer_new_allocate (NULL, info.size, NULL);
   gst_buffer_memset (buffer, 0, 0, info.size);

@@ -13,11 +13,14 @@
 #define GST_CAT_DEFAULT gst_adatosk_dfer_debug
 
 /* Whether two models take the same clips (size, frames, normalisation,
- * sampling), so that the tracks' half-filled clips can go on. */
+ * sampling, crop), so that the tracks' half-filled clips can go on. */
 static gboolean
-same_clips (const AdatoskConfig *a, const AdatoskConfig *b)
+same_clips (GstAdatoskDfer *self, const AdatoskConfig *a,
+    const AdatoskConfig *b)
 {
-  return a->num_frames == b->num_frames && a->img_width == b->img_width
+  return gst_adatosk_dfer_crop_margin (self, a)
+      == gst_adatosk_dfer_crop_margin (self, b)
+      && a->num_frames == b->num_frames && a->img_width == b->img_width
       && a->img_height == b->img_height && a->frame_step == b->frame_step
       && memcmp (a->mean, b->mean, sizeof a->mean) == 0
       && memcmp (a->std, b->std, sizeof a->std) == 0;
@@ -37,7 +40,7 @@ switch_refused (GstAdatoskDfer *self, const AdatoskConfig *c)
                               "names %u",
           c->num_classes, count);
   }
-  if (self->dump != NULL && !same_clips (self->config, c))
+  if (self->dump != NULL && !same_clips (self, self->config, c))
     return g_strdup ("its clips differ from the running model's and "
                      "dump-location writes clips of one size");
   return NULL;
@@ -65,7 +68,7 @@ switch_engine (GstAdatoskDfer *self, AdatoskEngine *engine, const gchar *path)
     adatosk_engine_release (engine);
     return;
   }
-  keep_tracks = same_clips (self->config, c);
+  keep_tracks = same_clips (self, self->config, c);
   if (self->worker != NULL) {
     adatosk_worker_drain (self->worker);
     gst_adatosk_dfer_collect (self);
@@ -81,7 +84,8 @@ switch_engine (GstAdatoskDfer *self, AdatoskEngine *engine, const gchar *path)
     if (self->have_info) {
       g_clear_pointer (&self->cropper, adatosk_cropper_free);
       self->cropper = adatosk_cropper_new (&self->info, c->img_width,
-          c->img_height, c->mean, c->std, self->run.crop_margin);
+          c->img_height, c->mean, c->std,
+          gst_adatosk_dfer_crop_margin (self, c));
     }
   } else {
     gst_adatosk_dfer_make_tracker_sampling (self);

@@ -63,6 +63,8 @@ typedef struct
   int decoder_num_heads;
   double mask_ratio; /* 0.5 when absent */
   int frame_step;    /* 1 when absent */
+  /* The element's crop margin the model was trained for: 0.25 when absent. */
+  double crop_margin;
 
   /* Derived. */
   int mlp_hidden;  /* round(mlp_ratio * D) */

@@ -63,6 +63,11 @@ is_mask_ratio (double v)
 {
   return v >= 0 && v < 1;
 }
+static bool
+is_crop_margin (double v)
+{
+  return v >= 0 && v <= 2; /* the element's crop-margin range */
+}
 
 typedef struct
 {
@@ -83,6 +88,8 @@ static const NumberField number_fields[] = {
         0},
     {"mask_ratio", offsetof (AdatoskConfig, mask_ratio), is_mask_ratio,
         "in [0, 1)", false, 0.5},
+    {"crop_margin", offsetof (AdatoskConfig, crop_margin), is_crop_margin,
+        "in [0, 2]", false, 0.25},
 };
 
 static AdatoskStatus

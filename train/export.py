@@ -119,9 +119,13 @@ def main(argv=None):
     ap.add_argument("--license", default="LGPL-2.1-or-later")
     ap.add_argument("--trained-on", default=None)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--crop-margin", type=float, default=None,
+                    help="record this element crop margin in the model (default: the training's)")
     args = ap.parse_args(argv)
 
     model, config, labels, meta = load_trained(args.source)
+    if args.crop_margin is not None:
+        config = config.replace(crop_margin=args.crop_margin)
     name = args.name or os.path.splitext(os.path.basename(args.out))[0]
     trained_on = args.trained_on or meta.get("adatosk.trained_on", "unknown")
     keep = args.keep if args.keep is not None else config.keep_ratio

@@ -161,8 +161,26 @@ def build_model(args):
         config = named_config(args.config, **parse_overrides(args.set))
         labels = json.loads(args.labels) if args.labels else list(DEFAULT_LABELS[:config.num_classes])
         model = AdaTosk(config, with_decoder=True)
+    if args.crop_scale < 1.0:
+        config = config.replace(crop_margin=trained_crop_margin(args.train, args.crop_scale))
     model.train()
     return model, config, labels
+
+
+def trained_crop_margin(csv_paths, crop_scale):
+    """The element's crop margin that --crop-scale turns the training sets' crops into (recorded in
+    the model, so the element crops as the model was trained): a crop of (1 + 2 m) box sizes
+    centre-cropped to S is one of S (1 + 2 m) = 1 + 2 m'."""
+    margins = set()
+    for path in csv_paths:
+        with open(os.path.join(os.path.dirname(os.path.abspath(path)), "dataset.json")) as f:
+            margins.add(float(json.load(f).get("crop_margin", 0.25)))
+    if len(margins) != 1:
+        raise SystemExit(f"--crop-scale needs training sets cut with one crop margin, got {sorted(margins)}")
+    margin = (crop_scale * (1.0 + 2.0 * margins.pop()) - 1.0) / 2.0
+    if margin < 0:
+        raise SystemExit(f"--crop-scale {crop_scale:g} crops inside the face box (margin {margin:.3f} < 0)")
+    return round(margin, 4)
 
 
 class Run:

@@ -1203,7 +1203,7 @@ GST_START_TEST (test_invalid_properties)
     ASSERT_WARNING (g_object_set (e, "iou-threshold", 0.0, NULL));
     g_object_get (e, "max-tracks", &u, "crop-margin", &d, NULL);
     fail_unless_equals_int (u, 4);
-    fail_unless_equals_float (d, 0.25);
+    fail_unless_equals_float (d, -1.0);
     /* Unknown enum nicks are refused, the value stays. */
     gst_util_set_object_arg (G_OBJECT (e), "roi-mode", "sideways");
     gst_util_set_object_arg (G_OBJECT (e), "backend", "cuda");
@@ -1393,6 +1393,73 @@ GST_START_TEST (test_dump_location)
 
 GST_END_TEST;
 
+/* The first clip the element dumps for a face moving over 12 frames, with
+ * `model` and `props`. */
+static GBytes *
+first_dumped_clip (const gchar *model, const gchar *props)
+{
+  gchar *dir = g_dir_make_tmp ("adatoskdfer-crop-XXXXXX", NULL);
+  gchar *all = g_strdup_printf ("roi-mode=roi frame-step=1 clip-stride=2 "
+                                "dump-location=%s %s",
+      dir, props);
+  GstBus *bus;
+  GstHarness *h = harness_new_model (model, all,
+      "video/x-raw,format=RGB,width=96,height=64,framerate=25/1", &bus);
+  gsize size = frame_size ("RGB", 96, 64);
+  gchar *path, *data;
+  gsize len;
+  GDir *listing;
+  const gchar *name;
+
+  for (guint f = 0; f < 12; f++) {
+    GstBuffer *in = make_frame (h, size, f, 30);
+    gint x = 10 + 4 * (gint) f;
+
+    fill_box (in, GST_ROUND_UP_4 (96 * 3), x, 12, 36, 36, 120, f);
+    gst_buffer_add_video_region_of_interest_meta (in, "face", x, 12, 36, 36);
+    gst_buffer_unref (gst_harness_push_and_pull (h, in));
+  }
+  harness_free (h, bus);
+  path = g_build_filename (dir, "clip-000000.npy", NULL);
+  fail_unless (g_file_get_contents (path, &data, &len, NULL), "no %s", path);
+  listing = g_dir_open (dir, 0, NULL);
+  while ((name = g_dir_read_name (listing)) != NULL) {
+    gchar *file = g_build_filename (dir, name, NULL);
+    g_unlink (file);
+    g_free (file);
+  }
+  g_dir_close (listing);
+  g_rmdir (dir);
+  g_free (path);
+  g_free (all);
+  g_free (dir);
+  return g_bytes_new_take (data, len);
+}
+
+/* The default crop-margin (-1) is the model's: a model trained on margin 0.1
+ * crops as crop-margin=0.1 does; a file without one crops at 0.25. */
+GST_START_TEST (test_crop_margin_from_model)
+  {
+    const gchar *tight = g_getenv ("ADATOSK_TEST_MODEL_TIGHT");
+    GBytes *model_default, *explicit_tight, *plain_default, *explicit_loose;
+
+    fail_unless (tight != NULL, "ADATOSK_TEST_MODEL_TIGHT is not set");
+    model_default = first_dumped_clip (tight, "");
+    explicit_tight = first_dumped_clip (model_path (), "crop-margin=0.1");
+    plain_default = first_dumped_clip (model_path (), "");
+    explicit_loose = first_dumped_clip (tight, "crop-margin=0.25");
+    fail_unless (g_bytes_equal (model_default, explicit_tight));
+    fail_unless (g_bytes_equal (plain_default, explicit_loose));
+    fail_if (g_bytes_equal (model_default, plain_default),
+        "margins 0.1 and 0.25 gave the same crop");
+    g_bytes_unref (model_default);
+    g_bytes_unref (explicit_tight);
+    g_bytes_unref (plain_default);
+    g_bytes_unref (explicit_loose);
+  }
+
+GST_END_TEST;
+
 /* A dump-location that cannot be a directory stops the start with a clear
  * error. */
 GST_START_TEST (test_dump_location_unwritable)
@@ -1572,6 +1639,7 @@ adatoskdfer_suite (void)
   tcase_add_test (tc, test_meta_survives_converters);
   tcase_add_test (tc, test_dump_location);
   tcase_add_test (tc, test_dump_location_unwritable);
+  tcase_add_test (tc, test_crop_margin_from_model);
   tcase_add_test (tc, test_results_location_unwritable);
   return s;
 }

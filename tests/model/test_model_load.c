@@ -160,6 +160,7 @@ check_tiny_config (const AdatoskConfig *c)
   g_assert_cmpfloat (c->std[2], ==, 0.225f);
   g_assert_cmpfloat (c->mask_ratio, ==, 0.5);
   g_assert_cmpint (c->frame_step, ==, 1);
+  g_assert_cmpfloat (c->crop_margin, ==, 0.25);
   g_assert_cmpint (c->mlp_hidden, ==, 64);
   g_assert_cmpint (c->num_slots, ==, 2);
   g_assert_cmpint (c->grid_height, ==, 2);
@@ -277,6 +278,7 @@ test_valid_config_variants (void)
   st_model_set_config (st, "img_size", "[32, 48]");
   st_model_set_config (st, "frame_step", "2");
   st_model_set_config (st, "mask_ratio", "0.75");
+  st_model_set_config (st, "crop_margin", "0.1");
   st_model_set_config (st, "mlp_ratio", "4"); /* an integer is a number */
   st_model_set_config (st, "a_future_key", "{\"x\": [1, 2]}");
   st_model_set_metadata (st, "adatosk.trained_on", "DFEW fold 1");
@@ -290,6 +292,7 @@ test_valid_config_variants (void)
   g_assert_cmpint (c->num_tokens, ==, 12);
   g_assert_cmpint (c->frame_step, ==, 2);
   g_assert_cmpfloat (c->mask_ratio, ==, 0.75);
+  g_assert_cmpfloat (c->crop_margin, ==, 0.1);
   g_assert_cmpstr (adatosk_model_get_trained_on (model), ==, "DFEW fold 1");
   adatosk_model_free (model);
   st_model_free (st);
@@ -828,6 +831,8 @@ test_reject_config_bad_values (void)
   REJECT_MODEL (tiny_with_config ("embed_dim", "-16"), "\"embed_dim\" is -16");
   REJECT_MODEL (tiny_with_config ("frame_step", "0"), "frame_step");
   REJECT_MODEL (tiny_with_config ("mask_ratio", "1"), "mask_ratio");
+  REJECT_MODEL (tiny_with_config ("crop_margin", "-0.1"), "crop_margin",
+      "in [0, 2]");
   REJECT_MODEL (tiny_with_config ("decoder_depth", "1"), "decoder_depth",
       "all three or none");
 }

@@ -17,7 +17,7 @@ REQUIRED_KEYS = ("num_frames", "img_size", "tubelet_size", "patch_size", "embed_
                  "num_heads", "mlp_ratio", "atsm_layer", "keep_ratio", "num_classes", "norm_eps",
                  "mean", "std")
 OPTIONAL_KEYS = ("decoder_embed_dim", "decoder_depth", "decoder_num_heads", "mask_ratio",
-                 "frame_step")
+                 "frame_step", "crop_margin")
 
 
 def kept_tokens(n: int, keep_ratio: float) -> int:
@@ -47,6 +47,7 @@ class AdatoskConfig:
     decoder_num_heads: Optional[int] = None
     mask_ratio: Optional[float] = None
     frame_step: Optional[int] = None
+    crop_margin: Optional[float] = None  # the element's crop-margin it was trained for (0.25)
 
     # -- derived sizes -------------------------------------------------------------------
     @property
@@ -117,6 +118,8 @@ class AdatoskConfig:
             need(0.0 <= self.mask_ratio < 1.0, f"mask_ratio {self.mask_ratio} must be in [0, 1)")
         if self.frame_step is not None:
             need(self.frame_step >= 1, f"frame_step {self.frame_step} must be >= 1")
+        if self.crop_margin is not None:
+            need(0.0 <= self.crop_margin <= 2.0, f"crop_margin {self.crop_margin} must be in [0, 2]")
         return self
 
     def to_dict(self):
