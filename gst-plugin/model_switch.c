@@ -83,9 +83,9 @@ switch_engine (GstAdatoskDfer *self, AdatoskEngine *engine, const gchar *path)
     gst_adatosk_dfer_make_tracker (self);
     if (self->have_info) {
       g_clear_pointer (&self->cropper, adatosk_cropper_free);
-      self->cropper = adatosk_cropper_new (&self->info, c->img_width,
-          c->img_height, c->mean, c->std,
-          gst_adatosk_dfer_crop_margin (self, c));
+      self->cropper =
+          adatosk_cropper_new (&self->info, c->img_width, c->img_height,
+              c->mean, c->std, gst_adatosk_dfer_crop_margin (self, c));
     }
   } else {
     gst_adatosk_dfer_make_tracker_sampling (self);
