@@ -7,7 +7,7 @@
 
 void
 adatosk_attention (const float *qkv, int n, int dim, int heads,
-    const float *key_bias, float *scores, float *out)
+    const float *key_bias, float *scores, float *out, AdatoskCpuProfile *prof)
 {
   int head_dim = dim / heads;
   int stride = 3 * dim;
@@ -21,9 +21,12 @@ adatosk_attention (const float *qkv, int n, int dim, int heads,
     const float *v = qkv + 2 * dim + h * head_dim;
     cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, n, n, head_dim, 1.0f,
         q, stride, k, stride, 0.0f, scores, n);
+    adatosk_cpu_profile_stop (prof, 0, ADATOSK_OP_ATTENTION_GEMM);
     for (int i = 0; i < n; i++)
       adatosk_softmax_row (scores + (size_t) i * n, n, scale, key_bias);
+    adatosk_cpu_profile_stop (prof, 0, ADATOSK_OP_SOFTMAX);
     cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, head_dim, n,
         1.0f, scores, n, v, stride, 0.0f, out + h * head_dim, dim);
+    adatosk_cpu_profile_stop (prof, 0, ADATOSK_OP_ATTENTION_GEMM);
   }
 }

@@ -3,10 +3,12 @@
 #ifndef ADATOSK_CPU_ATTENTION_H
 #define ADATOSK_CPU_ATTENTION_H
 
+#include "profile.h"
+
 /* out[n][D] = concat over heads of softmax(Q K^T / sqrt(D/h) + key_bias) V,
  * with Q, K, V read from qkv[n][3D] (rows [q | k | v], heads contiguous).
  * `key_bias` [n] may be NULL; `scores` is scratch of n * n floats. */
 void adatosk_attention (const float *qkv, int n, int dim, int heads,
-    const float *key_bias, float *scores, float *out);
+    const float *key_bias, float *scores, float *out, AdatoskCpuProfile *prof);
 
 #endif

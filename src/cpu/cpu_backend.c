@@ -71,6 +71,7 @@ static void
 cpu_destroy (void *state)
 {
   CpuBackend *cpu = state;
+  adatosk_cpu_profile_print (&cpu->workspace->profile, stderr, cpu->device);
   adatosk_cpu_workspace_free (cpu->workspace);
   free (cpu);
 }

@@ -2,6 +2,7 @@
 #include "forward.h"
 #include "attention.h"
 #include "ops.h"
+#include "profile.h"
 #include "spec_constants.h"
 
 #include <math.h>
@@ -76,7 +77,9 @@ adatosk_cpu_workspace_new (const AdatoskModel *model, int capacity)
   if (!ws)
     return NULL;
   ws->model = model;
-  if (!adatosk_cpu_workspace_reserve (ws, capacity > 0 ? capacity : 1)) {
+  if (!adatosk_cpu_profile_init (&ws->profile, 1)
+      || !adatosk_cpu_workspace_reserve (ws, capacity > 0 ? capacity : 1)) {
+    adatosk_cpu_profile_clear (&ws->profile);
     free (ws);
     return NULL;
   }
@@ -88,6 +91,7 @@ adatosk_cpu_workspace_free (AdatoskCpuWorkspace *ws)
 {
   if (!ws)
     return;
+  adatosk_cpu_profile_clear (&ws->profile);
   free (ws->block);
   free (ws);
 }
@@ -156,24 +160,33 @@ run_block (AdatoskCpuWorkspace *ws, const AdatoskBlockWeights *w, int batch,
   const AdatoskConfig *c = &ws->model->config;
   int D = c->embed_dim, hidden = c->mlp_hidden, rows = batch * n;
   float eps = (float) c->norm_eps;
+  AdatoskCpuProfile *prof = &ws->profile;
 
+  adatosk_cpu_profile_start (prof, 0);
   adatosk_layer_norm (ws->x, ws->normed, rows, D, w->norm1_weight,
       w->norm1_bias, eps);
+  adatosk_cpu_profile_stop (prof, 0, ADATOSK_OP_LAYER_NORM);
   adatosk_linear (ws->normed, rows, D, w->qkv_weight, w->qkv_bias, 3 * D,
       ws->qkv, 0);
+  adatosk_cpu_profile_stop (prof, 0, ADATOSK_OP_QKV_GEMM);
   for (int b = 0; b < batch; b++)
     adatosk_attention (ws->qkv + (size_t) b * n * 3 * D, n, D, c->num_heads,
         key_bias ? key_bias + (size_t) b * n : NULL, ws->scores,
-        ws->attn + (size_t) b * n * D);
+        ws->attn + (size_t) b * n * D, prof);
   adatosk_linear (ws->attn, rows, D, w->proj_weight, w->proj_bias, D, ws->x, 1);
+  adatosk_cpu_profile_stop (prof, 0, ADATOSK_OP_PROJ_GEMM);
 
   adatosk_layer_norm (ws->x, ws->normed, rows, D, w->norm2_weight,
       w->norm2_bias, eps);
+  adatosk_cpu_profile_stop (prof, 0, ADATOSK_OP_LAYER_NORM);
   adatosk_linear (ws->normed, rows, D, w->fc1_weight, w->fc1_bias, hidden,
       ws->hidden, 0);
+  adatosk_cpu_profile_stop (prof, 0, ADATOSK_OP_MLP_GEMM);
   adatosk_gelu (ws->hidden, (size_t) rows * hidden);
+  adatosk_cpu_profile_stop (prof, 0, ADATOSK_OP_GELU);
   adatosk_linear (ws->hidden, rows, hidden, w->fc2_weight, w->fc2_bias, D,
       ws->x, 1);
+  adatosk_cpu_profile_stop (prof, 0, ADATOSK_OP_MLP_GEMM);
 }
 
 /* Keeps rows kept[b][0..k-1] of every clip's n rows of x, packed as k rows
@@ -251,6 +264,10 @@ adatosk_cpu_forward_batch (AdatoskCpuWorkspace *ws, const float *const *clips,
   const AdatoskConfig *c = &model->config;
   int N = c->num_tokens, D = c->embed_dim;
   size_t clip_rows = (size_t) N * D;
+  AdatoskCpuProfile *prof = &ws->profile;
+  double start = prof->enabled ? adatosk_cpu_profile_now_ms () : 0.0;
+
+  adatosk_cpu_profile_start (prof, 0);
 
   for (int b = 0; b < batch; b++)
     extract_tubes (c, clips[b], ws->patches + (size_t) b * N * c->patch_dim);
@@ -262,12 +279,14 @@ adatosk_cpu_forward_batch (AdatoskCpuWorkspace *ws, const float *const *clips,
       x[i] += ws->position[i];
   }
   embed_motion (ws, batch);
+  adatosk_cpu_profile_stop (prof, 0, ADATOSK_OP_PATCH_EMBED);
 
   for (int l = 0; l < c->atsm_layer; l++)
     run_block (ws, &model->blocks[l], batch, N, NULL);
 
   /* Each clip its own mask and its own K tokens. */
   int k = adatosk_kept_tokens (N, keep_ratio);
+  adatosk_cpu_profile_start (prof, 0);
   for (int b = 0; b < batch; b++) {
     AdatoskOutput *out = outs[b];
     adatosk_atsm_mask (model,
@@ -277,15 +296,24 @@ adatosk_cpu_forward_batch (AdatoskCpuWorkspace *ws, const float *const *clips,
     adatosk_select_tokens (out->token_mask, N, k, ws->order, out->kept_tokens);
     out->num_kept = k;
   }
+  adatosk_cpu_profile_stop (prof, 0, ADATOSK_OP_ATSM);
   gather_tokens (ws->x, D, batch, N, outs, k);
   for (int b = 0; b < batch; b++)
     for (int i = 0; i < k; i++)
       ws->key_bias[(size_t) b * k + i] =
           logf (outs[b]->token_mask[outs[b]->kept_tokens[i]]
               + (float) ADATOSK_MASK_EPS);
+  adatosk_cpu_profile_stop (prof, 0, ADATOSK_OP_GATHER);
   for (int l = c->atsm_layer; l < c->depth; l++)
     run_block (ws, &model->blocks[l], batch, k, ws->key_bias);
 
+  adatosk_cpu_profile_start (prof, 0);
   for (int b = 0; b < batch; b++)
     finish_clip (ws, ws->x + (size_t) b * k * D, k, outs[b]);
+  adatosk_cpu_profile_stop (prof, 0, ADATOSK_OP_HEAD);
+  if (prof->enabled) {
+    prof->forward_ms += adatosk_cpu_profile_now_ms () - start;
+    prof->forwards++;
+    prof->clips += batch;
+  }
 }

@@ -9,6 +9,7 @@
 
 #include "../model.h"
 #include "atsm.h"
+#include "profile.h"
 
 /* Every buffer one forward needs, sized for the model's full token grid
  * times the largest batch run so far, allocated once (and again only when a
@@ -33,6 +34,7 @@ typedef struct
   float *pooled;   /* [D] */
   double *atsm_work;
   AdatoskRankedToken *order; /* [N] */
+  AdatoskCpuProfile profile;
 } AdatoskCpuWorkspace;
 
 /* NULL when out of memory. Buffers for `capacity` clips. */

@@ -162,7 +162,7 @@ test_attention_with_key_bias (void)
         want[i * dim + h * hd + k] = acc;
       }
     }
-  adatosk_attention (qkv, n, dim, heads, bias, scores, out);
+  adatosk_attention (qkv, n, dim, heads, bias, scores, out, NULL);
   g_assert_cmpfloat (nmse (out, want, (size_t) n * dim), <, 1e-12);
   g_free (qkv);
   g_free (bias);
