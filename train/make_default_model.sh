@@ -28,7 +28,8 @@ faceapi=${ADATOSK_FACEAPI_DIR:-$HOME/.cache/adatoskdfer/face-api}
 
 # Stills -> expression videos (identities held out by a seeded shuffle).
 [ -f stills/identities.json ] ||
-  $py "$here/render_stills.py" --out stills --holdout 24 --seed 0 $(cat stills-src/stills.txt)
+  $py "$here/render_stills.py" --out stills --holdout 24 --seed 0 --exclude stills-src/excluded.txt \
+    $(cat stills-src/stills.txt)
 
 # Clips cut by the element, labelled per frame by the teacher.
 cut () {  # OUT ARGS...

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Still photos of faces -> short face videos in which each person changes expression.
 
-  render_stills.py --out DIR [--frames-per-action 40] [--holdout 24] [--seed 0] IMAGE...
+  render_stills.py --out DIR [--frames-per-action 40] [--holdout 24] [--seed 0] [--exclude LIST] IMAGE...
 
 Every face the OpenCV Haar cascade finds (the one `facedetect` uses) and face-api's 68-point
 landmark net confirms becomes one identity and one video: the scene around the face, with a slow
@@ -13,7 +13,8 @@ crops (make_dataset.py on the folders), so a warp that does not read as an expre
 as what it is.
 
 Writes DIR/<split>/<identity>/00001.jpg ... (numbered frames; make_dataset.py reads such folders),
-split "train" or "holdout" (--holdout identities chosen by a seeded shuffle, never by clip), and
+split "train" or "holdout" (--holdout identities chosen by a seeded shuffle, never by clip) or
+"excluded" (--exclude: photos of the validation person, never cut into a dataset), and
 DIR/identities.json (identity -> image, box, split, actions in order).
 """
 
@@ -144,6 +145,9 @@ def main():
     ap.add_argument("--frames-per-action", type=int, default=40)
     ap.add_argument("--holdout", type=int, default=24, help="identities kept out of training")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--exclude", help="file naming images (one path a line) whose faces must never "
+                    "reach a dataset: rendered into the split 'excluded', so every other identity "
+                    "keeps its seeded draws")
     ap.add_argument("--faceapi", default=None, help="face-api model dir (landmarks)")
     args = ap.parse_args()
     import cv2
@@ -160,12 +164,17 @@ def main():
         for k, f in enumerate(find_faces(cv2, lm, image)):
             faces.append((f"{stem}-f{k}", path, image, f))
         print(f"render_stills: {path}: {sum(1 for x in faces if x[1] == path)} faces", flush=True)
+    excluded = set()
+    if args.exclude:
+        with open(args.exclude) as f:
+            excluded = {os.path.abspath(line.strip()) for line in f if line.strip()}
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(len(faces))
     holdout = {faces[i][0] for i in order[:args.holdout]}
     index = {}
     for ident, path, image, face in faces:
-        split = "holdout" if ident in holdout else "train"
+        split = ("excluded" if os.path.abspath(path) in excluded
+                 else "holdout" if ident in holdout else "train")
         actions = ["neutral"] + list(rng.permutation(["smile", "surprise", "frown", "sad", "talk"]))
         n = render(cv2, image, face, actions, args.frames_per_action, rng,
                    os.path.join(args.out, split, ident))
