@@ -94,6 +94,8 @@ def load_clip(path, T, H, W, mmap=False):
 
 def to_x01(clip_u8):
     """uint8 [T][H][W][3] -> float32 tensor [3][T][H][W] in [0, 1]."""
+    if not clip_u8.flags.writeable:      # memory-mapped: read it now (torch wants writable memory)
+        clip_u8 = np.array(clip_u8)
     return torch.from_numpy(np.ascontiguousarray(clip_u8)).permute(3, 0, 1, 2).float() / 255.0
 
 

@@ -17,6 +17,11 @@ cosine decay to --min-lr.
 RUN/ gets: train.log (one line per step with every loss), checkpoint.pt (model, optimiser, schedule,
 RNG states: --resume continues bit for bit), history.json, loss_curves.png, model.safetensors
 (F32, decoder included: the training file; export.py makes the shipped one).
+
+At scale: --device cuda (mixed precision, devices.py), several processes with
+`torchrun --nproc_per_node=N train/train.py ...` (--batch stays the global batch; distributed.py),
+clips memory-mapped instead of cached (--mmap) and loaded by --workers DataLoader processes
+(batch_plan.py). On the CPU in one process these change no number.
 """
 
 import argparse
@@ -36,8 +41,11 @@ import torch  # noqa: E402
 from adatosk.config import DEFAULT_LABELS, NAMED_CONFIGS, named_config, parse_overrides  # noqa: E402
 from adatosk.model import AdaTosk  # noqa: E402
 from adatosk.safetensors_io import save_model, load_model  # noqa: E402
+import distributed  # noqa: E402
+from batch_plan import BatchPlanner, RankBatches  # noqa: E402
 from curves import plot_curves  # noqa: E402
 from dataset import ClipDataset  # noqa: E402
+from devices import backward_and_step, choose_precision, resolve_device  # noqa: E402
 
 
 def param_groups(model, wd):
@@ -142,6 +150,17 @@ def parse_args(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (1 measured fastest on the 2-core build machine)")
+    ap.add_argument("--device", default="cpu",
+                    help="cpu, cuda or cuda:N (under torchrun, cuda is each process's LOCAL_RANK card)")
+    ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                    help="auto: fp32 on the CPU; on CUDA bf16 where the card has it, else fp16 with "
+                         "loss scaling (devices.py)")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="DataLoader worker processes loading and augmenting clips (0: in the training "
+                         "process)")
+    ap.add_argument("--mmap", action="store_true",
+                    help="read training clips memory-mapped when used instead of caching them all in "
+                         "memory (datasets larger than memory)")
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--eval-every", type=int, default=200)
     ap.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint.pt")
@@ -187,32 +206,43 @@ class Run:
     """One training run: the model, its training-only heads, data, optimiser, schedule, random
     generators, EMA and history; a checkpoint holds all of them, so --resume continues bit for bit."""
 
-    def __init__(self, args):
-        self.args = args
+    def __init__(self, args, world=distributed.World(), device=torch.device("cpu")):
+        self.args, self.world, self.device = args, world, device
+        self.precision = choose_precision(device, args.precision)
+        self.scaler = self.precision.make_scaler()
         self.model, self.config, self.labels = build_model(args)
         self.train_ds = ClipDataset(args.train, self.config, self.labels, train=not args.no_augment,
                                     seed=args.seed + 1, color=args.color_aug, zoom_out=args.zoom_out,
-                                    crop_scale=args.crop_scale)
+                                    crop_scale=args.crop_scale, mmap=args.mmap)
         weights = (self.train_ds.balanced_weights(args.balance_power, args.balance_identity)
                    if args.balanced else None)
         self.sampler = BatchSampler(len(self.train_ds), args.batch, weights, seed=args.seed + 2)
         self.val_ds = (ClipDataset(args.val, self.config, self.labels, train=False, crop_scale=args.crop_scale)
-                       if args.val else None)
+                       if args.val and world.is_main else None)
         self.heads = extra_heads(args, self.model, self.config, self.train_ds)
+        self.model.to(device)
+        self.heads.to(device)
         groups = [g for g in param_groups(self.model, args.weight_decay) + param_groups(self.heads, args.weight_decay)
                   if g["params"]]
         self.opt = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.999))
         self.sched = torch.optim.lr_scheduler.LambdaLR(
             self.opt, lr_lambda_factory(args.steps, args.warmup, args.lr, args.min_lr))
         self.mask_gen = torch.Generator().manual_seed(args.seed + 3)
+        self.planner = BatchPlanner(self.sampler, self.train_ds, self.model.tube_mask, self.mask_gen,
+                                    args.mask_ratio)
+        self.batches = RankBatches(self.planner, distributed.rank_slice(args.batch, world), args.workers)
+        self.objective = distributed.wrap(TrainingObjective(self.model, self.heads, args, self.config),
+                                          world, device)
         self.ema = ({k: v.detach().clone() for k, v in self.model.state_dict().items()}
-                    if args.ema > 0 else None)
+                    if args.ema > 0 and world.is_main else None)
         self.history = {"args": vars(args), "labels": self.labels, "train": [], "val": []}
         self.step = 0
         self.ckpt_path = os.path.join(args.out, "checkpoint.pt")
-        self.log = open(os.path.join(args.out, "train.log"), "a")
+        self.log = open(os.path.join(args.out, "train.log"), "a") if world.is_main else None
 
     def say(self, line):
+        if self.log is None:             # not rank 0: rank 0 speaks for the run
+            return
         self.log.write(line + "\n")
         self.log.flush()
         if not self.args.quiet:
@@ -227,6 +257,10 @@ class Run:
                  f"lr {args.lr} (warm-up {args.warmup}, cosine to {args.min_lr}), wd {args.weight_decay}, "
                  f"{'hard labels + smoothing ' + str(args.label_smoothing) if args.hard_labels else 'soft teacher targets'}, "
                  f"threads {torch.get_num_threads()}, seed {args.seed}; {len(ds.identities())} identities"
+                 f"{f'; {self.world.size} processes' if self.world.distributed else ''}"
+                 f"{f'; {self.device} {self.precision.name}' if self.device.type != 'cpu' else ''}"
+                 f"{'; clips memory-mapped' if args.mmap else ''}"
+                 f"{f'; {args.workers} loader workers' if args.workers else ''}"
                  f"{', colour augmentation' if args.color_aug else ''}"
                  f"{f', zoom-out to {args.zoom_out:g}' if args.zoom_out else ''}"
                  f"{f', centre crop {args.crop_scale:g}' if args.crop_scale < 1 else ''}"
@@ -237,28 +271,33 @@ class Run:
     def resume(self):
         if not os.path.exists(self.ckpt_path):
             return
-        ck = torch.load(self.ckpt_path)
+        # Every process reads the whole checkpoint: it holds the global run, whatever the number of
+        # processes that wrote it.
+        ck = torch.load(self.ckpt_path, map_location="cpu")
         self.model.load_state_dict(ck["model"])
         self.heads.load_state_dict(ck.get("heads", {}))
         self.opt.load_state_dict(ck["opt"])
         self.sched.load_state_dict(ck["sched"])
-        self.sampler.load(ck["sampler"])
-        self.mask_gen.set_state(ck["mask_gen"])
-        self.train_ds.generator.set_state(ck["aug_gen"])
+        self.planner.load(ck, ck["step"])
         torch.set_rng_state(ck["torch_rng"])
         self.history = ck["history"]
         self.step = ck["step"]
         if self.ema is not None and ck.get("ema") is not None:
-            self.ema = ck["ema"]
-        print(f"train: resumed at step {self.step} from {self.ckpt_path}", flush=True)
+            self.ema = {k: v.to(self.device) for k, v in ck["ema"].items()}
+        if self.scaler is not None and ck.get("scaler"):
+            self.scaler.load_state_dict(ck["scaler"])
+        if self.world.is_main:
+            print(f"train: resumed at step {self.step} from {self.ckpt_path}", flush=True)
 
     def save_checkpoint(self):
+        if not self.world.is_main:
+            return
         torch.save({"model": self.model.state_dict(), "heads": self.heads.state_dict(),
                     "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
-                    "sampler": self.sampler.state(), "mask_gen": self.mask_gen.get_state(),
-                    "aug_gen": self.train_ds.generator.get_state(), "torch_rng": torch.get_rng_state(),
+                    **self.planner.state_at(self.step), "torch_rng": torch.get_rng_state(),
                     "history": self.history, "step": self.step, "config": self.config.to_dict(),
-                    "labels": self.labels, "ema": self.ema},
+                    "labels": self.labels, "ema": self.ema,
+                    "scaler": self.scaler.state_dict() if self.scaler is not None else None},
                    self.ckpt_path + ".tmp")
         os.replace(self.ckpt_path + ".tmp", self.ckpt_path)
         with open(os.path.join(self.args.out, "history.json"), "w") as f:
@@ -270,9 +309,17 @@ class Run:
         m.load_state_dict(self.ema)
         return m
 
+    def cpu_model(self):
+        """The model on the CPU, where evaluation and the model file want it (a copy off a GPU)."""
+        if self.device.type == "cpu":
+            return self.model
+        m = AdaTosk(self.config, with_decoder=True)
+        m.load_state_dict(self.model.state_dict())
+        return m.train()
+
     def evaluate(self):
         from evaluate import predict, metrics
-        nets = [("raw", self.model)] + ([("ema", self.ema_model())] if self.ema is not None else [])
+        nets = [("raw", self.cpu_model())] + ([("ema", self.ema_model())] if self.ema is not None else [])
         for tag, net in nets:
             net.eval()
             probs = predict(net, self.val_ds)
@@ -287,34 +334,26 @@ class Run:
                      f"accuracy {m['accuracy']:.3f} | predicted {m['predicted_counts']}")
 
     def train_step(self):
-        """One optimiser step on one batch; -> the step's record for the history."""
+        """One optimiser step on one batch (this process's slice of it); -> the step's record for
+        the history (losses: means over the global batch)."""
         args = self.args
-        items = [self.train_ds.sample(i) for i in self.sampler.next()]
-        x = torch.stack([it["x"] for it in items])
+        items = self.batches.next()
+        x = torch.stack([it["x"] for it in items]).to(self.device)
+        visible = torch.stack([it["visible"] for it in items]).to(self.device)
         if args.hard_labels:
             target = torch.tensor([it["hard"] for it in items], dtype=torch.int64)
         else:
             target = torch.stack([it["target"] for it in items])
-        out = self.model.forward_train(x, target, mask_ratio=args.mask_ratio, generator=self.mask_gen,
-                                       lambda_rec=args.lambda_rec, lambda_sem=args.lambda_sem,
-                                       label_smoothing=args.label_smoothing)
-        loss = out["loss"]
-        extra = extra_losses(args, self.heads, out, items, self.config, self.step)
-        for k, v in extra.items():
-            if k.startswith("loss_"):
-                loss = loss + v["weight"] * v["value"]
+        with self.precision.autocast():
+            loss, losses = self.objective(x, target.to(self.device), visible, items, self.step)
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        gnorm = torch.nn.utils.clip_grad_norm_(list(self.model.parameters()) + list(self.heads.parameters()),
-                                               args.clip_grad if args.clip_grad > 0 else float("inf"))
         lr = self.opt.param_groups[0]["lr"]
-        self.opt.step()
+        gnorm = backward_and_step(loss, self.opt, list(self.model.parameters()) + list(self.heads.parameters()),
+                                  args.clip_grad if args.clip_grad > 0 else float("inf"), self.scaler)
         self.sched.step()
         self.update_ema()
         self.step += 1
-        rec = {k: float(out[k]) for k in ("loss_cls", "loss_rec", "loss_sem")}
-        rec["loss"] = float(loss)
-        rec.update({k: float(v["value"]) for k, v in extra.items()})
+        rec = distributed.mean_over_ranks({k: float(v) for k, v in losses.items()}, self.world, self.device)
         rec.update(step=self.step, lr=lr, grad_norm=float(gnorm))
         return rec
 
@@ -329,27 +368,32 @@ class Run:
                     self.ema[k].copy_(v)
 
     def save_models(self):
+        if not self.world.is_main:
+            return
         args, ds = self.args, self.train_ds
         trained_on = f"{', '.join(args.train)} ({len(ds)} clips)"
         common = dict(dtype="f32", name=config_name(args), include_decoder=True)
         if self.ema is not None:
-            save_model(os.path.join(args.out, "model_raw.safetensors"), self.model, self.config, self.labels,
+            save_model(os.path.join(args.out, "model_raw.safetensors"), self.cpu_model(), self.config, self.labels,
                        trained_on=trained_on, **common)
             save_model(os.path.join(args.out, "model.safetensors"), self.ema_model(), self.config, self.labels,
                        trained_on=trained_on + f", EMA {args.ema}", **common)
         else:
-            save_model(os.path.join(args.out, "model.safetensors"), self.model, self.config, self.labels,
+            save_model(os.path.join(args.out, "model.safetensors"), self.cpu_model(), self.config, self.labels,
                        trained_on=trained_on, **common)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    world = distributed.world_from_env()
+    device = resolve_device(args.device, world.local_rank, world.size)
+    distributed.start(world, device)
     torch.set_num_threads(args.threads)
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
-    run = Run(args)
+    run = Run(args, world, device)
     if args.resume:
         run.resume()
     run.describe()
@@ -362,6 +406,8 @@ def main(argv=None):
         t_seen += dt
         steps_this_run += 1
         rec["sec"] = dt
+        if not world.is_main:
+            continue
         run.history["train"].append(rec)
         more = "".join(f" {k.replace('loss_', '')} {v:.4f}" for k, v in rec.items()
                        if k not in ("loss", "loss_cls", "loss_rec", "loss_sem", "step", "lr", "grad_norm", "sec"))
@@ -378,8 +424,34 @@ def main(argv=None):
     run.say(f"train: done, {run.step} steps, {run.history['train_seconds']:.0f} s this run "
             f"({args.batch * steps_this_run / max(t_seen, 1e-9):.1f} clips/s in the steps); "
             f"{args.out}/model.safetensors")
-    run.log.close()
+    if run.log is not None:
+        run.log.close()
+    distributed.stop(world)
     return 0
+
+
+class TrainingObjective(torch.nn.Module):
+    """The model and its training-only heads as one module, the one DistributedDataParallel wraps
+    (it averages the gradients of what its forward() computes): forward -> (total loss, {name:
+    value} of every loss and metric), each a mean over the clips given."""
+
+    def __init__(self, model, heads, args, config):
+        super().__init__()
+        self.model, self.heads, self.args, self.config = model, heads, args, config
+
+    def forward(self, x, target, visible, items, step):
+        args = self.args
+        out = self.model.forward_train(x, target, visible=visible, lambda_rec=args.lambda_rec,
+                                       lambda_sem=args.lambda_sem, label_smoothing=args.label_smoothing)
+        loss = out["loss"]
+        extra = extra_losses(args, self.heads, out, items, self.config, step)
+        for k, v in extra.items():
+            if k.startswith("loss_"):
+                loss = loss + v["weight"] * v["value"]
+        values = {k: out[k].detach() for k in ("loss_cls", "loss_rec", "loss_sem")}
+        values["loss"] = loss.detach()
+        values.update({k: v["value"].detach() for k, v in extra.items()})
+        return loss, values
 
 
 def extra_heads(args, model, config, train_ds):
@@ -405,12 +477,13 @@ def extra_losses(args, heads, out, items, config, step):
     from objectives import adversary_ramp
     extra = {}
     if "frames" in heads:
-        fp = torch.stack([it["frame_probs"] for it in items])
-        ff = torch.stack([it["frame_features"] for it in items])
+        dev = out["loss"].device
+        fp = torch.stack([it["frame_probs"] for it in items]).to(dev)
+        ff = torch.stack([it["frame_features"] for it in items]).to(dev)
         extra["loss_frames"] = dict(value=heads["frames"](out["encoder_tokens"], config.num_slots, fp, ff),
                                     weight=args.frame_targets)
     if "identity" in heads:
-        ident = torch.tensor([it["identity"] for it in items], dtype=torch.int64)
+        ident = torch.tensor([it["identity"] for it in items], dtype=torch.int64, device=out["loss"].device)
         scale = adversary_ramp(step / max(1, args.steps))
         loss, acc = heads["identity"](out["pooled"], ident, scale * args.adversary)
         # The head itself learns at full rate; only the encoder's gradient is reversed and scaled.
