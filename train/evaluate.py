@@ -1,12 +1,17 @@
 #!/usr/bin/python3
-"""Evaluates a model against clip labels (the teacher's: the mean of its frame probabilities).
+"""Evaluates a model against clip labels (hard: people's labels; soft: a teacher's probabilities).
 
-  evaluate.py MODEL.safetensors VAL/clips.csv [--keep R] [--min-clips 3] [--json OUT.json]
+  evaluate.py MODEL.safetensors VAL/clips.csv [--keep R] [--min-clips 3] [--per-video] [--json OUT.json]
 
-Reports, against the argmax of each clip's label: per-class recall for the classes that have at
-least --min-clips clips, the confusion matrix (rows: label, columns: prediction), the accuracy, the
+Reports, against the argmax of each clip's label: the field's two numbers, UAR (unweighted average
+recall: the mean of the per-class recalls over the classes present) and WAR (weighted average
+recall: the accuracy), with the recall of every class present; separately for the clips with hard
+labels and those with soft labels when the list mixes them. Then per-class recall for the classes
+that have at least --min-clips clips, the confusion matrix (rows: label, columns: prediction), the
 AUC of each such class's probability (that class vs the rest; Mann-Whitney, ties count half), the
 expected calibration error of the confidence (the top probability), and the label distribution.
+--per-video scores videos instead of clips (the DFEW/FERV39k/MAFW protocols: one sample per video):
+the mean of the probabilities of a video's clips (the clip list's `video` column) against its label.
 Inference exactly as in the element: no hard mask, ATSM, top-K.
 """
 
@@ -70,11 +75,41 @@ def expected_calibration_error(probs, y, bins=10):
     return float(ece)
 
 
-def metrics(probs, targets, labels, min_clips=3, positive="surprised"):
-    """probs [N, C] model probabilities; targets [N, C] label distributions (one-hot or soft)."""
+def uar_war(y, pred, labels):
+    """UAR (mean recall over the classes present in y), WAR (accuracy) and each present class's
+    recall, for class indices y (labels) and pred (predictions)."""
+    y, pred = np.asarray(y), np.asarray(pred)
+    if len(y) == 0:
+        return {"clips": 0, "uar": float("nan"), "war": float("nan"), "recall": {}}
+    recall = {labels[c]: float((pred[y == c] == c).mean()) for c in range(len(labels)) if (y == c).any()}
+    return {"clips": int(len(y)), "uar": float(np.mean(list(recall.values()))), "war": float((y == pred).mean()),
+            "recall": recall}
+
+
+def group_mean(probs, targets, groups):
+    """Clips -> videos: the mean probabilities and mean label distribution of each group, groups in
+    order of first appearance. -> (probs [G, C], targets [G, C], group names)."""
+    names = list(dict.fromkeys(groups))
+    index = {g: i for i, g in enumerate(names)}
+    which = np.array([index[g] for g in groups])
+    count = np.bincount(which, minlength=len(names))[:, None]
+    P = np.zeros((len(names), probs.shape[1]))
+    T = np.zeros((len(names), targets.shape[1]))
+    np.add.at(P, which, probs)
+    np.add.at(T, which, targets)
+    return P / count, T / count, names
+
+
+def metrics(probs, targets, labels, min_clips=3, positive="surprised", hard=None):
+    """probs [N, C] model probabilities; targets [N, C] label distributions (one-hot or soft);
+    hard: optional boolean [N], True where the label is a person's hard label (default: one-hot)."""
     C = len(labels)
     y = np.argmax(targets, axis=1)
     pred = np.argmax(probs, axis=1)
+    if hard is None:
+        hard = np.isclose(targets.max(axis=1), 1.0)
+    hard = np.asarray(hard, dtype=bool)
+    overall = uar_war(y, pred, labels)
     conf = np.zeros((C, C), dtype=np.int64)
     for a, b in zip(y, pred):
         conf[a, b] += 1
@@ -94,13 +129,28 @@ def metrics(probs, targets, labels, min_clips=3, positive="surprised"):
         "single_class_share": float(np.bincount(pred, minlength=C).max() / max(1, len(pred))),
         "confusion": conf.tolist(),
         "labels": list(labels),
+        "uar": overall["uar"],
+        "war": overall["war"],
+        "recall_all": overall["recall"],
+        "label_kind": "hard" if hard.all() else "soft" if not hard.any() else "mixed",
+        "hard_labels": uar_war(y[hard], pred[hard], labels),
+        "soft_labels": uar_war(y[~hard], pred[~hard], labels),
     }
 
 
 def format_report(m):
     labels = m["labels"]
     used = [i for i, l in enumerate(labels) if l in m["label_counts"] or l in m["predicted_counts"]]
-    lines = [f"clips: {m['clips']}; label distribution: {m['label_counts']}",
+    kind = {"hard": "hard labels", "soft": "the argmax of soft labels", "mixed": "all labels (argmax)"}
+    lines = [f"UAR {m['uar']:.4f}  WAR {m['war']:.4f}  against {kind[m['label_kind']]} ({m['clips']} "
+             f"{m.get('unit', 'clips')})",
+             "recall of every class present: " + ", ".join(f"{k} {v:.3f}" for k, v in m["recall_all"].items())]
+    if m["label_kind"] == "mixed":
+        for key, name in (("hard_labels", "hard labels"), ("soft_labels", "argmax of soft labels")):
+            s = m[key]
+            lines.append(f"  against {name} ({s['clips']}): UAR {s['uar']:.4f} WAR {s['war']:.4f}; "
+                         + ", ".join(f"{k} {v:.3f}" for k, v in s["recall"].items()))
+    lines += [f"{m.get('unit', 'clips')}: {m['clips']}; label distribution: {m['label_counts']}",
              "recall (classes with >= 3 clips): " + ", ".join(f"{k} {v:.3f}" for k, v in m["recall"].items()),
              "AUC (class vs rest): " + ", ".join(f"{k} {v:.3f}" for k, v in m["auc"].items()),
              f"accuracy {m['accuracy']:.3f}; expected calibration error {m['ece']:.3f}; "
@@ -112,23 +162,39 @@ def format_report(m):
     return "\n".join(lines)
 
 
-def main():
+def evaluate_model(model, labels, clips_csv, keep=None, min_clips=3, per_video=False):
+    """A loaded model on a clip list -> metrics() (per video with per_video)."""
+    from dataset import ClipDataset
+    ds = ClipDataset(clips_csv, model.config, labels, train=False, cache=False)
+    probs = predict(model, ds, keep_ratio=keep)
+    targets = ds.soft_targets()
+    hard = np.array([isinstance(it[1], (int, np.integer)) for it in ds.items])
+    if not per_video:
+        return metrics(probs, targets, labels, min_clips, hard=hard)
+    videos = [it[2]["video"] for it in ds.items]
+    P, T, names = group_mean(probs, targets, videos)
+    _, H, _ = group_mean(probs, hard[:, None].astype(np.float64), videos)
+    m = metrics(P, T, labels, min_clips, hard=H[:, 0] == 1.0)
+    m.update(unit="videos", clips_scored=int(len(ds)))
+    return m
+
+
+def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model")
     ap.add_argument("clips")
     ap.add_argument("--keep", type=float, default=None)
     ap.add_argument("--min-clips", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--per-video", action="store_true",
+                    help="score videos (mean probabilities of their clips, the `video` column), not clips")
     ap.add_argument("--json")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     from adatosk.safetensors_io import load_model
-    from dataset import ClipDataset
     model, config, labels, _ = load_model(args.model)
     model.eval()
-    ds = ClipDataset(args.clips, config, labels, train=False, cache=False)
-    probs = predict(model, ds, keep_ratio=args.keep)
-    m = metrics(probs, ds.soft_targets(), labels, args.min_clips)
+    m = evaluate_model(model, labels, args.clips, args.keep, args.min_clips, args.per_video)
     print(format_report(m))
     if args.json:
         with open(args.json, "w") as f:
