@@ -3,7 +3,8 @@
 Layouts (key names as their authors' code writes them):
   "mcg-finetune"  MCG-NJU VideoMAE fine-tuning (modeling_finetune.VisionTransformer):
                   patch_embed.proj, blocks.N.{norm1, attn.qkv (+ attn.q_bias, attn.v_bias: no key
-                  bias), attn.proj, norm2, mlp.fc1, mlp.fc2}, norm or fc_norm, head
+                  bias), attn.proj, norm2, mlp.fc1, mlp.fc2, gamma_1/gamma_2 (layer scale, folded
+                  into attn.proj and mlp.fc2)}, norm or fc_norm, head
   "mcg-pretrain"  MCG-NJU VideoMAE pre-training (modeling_pretrain.PretrainVisionTransformer):
                   the same encoder under encoder., decoder.blocks.N.*, decoder.norm, decoder.head,
                   encoder_to_decoder, mask_token
@@ -128,6 +129,21 @@ def _mcg_block(b, src, dst):
         b.take(dst + name, src + name)
     D = b.sd[src + "attn.qkv.weight"].shape[1] if src + "attn.qkv.weight" in b.sd else None
     _qkv_bias(b, dst, src + "attn.q_bias", src + "attn.v_bias", has_bias_key=src + "attn.qkv.bias", D=D)
+    # Layer scale (init_values > 0): x + gamma_1 * attn(..), x + gamma_2 * mlp(..). A per-channel
+    # scale of a branch's output is a scale of its last linear layer's rows: folded in exactly.
+    for gamma, layer in (("gamma_1", "attn.proj"), ("gamma_2", "mlp.fc2")):
+        g = src + gamma
+        if g in b.sd and dst + layer + ".weight" in b.out:
+            for wb in ("weight", "bias"):
+                e = b.out.get(f"{dst}{layer}.{wb}")
+                if e is not None:
+                    scale = b.sd[g][:, None] if wb == "weight" else b.sd[g]
+                    b.out[f"{dst}{layer}.{wb}"] = Entry(e.tensor * scale, e.sources + [g])
+    if any(k.startswith(src + "first_attn") for k in b.sd):
+        raise SystemExit(f"import_encoder: {src}first_attn...: a local-global block (MAE-DFER's LGI-Former: "
+                         "attention inside regions, messenger tokens, cross-attention), not a plain ViT block; "
+                         "AdaTosk's blocks attend over all tokens, so these weights would not compute the same "
+                         "function and are not converted")
 
 
 def _hf_block(b, src, dst):

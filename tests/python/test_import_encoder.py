@@ -45,21 +45,22 @@ TOL = 1e-5
 # ---------------------------------------------------------------------------------------------
 # Weights in a neutral structure, then written out in each layout's key names
 
-def rand_block(g, dim):
+def rand_block(g, dim, layer_scale=False):
     def r(*shape, scale=1.0):
         return torch.randn(*shape, generator=g) * scale
-    return dict(ln1_w=1 + r(dim, scale=0.2), ln1_b=r(dim, scale=0.1), qkv_w=r(3 * dim, dim, scale=dim ** -0.5),
+    extra = dict(gamma_1=0.5 + r(dim, scale=0.2), gamma_2=0.5 + r(dim, scale=0.2)) if layer_scale else {}
+    return dict(extra, ln1_w=1 + r(dim, scale=0.2), ln1_b=r(dim, scale=0.1), qkv_w=r(3 * dim, dim, scale=dim ** -0.5),
                 q_bias=r(dim, scale=0.1), v_bias=r(dim, scale=0.1), proj_w=r(dim, dim, scale=dim ** -0.5),
                 proj_b=r(dim, scale=0.1), ln2_w=1 + r(dim, scale=0.2), ln2_b=r(dim, scale=0.1),
                 fc1_w=r(4 * dim, dim, scale=dim ** -0.5), fc1_b=r(4 * dim, scale=0.1),
                 fc2_w=r(dim, 4 * dim, scale=(4 * dim) ** -0.5), fc2_b=r(dim, scale=0.1))
 
 
-def rand_videomae(seed, decoder=True, classes=7):
+def rand_videomae(seed, decoder=True, classes=7, layer_scale=False):
     g = torch.Generator().manual_seed(seed)
     w = dict(patch_w=torch.randn(D, 3, TAU, P, P, generator=g) * (3 * TAU * P * P) ** -0.5,
              patch_b=torch.randn(D, generator=g) * 0.1,
-             blocks=[rand_block(g, D) for _ in range(DEPTH)],
+             blocks=[rand_block(g, D, layer_scale) for _ in range(DEPTH)],
              norm_w=1 + 0.2 * torch.randn(D, generator=g), norm_b=0.1 * torch.randn(D, generator=g),
              head_w=torch.randn(classes, D, generator=g) * D ** -0.5, head_b=0.1 * torch.randn(classes, generator=g))
     if decoder:
@@ -72,7 +73,8 @@ def rand_videomae(seed, decoder=True, classes=7):
 
 
 def mcg_block(prefix, b):
-    return {prefix + "norm1.weight": b["ln1_w"], prefix + "norm1.bias": b["ln1_b"],
+    extra = {prefix + k: b[k] for k in ("gamma_1", "gamma_2") if k in b}
+    return {**extra, prefix + "norm1.weight": b["ln1_w"], prefix + "norm1.bias": b["ln1_b"],
             prefix + "attn.qkv.weight": b["qkv_w"], prefix + "attn.q_bias": b["q_bias"],
             prefix + "attn.v_bias": b["v_bias"], prefix + "attn.proj.weight": b["proj_w"],
             prefix + "attn.proj.bias": b["proj_b"], prefix + "norm2.weight": b["ln2_w"],
@@ -153,9 +155,10 @@ def ref_block(x, b, heads, eps):
     q, k, v = qkv[0] * (C // heads) ** -0.5, qkv[1], qkv[2]
     attn = (q @ k.transpose(-2, -1)).softmax(dim=-1)
     h = (attn @ v).transpose(1, 2).reshape(B, N, C)
-    x = x + F.linear(h, b["proj_w"], b["proj_b"])
+    g1, g2 = b.get("gamma_1", 1.0), b.get("gamma_2", 1.0)          # layer scale (init_values > 0)
+    x = x + g1 * F.linear(h, b["proj_w"], b["proj_b"])
     h = F.layer_norm(x, (C,), b["ln2_w"], b["ln2_b"], eps)
-    return x + F.linear(F.gelu(F.linear(h, b["fc1_w"], b["fc1_b"])), b["fc2_w"], b["fc2_b"])
+    return x + g2 * F.linear(F.gelu(F.linear(h, b["fc1_w"], b["fc1_b"])), b["fc2_w"], b["fc2_b"])
 
 
 def ref_encoder(x, w, visible_tokens, eps):
@@ -229,7 +232,7 @@ ATSM = ["atsm.norm.weight", "atsm.norm.bias", "atsm.prototypes", "atsm.alpha_dyn
 
 
 def test_mcg_finetune_checkpoint(tmp_path, capsys):
-    w = rand_videomae(1, decoder=False)
+    w = rand_videomae(1, decoder=False, layer_scale=True)
     sd = {"module." + k: v for k, v in mcg_finetune_sd(w).items()}
     sd["module.lgi.region_tokens"] = torch.zeros(1, 4, D)          # a key VideoMAE does not have
     path = str(tmp_path / "videomae_finetune.pth")
@@ -320,6 +323,9 @@ def test_refusals(tmp_path):
     g = torch.Generator().manual_seed(0)
     torch.save(dict(sd, **{"encoder.pos_embed": torch.randn(1, 32, D, generator=g)}), path)
     with pytest.raises(SystemExit, match="learned"):
+        import_encoder.main([path, "--out", out, "--heads", "2", "--decoder-heads", "2"] + SETS)
+    torch.save(dict(sd, **{"encoder.blocks.0.first_attn.q.weight": torch.zeros(D, D)}), path)
+    with pytest.raises(SystemExit, match="LGI-Former"):       # MAE-DFER's local-global blocks
         import_encoder.main([path, "--out", out, "--heads", "2", "--decoder-heads", "2"] + SETS)
     assert not os.path.exists(out)
     # The fixed table (as VideoMAE's learnable-pos-emb=False code would store it) is accepted and used.
