@@ -137,6 +137,11 @@ def build_config(args, found, hf):
 
 def check_pos_embed(canon, key, dim, n_target, args, notes, what):
     if key not in canon:
+        if what == "encoder":
+            notes.append(f"position table: not stored (VideoMAE's fixed sinusoid over token indices); AdaTosk "
+                         f"computes it for its {n_target} tokens. An encoder pre-trained on another grid "
+                         "(VideoMAE's 16x224x224: 1568 tokens; MAE-DFER's 16x160x160: 800) keeps each index's "
+                         "embedding, not each place's: fine-tuning has to adapt")
         return
     pe = canon[key].tensor.reshape(-1, canon[key].tensor.shape[-1])
     if pe.shape[1] != dim:
