@@ -279,7 +279,10 @@ gemm_rates (const Options *o, const Shape *shapes, int num_shapes, double *gflop
     goto out;
   }
   AdatoskVkTuning tuning;
-  adatosk_vk_tuning_default (ctx, &tuning);
+  if (adatosk_vk_tuning_default (ctx, &tuning, &error) != ADATOSK_OK) {
+    fprintf (stderr, "GEMM benchmark: %s\n", error.message);
+    goto out;
+  }
   for (int s = 0; s < num_shapes && !out_of_time (); s++) {
     const Shape *sh = &shapes[s];
     VkDeviceSize a_bytes = (VkDeviceSize) sh->m * sh->k * 4;

@@ -40,6 +40,10 @@
  * the transposing stores do not collide in banks. */
 #define ADATOSK_GEMM_AS_FLOATS(BM, BN, BK) ((BK) * ((BM) + 1u))
 #define ADATOSK_GEMM_WS_FLOATS(BM, BN, BK) ((BK) * ((BN) + 1u))
+/* gemm_vec4.comp (same push constants): k-major tiles of vec4, each k row
+ * padded by one vec4 (BM and BN are multiples of 4). */
+#define ADATOSK_GEMM_VEC4_AS_VEC4S(BM, BN, BK) ((BK) * ((BM) / 4u + 1u))
+#define ADATOSK_GEMM_VEC4_WS_VEC4S(BM, BN, BK) ((BK) * ((BN) / 4u + 1u))
 
 /* layernorm.comp */
 #define ADATOSK_LAYERNORM_PUSH(F) \
@@ -58,6 +62,12 @@
 #define ADATOSK_ATTENTION_VS_FLOATS(BR, BC, DH) ((BC) * (DH))
 #define ADATOSK_ATTENTION_SS_FLOATS(BR, BC, DH) ((BR) * (BC))
 #define ADATOSK_ATTENTION_ROW_FLOATS(BR, BC, DH) (BR)   /* each of 3 row arrays */
+/* attention_gpu.comp (same push constants): WG / BR lanes per query row */
+#define ADATOSK_ATTENTION_GPU_QS_FLOATS(WG, BR, BC, DH) ((BR) * ((DH) + 1u))
+#define ADATOSK_ATTENTION_GPU_KS_FLOATS(WG, BR, BC, DH) ((BC) * ((DH) + 1u))
+#define ADATOSK_ATTENTION_GPU_VS_FLOATS(WG, BR, BC, DH) ((BC) * (DH))
+#define ADATOSK_ATTENTION_GPU_PS_FLOATS(WG, BR, BC, DH) ((BR) * ((BC) + 1u))
+#define ADATOSK_ATTENTION_GPU_LANE_FLOATS(WG, BR, BC, DH) (WG)
 
 /* im2col.comp */
 #define ADATOSK_IM2COL_PUSH(F) \

@@ -44,12 +44,28 @@ _Static_assert(sizeof (uint32_t) == 4 && sizeof (float) == 4,
           + ADATOSK_ATTENTION_VS_FLOATS (BR, BC, DH) \
           + ADATOSK_ATTENTION_SS_FLOATS (BR, BC, DH) \
           + 3 * ADATOSK_ATTENTION_ROW_FLOATS (BR, BC, DH)))
+#define GEMM_VEC4_SHARED_BYTES(BM, BN, BK) \
+  (16 \
+      * (ADATOSK_GEMM_VEC4_AS_VEC4S (BM, BN, BK) \
+          + ADATOSK_GEMM_VEC4_WS_VEC4S (BM, BN, BK)))
+#define ATTENTION_GPU_SHARED_BYTES(WG, BR, BC, DH) \
+  (4 \
+      * (ADATOSK_ATTENTION_GPU_QS_FLOATS (WG, BR, BC, DH) \
+          + ADATOSK_ATTENTION_GPU_KS_FLOATS (WG, BR, BC, DH) \
+          + ADATOSK_ATTENTION_GPU_VS_FLOATS (WG, BR, BC, DH) \
+          + ADATOSK_ATTENTION_GPU_PS_FLOATS (WG, BR, BC, DH) \
+          + ADATOSK_ATTENTION_GPU_LANE_FLOATS (WG, BR, BC, DH)))
 /* The fallback tiles (taken when the defaults do not fit) fit the 16 KiB of
  * shared memory that Vulkan guarantees on every device. */
 _Static_assert(GEMM_SHARED_BYTES (32u, 32u, 8u) <= 16384,
     "GEMM fallback tiles");
 _Static_assert(ATTENTION_SHARED_BYTES (1u, 1u, 64u) <= 16384,
     "attention at DH 64");
+/* The largest GPU GEMM tile fits every device's 16 KiB too. */
+_Static_assert(GEMM_VEC4_SHARED_BYTES (128u, 64u, 16u) <= 16384,
+    "GEMM vec4 128 x 64 tiles");
+_Static_assert(ATTENTION_GPU_SHARED_BYTES (128u, 1u, 1u, 64u) <= 16384,
+    "GPU attention at DH 64");
 
 static uint32_t
 gemm_shared (const uint32_t *spec)
@@ -64,6 +80,18 @@ attention_shared (const uint32_t *spec)
 }
 
 static uint32_t
+gemm_vec4_shared (const uint32_t *spec)
+{
+  return GEMM_VEC4_SHARED_BYTES (spec[1], spec[2], spec[3]);
+}
+
+static uint32_t
+attention_gpu_shared (const uint32_t *spec)
+{
+  return ATTENTION_GPU_SHARED_BYTES (spec[0], spec[1], spec[2], spec[3]);
+}
+
+static uint32_t
 reduction_shared (const uint32_t *spec)
 {
   return 4 * ADATOSK_REDUCE_FLOATS (spec[0]);
@@ -73,6 +101,12 @@ static const AdatoskVkKernel gemm_kernel = {"gemm", 4, sizeof (GemmPush), 6,
     gemm_shared, NULL};
 static const AdatoskVkKernel gemm_f16_kernel = {"gemm_f16", 4,
     sizeof (GemmPush), 6, gemm_shared, NULL};
+static const AdatoskVkKernel gemm_vec4_kernel = {"gemm_vec4", 4,
+    sizeof (GemmPush), 6, gemm_vec4_shared, NULL};
+static const AdatoskVkKernel gemm_vec4_f16_kernel = {"gemm_vec4_f16", 4,
+    sizeof (GemmPush), 6, gemm_vec4_shared, NULL};
+static const AdatoskVkKernel attention_gpu_kernel = {"attention_gpu", 3,
+    sizeof (AttentionPush), 4, attention_gpu_shared, NULL};
 static const AdatoskVkKernel layernorm_kernel = {"layernorm", 4,
     sizeof (LayerNormPush), 1, reduction_shared, NULL};
 static const AdatoskVkKernel attention_kernel = {"attention", 3,
@@ -92,54 +126,12 @@ static const AdatoskVkKernel gather_kernel = {"gather", 6, sizeof (GatherPush),
 static const AdatoskVkKernel head_kernel = {"head", 8, sizeof (HeadPush), 1,
     reduction_shared, NULL};
 
-static uint32_t
-floor_pow2 (uint32_t v)
+bool
+adatosk_vk_gemm_tiles_fit (const AdatoskVkContext *ctx, const uint32_t *tiles,
+    bool vec4)
 {
-  uint32_t p = 1;
-  while (p * 2 <= v)
-    p *= 2;
-  return p;
-}
-
-void
-adatosk_vk_tuning_default (const AdatoskVkContext *ctx, AdatoskVkTuning *t)
-{
-  const VkPhysicalDeviceLimits *limits = &ctx->props.limits;
-  uint32_t max_wg = limits->maxComputeWorkGroupInvocations;
-  if (limits->maxComputeWorkGroupSize[0] < max_wg)
-    max_wg = limits->maxComputeWorkGroupSize[0];
-  max_wg = floor_pow2 (max_wg);
-  bool cpu = ctx->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
-  /* A GPU wants many invocations, each with a large register tile; a CPU
-   * device (lavapipe runs an invocation per SIMD lane) wants small tiles. */
-  static const uint32_t gemm_gpu[6] = {256, 128, 128, 8, 8, 8};
-  static const uint32_t gemm_gpu_small[6] = {256, 64, 64, 16, 4, 4};
-  static const uint32_t gemm_cpu[6] = {64, 32, 32, 16, 4, 4};
-  static const uint32_t gemm_fallback[6] = {64, 32, 32, 8, 4, 4};
-  memcpy (t->gemm, cpu ? gemm_cpu : gemm_gpu, sizeof t->gemm);
-  memcpy (t->gemm_small, cpu ? gemm_cpu : gemm_gpu_small, sizeof t->gemm_small);
-  if (!adatosk_vk_kernel_fits (ctx, &gemm_kernel, t->gemm))
-    memcpy (t->gemm, gemm_fallback, sizeof t->gemm);
-  if (!adatosk_vk_kernel_fits (ctx, &gemm_kernel, t->gemm_small))
-    memcpy (t->gemm_small, gemm_fallback, sizeof t->gemm_small);
-  /* The model's products are small (N = 800 tokens, D = 768): with 128 x 128
-   * tiles most would leave a large GPU's compute units idle, so those with
-   * fewer tiles than about two per compute unit of a large GPU take 64 x 64. */
-  t->gemm_min_tiles = cpu ? 0 : 256;
-  t->attention[0] = cpu ? 64 : 128;
-  t->attention[1] = 32;
-  t->attention[2] = 32;
-  t->row_wg = cpu ? 64 : 128;
-  t->single_wg = 256;
-  t->elementwise_wg = 256;
-  if (t->attention[0] > max_wg)
-    t->attention[0] = max_wg;
-  if (t->row_wg > max_wg)
-    t->row_wg = max_wg;
-  if (t->single_wg > max_wg)
-    t->single_wg = max_wg;
-  if (t->elementwise_wg > max_wg)
-    t->elementwise_wg = max_wg;
+  return adatosk_vk_kernel_fits (ctx, vec4 ? &gemm_vec4_kernel : &gemm_kernel,
+      tiles);
 }
 
 static uint32_t
@@ -187,17 +179,31 @@ adatosk_vk_gemm (AdatoskVkRecorder *rec, const AdatoskVkTuning *t,
     return fail (rec,
         "%s: one weight row of %llu bytes exceeds maxStorageBufferRange (%llu)",
         "GEMM", row_bytes, max_range);
+  /* The vec4 kernel reads 16-byte words: K, A's row stride and A's binding
+   * offset must keep every row's start on one (W's windows are checked
+   * below, one by one). */
+  const uint32_t *vec4_tiles =
+      (g->k % 4 == 0 && g->lda % 4 == 0 && g->a->offset % 16 == 0)
+      ? adatosk_vk_tuning_gemm_vec4_tiles (t, g->m, g->n)
+      : NULL;
   const uint32_t *tiles = t->gemm;
   if ((uint64_t) div_up (g->m, t->gemm[1]) * div_up (g->n, t->gemm[2])
       < t->gemm_min_tiles)
     tiles = t->gemm_small;
-  const uint32_t bm = tiles[1], bn = tiles[2];
-  if (tiles[4] == 0 || tiles[5] == 0 || bm % tiles[4] || bn % tiles[5]
-      || tiles[0] != (bm / tiles[4]) * (bn / tiles[5]))
-    return fail (rec,
-        "internal error: %s tiles need (BM/TM)(BN/TN) invocations, "
-        "not %llu (BM %llu)",
-        "GEMM", tiles[0], bm);
+  for (int v = 0; v < 2; v++) {
+    const uint32_t *check = v ? vec4_tiles : tiles;
+    if (check
+        && (check[4] == 0 || check[5] == 0 || check[1] % check[4]
+            || check[2] % check[5]
+            || check[0] != (check[1] / check[4]) * (check[2] / check[5])
+            || (v
+                && (check[1] % 4 || check[2] % 4 || check[3] % 4 || check[4] % 4
+                    || check[5] % 4))))
+      return fail (rec,
+          "internal error: %s tiles need (BM/TM)(BN/TN) invocations (and "
+          "multiples of 4 for vec4), not %llu (BM %llu)",
+          "GEMM", check[0], check[1]);
+  }
   for (uint32_t n0 = 0; n0 < g->n; n0 += (uint32_t) rows_per_window) {
     uint32_t rows =
         g->n - n0 < rows_per_window ? g->n - n0 : (uint32_t) rows_per_window;
@@ -222,9 +228,14 @@ adatosk_vk_gemm (AdatoskVkRecorder *rec, const AdatoskVkTuning *t,
     };
     AdatoskVkRange bindings[4] = {*g->a, window, g->bias ? *g->bias : *g->a,
         *g->c};
-    AdatoskStatus status = adatosk_vk_recorder_dispatch (rec,
-        g->w_f16 ? &gemm_f16_kernel : &gemm_kernel, tiles, bindings, &push,
-        div_up (rows, bn), div_up (g->m, bm), 1);
+    const bool vec4 =
+        vec4_tiles && push.w_off % 4 == 0 && window.offset % 16 == 0;
+    const AdatoskVkKernel *kernel = vec4
+        ? (g->w_f16 ? &gemm_vec4_f16_kernel : &gemm_vec4_kernel)
+        : (g->w_f16 ? &gemm_f16_kernel : &gemm_kernel);
+    const uint32_t *spec = vec4 ? vec4_tiles : tiles;
+    AdatoskStatus status = adatosk_vk_recorder_dispatch (rec, kernel, spec,
+        bindings, &push, div_up (rows, spec[2]), div_up (g->m, spec[1]), 1);
     if (status != ADATOSK_OK)
       return status;
   }
@@ -251,9 +262,17 @@ adatosk_vk_attention (AdatoskVkRecorder *rec, const AdatoskVkTuning *t,
   const AdatoskVkContext *ctx = adatosk_vk_recorder_context (rec);
   uint32_t dh = dim / heads;
   uint32_t spec[4] = {t->attention[0], t->attention[1], t->attention[2], dh};
+  const AdatoskVkKernel *kernel =
+      t->attention_gpu ? &attention_gpu_kernel : &attention_kernel;
+  /* The GPU kernel splits each query row over WG / BR invocations. */
+  if (t->attention_gpu
+      && (spec[1] == 0 || spec[1] > spec[0] || spec[0] % spec[1]))
+    return fail (rec,
+        "internal error: %s needs BR to divide WG (WG %llu, BR %llu)",
+        "attention_gpu", spec[0], spec[1]);
   /* Halve the key block, then the query block, until the tiles fit the
    * device's shared memory (a large head dimension on a 32 KiB device). */
-  while (!adatosk_vk_kernel_fits (ctx, &attention_kernel, spec)
+  while (!adatosk_vk_kernel_fits (ctx, kernel, spec)
       && (spec[1] > 1 || spec[2] > 1)) {
     if (spec[2] >= spec[1] && spec[2] > 1)
       spec[2] /= 2;
@@ -269,8 +288,8 @@ adatosk_vk_attention (AdatoskVkRecorder *rec, const AdatoskVkTuning *t,
       .scale = (float) (1.0 / __builtin_sqrt ((double) dh)),
   };
   AdatoskVkRange bindings[3] = {*qkv, key_bias ? *key_bias : *qkv, *out};
-  return adatosk_vk_recorder_dispatch (rec, &attention_kernel, spec, bindings,
-      &push, div_up (n, spec[1]), heads, 1);
+  return adatosk_vk_recorder_dispatch (rec, kernel, spec, bindings, &push,
+      div_up (n, spec[1]), heads, 1);
 }
 
 AdatoskStatus

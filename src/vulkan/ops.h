@@ -6,27 +6,19 @@
 #define ADATOSK_VK_OPS_H
 
 #include "recorder.h"
+#include "tuning.h"
 
-/* Tile and workgroup sizes, chosen once per device. */
-typedef struct
-{
-  uint32_t gemm[6];        /* WG, BM, BN, BK, TM, TN: large products */
-  uint32_t gemm_small[6];  /* the same for products with few tiles */
-  uint32_t gemm_min_tiles; /* fewer large tiles than this: use gemm_small */
-  uint32_t attention[3];   /* WG, BR, BC (DH comes from the model) */
-  uint32_t row_wg; /* LayerNorm, per-token ATSM, gather (power of two) */
-  uint32_t
-      single_wg; /* one-workgroup kernels: ATSM mask, top-K, head (power of two) */
-  uint32_t elementwise_wg;
-} AdatoskVkTuning;
-
-void adatosk_vk_tuning_default (const AdatoskVkContext *context,
-    AdatoskVkTuning *tuning);
+/* Whether gemm.comp (vec4 false) or gemm_vec4.comp (true) with these
+ * tiles (WG, BM, BN, BK, TM, TN) fits the device. */
+bool adatosk_vk_gemm_tiles_fit (const AdatoskVkContext *context,
+    const uint32_t *tiles, bool vec4);
 
 /* C = alpha * A W^T (+ bias) (GELU) (+ C) for A [M][K] (row stride lda),
  * W [N][K] (PyTorch Linear layout), C columns [c_col, c_col + N) of rows of
  * stride ldc. A W range larger than maxStorageBufferRange is bound in
- * windows of whole rows, one dispatch each. */
+ * windows of whole rows, one dispatch each. gemm_vec4.comp with the tuning's
+ * tiles for M x N when the tuning has it and K, lda, and every offset are
+ * multiples of 4 floats (16 bytes); gemm.comp otherwise. */
 typedef struct
 {
   const AdatoskVkRange *a;

@@ -19,7 +19,7 @@ struct AdatoskVkBackend
   AdatoskVkWeights weights;
   AdatoskVkForward *forward;
   const AdatoskModel *model;
-  char device[512];
+  char device[768];
 };
 
 void
@@ -69,11 +69,11 @@ adatosk_vk_backend_new (const AdatoskModel *model, int device_index,
         adatosk_vk_allocator_new (b->ctx, block_size (model), &b->alloc, error);
   if (status == ADATOSK_OK)
     status = adatosk_vk_pipelines_new (b->ctx, &b->pipelines, error);
-  if (status == ADATOSK_OK) {
-    adatosk_vk_tuning_default (b->ctx, &b->tuning);
+  if (status == ADATOSK_OK)
+    status = adatosk_vk_tuning_default (b->ctx, &b->tuning, error);
+  if (status == ADATOSK_OK)
     status = adatosk_vk_weights_upload (b->ctx, b->alloc, model, weights_f16,
         &b->weights, error);
-  }
   if (status == ADATOSK_OK)
     status = adatosk_vk_forward_new (b->ctx, b->pipelines, &b->tuning, model,
         &b->weights, 1, &b->forward, error);
@@ -82,9 +82,12 @@ adatosk_vk_backend_new (const AdatoskModel *model, int device_index,
     return NULL;
   }
   b->model = model;
-  snprintf (b->device, sizeof b->device, "%s, %s weights, %.0f MiB of weights",
-      b->ctx->description, weights_f16 ? "fp16" : "fp32",
-      (double) adatosk_vk_allocator_bytes (b->alloc) / (1 << 20));
+  char kernels[256];
+  adatosk_vk_tuning_describe (&b->tuning, kernels, sizeof kernels);
+  snprintf (b->device, sizeof b->device,
+      "%s, %s weights, %.0f MiB of weights; %s", b->ctx->description,
+      weights_f16 ? "fp16" : "fp32",
+      (double) adatosk_vk_allocator_bytes (b->alloc) / (1 << 20), kernels);
   return b;
 }
 

@@ -49,9 +49,13 @@ struct Case
 {
   char name[128];
   void (*run) (VkTest *t, const Case *c);
-  /* Tiles forced on this case (all zero: the device's own choice). */
+  /* Tiles forced on this case (all zero: the device's own choice):
+   * gemm.comp's, gemm_vec4.comp's (the GPU variant), and attention's, of
+   * attention_gpu.comp when attention_gpu. */
   uint32_t gemm_tiles[6];
+  uint32_t gemm_vec4_tiles[6];
   uint32_t attention_tiles[3];
+  bool attention_gpu;
   union
   {
     GemmCase gemm;
@@ -191,6 +195,138 @@ test_gemm (VkTest *t, const Case *cs)
   free (bias);
   free (c0);
   free (ref);
+}
+
+/* Which kernel a product gets: gemm_vec4.comp when K, lda and the offsets
+ * are multiples of 4 floats, gemm.comp otherwise (the profile's rows are
+ * named by shader). */
+static void
+test_gemm_vec4_choice (VkTest *t, const Case *cs)
+{
+  (void) cs;
+  static const struct
+  {
+    int k, lda, a_row; /* A bound from row a_row: an offset of a_row lda */
+    bool vec4;
+  } shapes[] = {{44, 44, 0, true}, {45, 45, 0, false}, {44, 46, 0, false},
+      {44, 44, 1, true}};
+  const int m = 9, n = 11;
+  /* The GPU variant on, whatever the device. */
+  AdatoskVkTuning tuning = t->tuning;
+  static const uint32_t tiles[6] = {64, 32, 32, 16, 4, 4};
+  memcpy (tuning.gemm_vec4[0], tiles, sizeof tiles);
+  tuning.num_gemm_vec4 = 1;
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    const int k = shapes[i].k, lda = shapes[i].lda;
+    const size_t a_count = (size_t) (m + shapes[i].a_row) * lda;
+    float *a = random_floats (a_count, -1, 1);
+    float *w = random_floats ((size_t) n * k, -1, 1);
+    VkTestBuffer ba = input (t, a, a_count), bw = input (t, w, (size_t) n * k);
+    VkTestBuffer bc = vk_test_buffer (t, (size_t) m * n);
+    AdatoskVkRange a_rows = ba.range;
+    a_rows.offset += (VkDeviceSize) shapes[i].a_row * lda * 4;
+    a_rows.size -= (VkDeviceSize) shapes[i].a_row * lda * 4;
+    double *ref = calloc ((size_t) m * n, sizeof *ref);
+    ref_gemm (a + (size_t) shapes[i].a_row * lda, lda, w, NULL, ref, n, 0, m, n,
+        k, 1.0, false, false);
+    adatosk_vk_recorder_set_profile (t->rec, true);
+    vk_test_begin (t);
+    AdatoskVkGemm g = {.a = &a_rows,
+        .lda = (uint32_t) lda,
+        .w = &bw.range,
+        .c = &bc.range,
+        .ldc = (uint32_t) n,
+        .m = (uint32_t) m,
+        .n = (uint32_t) n,
+        .k = (uint32_t) k,
+        .alpha = 1.0f};
+    adatosk_vk_gemm (t->rec, &tuning, &g);
+    vk_test_run (t);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&text, &size);
+    adatosk_vk_recorder_print_profile (t->rec, out, "choice", true);
+    fclose (out);
+    adatosk_vk_recorder_set_profile (t->rec, false);
+    bool got_vec4 = text && strstr (text, "| gemm_vec4");
+    bool got_scalar = text && strstr (text, "| gemm |");
+    char what[96];
+    snprintf (what, sizeof what, "K %d, lda %d, A from row %d: %s", k, lda,
+        shapes[i].a_row, got_vec4 ? "gemm_vec4" : "gemm");
+    expect (t, &bc, ref, (size_t) m * n, 1e-8, what);
+    CHECK (got_vec4 == shapes[i].vec4 && got_scalar == !shapes[i].vec4,
+        "%s: expected %s; profile:\n%s", what,
+        shapes[i].vec4 ? "gemm_vec4" : "gemm", text ? text : "");
+    free (text);
+    free (a);
+    free (w);
+    free (ref);
+  }
+}
+
+/* The tile a product gets on a GPU with 132 compute units (an H100/H200):
+ * the model's products at 800 and 400 rows, and the environment's
+ * overrides, bad values refused with their name. */
+static void
+test_tuning_selection (VkTest *t, const Case *cs)
+{
+  (void) cs;
+  AdatoskError error = {0};
+  AdatoskVkTuning tuning;
+  setenv ("ADATOSK_VULKAN_GEMM", "gpu", 1);
+  setenv ("ADATOSK_VULKAN_ATTENTION", "gpu", 1);
+  setenv ("ADATOSK_VULKAN_COMPUTE_UNITS", "132", 1);
+  unsetenv ("ADATOSK_VULKAN_GEMM_TILE");
+  CHECK_OK (adatosk_vk_tuning_default (t->ctx, &tuning, &error), error);
+  char text[256];
+  adatosk_vk_tuning_describe (&tuning, text, sizeof text);
+  printf ("  %s\n", text);
+  CHECK (tuning.num_gemm_vec4 == 4 && tuning.attention_gpu
+          && tuning.compute_units == 132,
+      "forced gpu: %s", text);
+  static const struct
+  {
+    uint32_t m, n, bm, bn;
+  } picks[] = {{800, 2304, 128, 64}, {800, 768, 64, 64}, {800, 3072, 128, 64},
+      {400, 2304, 128, 64}, {400, 768, 32, 64}, {400, 3072, 128, 64},
+      {64, 48, 32, 32}};
+  for (size_t i = 0; i < sizeof picks / sizeof picks[0]; i++) {
+    const uint32_t *tiles =
+        adatosk_vk_tuning_gemm_vec4_tiles (&tuning, picks[i].m, picks[i].n);
+    printf ("  %ux%u -> %ux%u\n", picks[i].m, picks[i].n, tiles[1], tiles[2]);
+    CHECK (tiles[1] == picks[i].bm && tiles[2] == picks[i].bn,
+        "%ux%u takes %ux%u, expected %ux%u", picks[i].m, picks[i].n, tiles[1],
+        tiles[2], picks[i].bm, picks[i].bn);
+  }
+  setenv ("ADATOSK_VULKAN_GEMM_TILE", "64x64", 1);
+  CHECK_OK (adatosk_vk_tuning_default (t->ctx, &tuning, &error), error);
+  CHECK (tuning.num_gemm_vec4 == 1 && tuning.gemm_vec4[0][1] == 64
+          && tuning.gemm_vec4[0][2] == 64,
+      "ADATOSK_VULKAN_GEMM_TILE=64x64 gives %u shapes, the first %ux%u",
+      tuning.num_gemm_vec4, tuning.gemm_vec4[0][1], tuning.gemm_vec4[0][2]);
+  setenv ("ADATOSK_VULKAN_GEMM", "cpu", 1);
+  setenv ("ADATOSK_VULKAN_ATTENTION", "cpu", 1);
+  unsetenv ("ADATOSK_VULKAN_GEMM_TILE");
+  CHECK_OK (adatosk_vk_tuning_default (t->ctx, &tuning, &error), error);
+  CHECK (tuning.num_gemm_vec4 == 0 && !tuning.attention_gpu,
+      "forced cpu: %u vec4 shapes, attention gpu %d", tuning.num_gemm_vec4,
+      tuning.attention_gpu);
+  static const char *bad[][2] = {{"ADATOSK_VULKAN_GEMM_TILE", "100x7"},
+      {"ADATOSK_VULKAN_GEMM", "fast"}, {"ADATOSK_VULKAN_ATTENTION", "GPU"},
+      {"ADATOSK_VULKAN_COMPUTE_UNITS", "0"}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    unsetenv ("ADATOSK_VULKAN_GEMM");
+    unsetenv ("ADATOSK_VULKAN_ATTENTION");
+    unsetenv ("ADATOSK_VULKAN_COMPUTE_UNITS");
+    setenv (bad[i][0], bad[i][1], 1);
+    AdatoskError e = {0};
+    AdatoskStatus status = adatosk_vk_tuning_default (t->ctx, &tuning, &e);
+    printf ("  %s=%s: %s\n", bad[i][0], bad[i][1], e.message);
+    CHECK (status == ADATOSK_ERROR_INVALID_ARGUMENT
+            && strstr (e.message, bad[i][0]) && strstr (e.message, bad[i][1]),
+        "%s=%s is not refused with its name", bad[i][0], bad[i][1]);
+    unsetenv (bad[i][0]);
+  }
 }
 
 static void
@@ -668,18 +804,37 @@ add_gemm (const uint32_t *tiles, GemmCase g)
     memcpy (c->gemm_tiles, tiles, sizeof c->gemm_tiles);
 }
 
+/* The GPU GEMM (gemm_vec4.comp) with one tile shape forced. */
 static void
-add_attention (const uint32_t *tiles, AttentionCase a)
+add_gemm_vec4 (const uint32_t *tiles, GemmCase g)
+{
+  Case *c = add_case (test_gemm,
+      "gemm-vec4/%dx%dx%d%s%s%s%s/c%d+%d/tiles=%ux%u", g.m, g.n, g.k,
+      g.bias ? "+bias" : "", g.gelu ? "+gelu" : "", g.accumulate ? "+acc" : "",
+      g.f16 ? "+f16" : "", g.c_col, g.ldc, tiles[1], tiles[2]);
+  c->gemm = g;
+  memcpy (c->gemm_vec4_tiles, tiles, sizeof c->gemm_vec4_tiles);
+}
+
+static void
+add_attention_variant (const uint32_t *tiles, bool gpu, AttentionCase a)
 {
   char tile_name[48] = "device";
   if (tiles)
     snprintf (tile_name, sizeof tile_name, "%u/%ux%u", tiles[0], tiles[1],
         tiles[2]);
-  Case *c = add_case (test_attention, "attention/n%d/D%d/h%d%s/tiles=%s", a.n,
-      a.dim, a.heads, a.bias ? "+bias" : "", tile_name);
+  Case *c = add_case (test_attention, "attention%s/n%d/D%d/h%d%s/tiles=%s",
+      gpu ? "-gpu" : "", a.n, a.dim, a.heads, a.bias ? "+bias" : "", tile_name);
   c->attention = a;
+  c->attention_gpu = gpu;
   if (tiles)
     memcpy (c->attention_tiles, tiles, sizeof c->attention_tiles);
+}
+
+static void
+add_attention (const uint32_t *tiles, AttentionCase a)
+{
+  add_attention_variant (tiles, false, a);
 }
 
 static void
@@ -742,6 +897,84 @@ make_cases (void)
   }
   /* Head dimension 128: the tiles shrink to fit 32 KiB of shared memory. */
   add_attention (NULL, (AttentionCase){100, 128, 1, true});
+
+  /* The GPU variants on this device, every tile shape the GPU can pick:
+   * rows, columns and K off every tile size, K a multiple of 4 but not of
+   * the k-tile (16), C a window of wider rows, fp16 weights; then K and
+   * strides that are not multiples of 4, which go to gemm.comp. */
+  static const uint32_t vec4_tiles[][6] = {{256, 128, 64, 16, 8, 4},
+      {256, 64, 64, 16, 4, 4}, {128, 32, 64, 16, 4, 4}, {64, 32, 32, 16, 4, 4}};
+  for (size_t v = 0; v < sizeof vec4_tiles / sizeof vec4_tiles[0]; v++) {
+    const uint32_t *tiles = vec4_tiles[v];
+    add_gemm_vec4 (tiles,
+        (GemmCase){.m = 37, .n = 53, .k = 44, .ldc = 53, .bias = true});
+    add_gemm_vec4 (tiles,
+        (GemmCase){.m = 130,
+            .n = 70,
+            .k = 68,
+            .ldc = 70,
+            .bias = true,
+            .gelu = true});
+    add_gemm_vec4 (tiles,
+        (GemmCase){.m = 133,
+            .n = 29,
+            .k = 100,
+            .c_col = 5,
+            .ldc = 40,
+            .bias = true,
+            .accumulate = true});
+    add_gemm_vec4 (tiles, (GemmCase){.m = 1, .n = 7, .k = 4, .ldc = 7});
+    add_gemm_vec4 (tiles,
+        (GemmCase){.m = 37,
+            .n = 53,
+            .k = 44,
+            .ldc = 53,
+            .bias = true,
+            .f16 = true});
+    add_gemm_vec4 (tiles,
+        (GemmCase){.m = 70,
+            .n = 139,
+            .k = 20,
+            .c_col = 3,
+            .ldc = 150,
+            .bias = true,
+            .gelu = true,
+            .accumulate = true,
+            .f16 = true});
+  }
+  add_gemm_vec4 (vec4_tiles[0],
+      (GemmCase){.m = 37, .n = 53, .k = 45, .ldc = 53, .bias = true});
+  add_gemm_vec4 (vec4_tiles[3],
+      (GemmCase){.m = 21,
+          .n = 19,
+          .k = 17,
+          .ldc = 19,
+          .bias = true,
+          .gelu = true,
+          .f16 = true});
+  add_case (test_gemm_vec4_choice, "gemm-vec4/kernel-choice");
+  add_case (test_tuning_selection, "tuning/selection+environment");
+
+  /* attention_gpu.comp: head dimensions 16, 12 and 9 under three tile
+   * shapes (lanes of a row that do not divide the key tile or DH, n off
+   * every tile), then 32 and the model's 64 under the GPU's default tiles,
+   * and 128 (tiles shrink). lavapipe compiles the unrolled loops slowly
+   * (about 20 s at DH 64), hence one tile shape for the larger ones. */
+  static const uint32_t gpu_attention_tiles[][3] = {{128, 32, 32}, {64, 16, 8},
+      {128, 16, 64}};
+  for (size_t v = 0;
+       v < sizeof gpu_attention_tiles / sizeof gpu_attention_tiles[0]; v++) {
+    const uint32_t *tiles = gpu_attention_tiles[v];
+    add_attention_variant (tiles, true, (AttentionCase){45, 48, 3, false});
+    add_attention_variant (tiles, true, (AttentionCase){5, 24, 2, true});
+    add_attention_variant (tiles, true, (AttentionCase){33, 18, 2, true});
+  }
+  add_attention_variant (gpu_attention_tiles[0], true,
+      (AttentionCase){70, 64, 2, true});
+  add_attention_variant (gpu_attention_tiles[0], true,
+      (AttentionCase){77, 128, 2, true});
+  add_attention_variant (gpu_attention_tiles[0], true,
+      (AttentionCase){100, 128, 1, true});
   add_case (test_im2col, "im2col/6x12x20/tau2/p4");
   add_case (test_add, "add/1000")->add = (AddCase){1000};
   add_case (test_atsm, "atsm+topk+gather/T3/S7/D40/C5/K11")->atsm =
@@ -795,10 +1028,18 @@ main (int argc, char **argv)
     if (cs->gemm_tiles[0]) {
       memcpy (t.tuning.gemm, cs->gemm_tiles, sizeof t.tuning.gemm);
       t.tuning.gemm_min_tiles = 0;
+      t.tuning.num_gemm_vec4 = 0; /* gemm.comp itself */
     }
-    if (cs->attention_tiles[0])
+    if (cs->gemm_vec4_tiles[0]) {
+      memcpy (t.tuning.gemm_vec4[0], cs->gemm_vec4_tiles,
+          sizeof t.tuning.gemm_vec4[0]);
+      t.tuning.num_gemm_vec4 = 1;
+    }
+    if (cs->attention_tiles[0]) {
       memcpy (t.tuning.attention, cs->attention_tiles,
           sizeof t.tuning.attention);
+      t.tuning.attention_gpu = cs->attention_gpu;
+    }
     int failures = vk_test_failures;
     printf ("%s\n", cs->name);
     cs->run (&t, cs);

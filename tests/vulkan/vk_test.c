@@ -51,7 +51,8 @@ vk_test_open (VkTest *t)
       || adatosk_vk_recorder_new (t->ctx, t->pipelines, &t->rec, &error)
           != ADATOSK_OK)
     die ("vulkan setup", &error);
-  adatosk_vk_tuning_default (t->ctx, &t->tuning);
+  if (adatosk_vk_tuning_default (t->ctx, &t->tuning, &error) != ADATOSK_OK)
+    die ("vulkan tuning", &error);
 }
 
 int
