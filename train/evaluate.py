@@ -132,6 +132,7 @@ def metrics(probs, targets, labels, min_clips=3, positive="surprised", hard=None
         "uar": overall["uar"],
         "war": overall["war"],
         "recall_all": overall["recall"],
+        "min_clips": int(min_clips),
         "label_kind": "hard" if hard.all() else "soft" if not hard.any() else "mixed",
         "hard_labels": uar_war(y[hard], pred[hard], labels),
         "soft_labels": uar_war(y[~hard], pred[~hard], labels),
@@ -151,7 +152,7 @@ def format_report(m):
             lines.append(f"  against {name} ({s['clips']}): UAR {s['uar']:.4f} WAR {s['war']:.4f}; "
                          + ", ".join(f"{k} {v:.3f}" for k, v in s["recall"].items()))
     lines += [f"{m.get('unit', 'clips')}: {m['clips']}; label distribution: {m['label_counts']}",
-             "recall (classes with >= 3 clips): " + ", ".join(f"{k} {v:.3f}" for k, v in m["recall"].items()),
+             f"recall (classes with >= {m.get('min_clips', 3)} {m.get('unit', 'clips')}): " + ", ".join(f"{k} {v:.3f}" for k, v in m["recall"].items()),
              "AUC (class vs rest): " + ", ".join(f"{k} {v:.3f}" for k, v in m["auc"].items()),
              f"accuracy {m['accuracy']:.3f}; expected calibration error {m['ece']:.3f}; "
              f"the most predicted class on {100 * m['single_class_share']:.0f}% of clips",
