@@ -11,7 +11,8 @@ them, and checks that
   exact GELU; the pre-training decoder with mask tokens) against AdaTosk's blocks, its encoder path
   in forward_train and its decoder, within 1e-5;
 - shape mismatches and learned position tables are refused with a message;
-- the converted file starts `train.py --init` for a couple of steps.
+- the converted file starts `train.py --init` for a couple of steps, and the C runtime agrees with
+  the reference on the result (export.py's check; where ADATOSK_BUILD_DIR points at a build).
 """
 
 import json
@@ -359,3 +360,10 @@ def test_converted_file_starts_training(tmp_path):
     trained, _, _, _ = load_model(os.path.join(run, "model.safetensors"))
     p = trained.state_dict()["blocks.0.attn.qkv.weight"]
     assert float((p - w["blocks"][0]["qkv_w"]).abs().max()) < 0.05
+    # And the C runtime computes what the reference computes on it (export's parity check), where
+    # a build is at hand.
+    tool = os.path.join(os.environ.get("ADATOSK_BUILD_DIR", ""), "tools", "adatosk")
+    if os.environ.get("ADATOSK_BUILD_DIR") and os.path.exists(tool):
+        import export as export_mod
+        assert export_mod.main([os.path.join(run, "model.safetensors"), "--out", str(tmp_path / "exported.safetensors"),
+                                "--dtype", "f32", "--n-clips", "2", "--tool", tool]) == 0
