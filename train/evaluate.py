@@ -152,12 +152,13 @@ def format_report(m):
             lines.append(f"  against {name} ({s['clips']}): UAR {s['uar']:.4f} WAR {s['war']:.4f}; "
                          + ", ".join(f"{k} {v:.3f}" for k, v in s["recall"].items()))
     lines += [f"{m.get('unit', 'clips')}: {m['clips']}; label distribution: {m['label_counts']}",
-             f"recall (classes with >= {m.get('min_clips', 3)} {m.get('unit', 'clips')}): " + ", ".join(f"{k} {v:.3f}" for k, v in m["recall"].items()),
-             "AUC (class vs rest): " + ", ".join(f"{k} {v:.3f}" for k, v in m["auc"].items()),
-             f"accuracy {m['accuracy']:.3f}; expected calibration error {m['ece']:.3f}; "
-             f"the most predicted class on {100 * m['single_class_share']:.0f}% of clips",
-             "confusion (rows: label, columns: prediction):",
-             "            " + " ".join(f"{labels[j][:9]:>9}" for j in used)]
+              f"recall (classes with >= {m.get('min_clips', 3)} {m.get('unit', 'clips')}): "
+              + ", ".join(f"{k} {v:.3f}" for k, v in m["recall"].items()),
+              "AUC (class vs rest): " + ", ".join(f"{k} {v:.3f}" for k, v in m["auc"].items()),
+              f"accuracy {m['accuracy']:.3f}; expected calibration error {m['ece']:.3f}; "
+              f"the most predicted class on {100 * m['single_class_share']:.0f}% of clips",
+              "confusion (rows: label, columns: prediction):",
+              "            " + " ".join(f"{labels[j][:9]:>9}" for j in used)]
     for i in used:
         lines.append(f"  {labels[i][:9]:>9} " + " ".join(f"{m['confusion'][i][j]:9d}" for j in used))
     return "\n".join(lines)
