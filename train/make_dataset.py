@@ -33,12 +33,18 @@ X.teacher.npz with the teacher's per-frame probabilities [T][C] and 256-wide fea
 --max-seconds S uses only each video's first S seconds: a seek with that stop position and a
 probe that drops any later frame before facedetect (a validation part of a longer video whose
 rest must stay unseen).
+
+--jobs N cuts N videos at a time, each in a process of its own through the same pipeline (and its
+own teacher), and writes the one index the sequential cut writes: rows in the order of the videos
+given, the same files (a dataset of 16,000 videos is not cut one by one).
 """
 
 import argparse
+import concurrent.futures
 import csv
 import dataclasses
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -212,6 +218,82 @@ def to_bytes(x, cfg):
     return np.clip(u, 0, 255).astype(np.uint8).transpose(1, 2, 3, 0)
 
 
+def load_teacher(teacher_dir, threads, labels):
+    if not teacher_dir:
+        return None
+    import torch
+    torch.set_num_threads(threads)
+    from teacher.faceapi import FaceApiTeacher, LABELS as TLABELS
+    if list(TLABELS) != list(labels):
+        raise SystemExit(f"teacher labels {TLABELS} differ from the model's {labels}")
+    return FaceApiTeacher(teacher_dir)
+
+
+def cut_video(Gst, video, model, dump, args, cfg, labels, hard, teacher):
+    """One video through the element: its clips written under args.out/clips, and -> (its rows of
+    clips.csv, its part of frames.npz as lists)."""
+    video = video.rstrip("/") or video
+    t0 = time.time()
+    vname = os.path.splitext(os.path.basename(video))[0]
+    clips, crops = [], {}       # crops: (track, pts) -> uint8 frame, one per distinct frame
+    rows, frame_rec = [], {"video": [], "track": [], "pts": [], "probs": []}
+
+    def keep_clip(entry, x):
+        i = len(clips)
+        arr = to_bytes(x, cfg)
+        keys = [(entry["track"], p) if p >= 0 else (entry["track"], -1 - i * len(arr) - t)
+                for t, p in enumerate(entry["pts"])]
+        for k, frame in zip(keys, arr):
+            crops.setdefault(k, frame)
+        rel = os.path.join("clips", f"{vname}_t{entry['track']}_{i:04d}.npy")
+        np.save(os.path.join(args.out, rel), arr)
+        clips.append((entry, keys, rel))
+
+    n_frames = element_clips(Gst, video, model, dump, args, keep_clip)
+    shutil.rmtree(dump)
+    used = sorted(crops)
+    probs, feats = {}, {}
+    if teacher is not None and used:
+        p, f = teacher.probs_and_features([crops[k] for k in used])
+        probs, feats = dict(zip(used, p)), dict(zip(used, f))
+        for k in used:
+            frame_rec["video"].append(vname)
+            frame_rec["track"].append(k[0])
+            frame_rec["pts"].append(max(k[1], 0))
+            frame_rec["probs"].append(probs[k])
+    for entry, keys, rel in clips:
+        if teacher is not None:
+            # The teacher's view of every frame, for per-frame (dense) targets in training.
+            np.savez(os.path.join(args.out, frame_targets_path(rel)),
+                     probs=np.array([probs[k] for k in keys], np.float32),
+                     features=np.array([feats[k] for k in keys], np.float16))
+            soft = np.mean([probs[k] for k in keys], axis=0)
+            label = " ".join(f"{v:.6f}" for v in soft)
+            top = labels[int(np.argmax(soft))]
+        else:
+            h = hard[os.path.basename(video)]
+            label, top = str(h), labels[h]
+        rows.append([rel, label, vname, entry["track"], entry["start"], entry["end"], top])
+    print(f"make_dataset: {video}: {n_frames} frames, {len(clips)} clips, "
+          f"{len({e['track'] for e, _, _ in clips})} tracks, {len(used)} distinct crops"
+          f"{' labelled by the teacher' if teacher else ''}, {time.time() - t0:.1f} s", flush=True)
+    return rows, frame_rec
+
+
+_worker = {}
+
+
+def _start_worker(teacher_dir, threads, labels):
+    """A --jobs process: its own GStreamer and teacher, made once for all the videos it cuts."""
+    _worker["Gst"] = find_plugin()
+    _worker["teacher"] = load_teacher(teacher_dir, threads, labels)
+
+
+def _cut_in_worker(job):
+    video, model, dump, args, cfg, labels, hard = job
+    return cut_video(_worker["Gst"], video, model, dump, args, cfg, labels, hard, _worker["teacher"])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("videos", nargs="+")
@@ -227,6 +309,8 @@ def main():
     ap.add_argument("--teacher", help="face-api model dir (train/teacher/fetch_faceapi.sh DIR)")
     ap.add_argument("--label-csv", help="CSV: video file name,label (class name or index)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for the teacher")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="videos cut at the same time, each in its own process (one index all the same)")
     ap.add_argument("--max-seconds", type=float, default=None,
                     help="use only the first S seconds of each video (frames after them are never "
                          "given to the element; a validation part of a longer video)")
@@ -267,14 +351,9 @@ def main():
         for video in args.videos:
             if os.path.basename(video.rstrip("/")) not in hard:
                 raise SystemExit(f"{video} is not in {args.label_csv}")
-    teacher = None
-    if args.teacher:
-        import torch
-        torch.set_num_threads(args.threads)
-        from teacher.faceapi import FaceApiTeacher, LABELS as TLABELS
-        if list(TLABELS) != list(labels):
-            raise SystemExit(f"teacher labels {TLABELS} differ from the model's {labels}")
-        teacher = FaceApiTeacher(args.teacher)
+    teacher = load_teacher(args.teacher, args.threads, labels)
+    if args.jobs < 1:
+        ap.error("--jobs must be at least 1")
 
     Gst = find_plugin()
     os.makedirs(os.path.join(args.out, "clips"), exist_ok=True)
@@ -283,53 +362,21 @@ def main():
     stand_in_model(cfg, labels, model)
     args.frame_step, args.clip_stride = frame_step, stride
     rows, frame_rec = [], {"video": [], "track": [], "pts": [], "probs": []}
+    jobs = [(video, os.path.join(work, f"dump{k}")) for k, video in enumerate(args.videos)]
     try:
-        for video in args.videos:
-            video = video.rstrip("/") or video
-            t0 = time.time()
-            vname = os.path.splitext(os.path.basename(video))[0]
-            dump = os.path.join(work, "dump")
-            clips, crops = [], {}       # crops: (track, pts) -> uint8 frame, one per distinct frame
-
-            def keep_clip(entry, x):
-                i = len(clips)
-                arr = to_bytes(x, cfg)
-                keys = [(entry["track"], p) if p >= 0 else (entry["track"], -1 - i * len(arr) - t)
-                        for t, p in enumerate(entry["pts"])]
-                for k, frame in zip(keys, arr):
-                    crops.setdefault(k, frame)
-                rel = os.path.join("clips", f"{vname}_t{entry['track']}_{i:04d}.npy")
-                np.save(os.path.join(args.out, rel), arr)
-                clips.append((entry, keys, rel))
-
-            n_frames = element_clips(Gst, video, model, dump, args, keep_clip)
-            shutil.rmtree(dump)
-            used = sorted(crops)
-            probs, feats = {}, {}
-            if teacher is not None and used:
-                p, f = teacher.probs_and_features([crops[k] for k in used])
-                probs, feats = dict(zip(used, p)), dict(zip(used, f))
-                for k in used:
-                    frame_rec["video"].append(vname)
-                    frame_rec["track"].append(k[0])
-                    frame_rec["pts"].append(max(k[1], 0))
-                    frame_rec["probs"].append(probs[k])
-            for entry, keys, rel in clips:
-                if teacher is not None:
-                    # The teacher's view of every frame, for per-frame (dense) targets in training.
-                    np.savez(os.path.join(args.out, frame_targets_path(rel)),
-                             probs=np.array([probs[k] for k in keys], np.float32),
-                             features=np.array([feats[k] for k in keys], np.float16))
-                    soft = np.mean([probs[k] for k in keys], axis=0)
-                    label = " ".join(f"{v:.6f}" for v in soft)
-                    top = labels[int(np.argmax(soft))]
-                else:
-                    h = hard[os.path.basename(video)]
-                    label, top = str(h), labels[h]
-                rows.append([rel, label, vname, entry["track"], entry["start"], entry["end"], top])
-            print(f"make_dataset: {video}: {n_frames} frames, {len(clips)} clips, "
-                  f"{len({e['track'] for e, _, _ in clips})} tracks, {len(used)} distinct crops"
-                  f"{' labelled by the teacher' if teacher else ''}, {time.time() - t0:.1f} s", flush=True)
+        if args.jobs == 1:
+            done = [cut_video(Gst, video, model, dump, args, cfg, labels, hard, teacher) for video, dump in jobs]
+        else:
+            # spawn, not fork: a forked child would inherit GStreamer's and torch's threads mid-state.
+            with concurrent.futures.ProcessPoolExecutor(
+                    args.jobs, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start_worker, initargs=(args.teacher, args.threads, labels)) as pool:
+                done = list(pool.map(_cut_in_worker, [(video, model, dump, args, cfg, labels, hard)
+                                                      for video, dump in jobs]))
+        for video_rows, video_frames in done:       # in the order of the videos given
+            rows += video_rows
+            for k in frame_rec:
+                frame_rec[k] += video_frames[k]
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -337,7 +384,7 @@ def main():
         w = csv.writer(f)
         w.writerow(["path", "label", "video", "track", "start_ns", "end_ns", "teacher_top"])
         w.writerows(rows)
-    if teacher is not None:
+    if args.teacher:
         np.savez(os.path.join(args.out, "frames.npz"), video=np.array(frame_rec["video"]),
                  track=np.array(frame_rec["track"]), pts=np.array(frame_rec["pts"], dtype=np.uint64),
                  probs=np.array(frame_rec["probs"]))
@@ -345,13 +392,13 @@ def main():
         json.dump({"labels": list(labels), "config": cfg.to_dict(), "crop_margin": args.crop_margin,
                    "frame_step": frame_step, "clip_stride": stride, "videos": args.videos,
                    "cut_by": "adatoskdfer dump-location (roi-mode=roi) after facedetect",
-                   "teacher": "face-api FaceExpressionNet (@vladmandic/face-api@1.7.15)" if teacher else None},
+                   "teacher": "face-api FaceExpressionNet (@vladmandic/face-api@1.7.15)" if args.teacher else None},
                   f, indent=1)
     top = {}
     for r in rows:
         top[r[6]] = top.get(r[6], 0) + 1
     print(f"make_dataset: {len(rows)} clips -> {args.out}/clips.csv; "
-          f"{'teacher top' if teacher else 'clip'} labels: {top}")
+          f"{'teacher top' if args.teacher else 'clip'} labels: {top}")
     return 0
 
 
