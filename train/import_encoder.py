@@ -152,8 +152,8 @@ def check_pos_embed(canon, key, dim, n_target, args, notes, what):
         notes.append(f"{what} position table: the fixed sinusoid over {pe.shape[0]} tokens (max diff {diff:.1e}); "
                      f"AdaTosk computes the same table for its {n_target} tokens" +
                      ("" if pe.shape[0] == n_target else
-                      f" -- a different token grid: the table is over token indices (t-major), so a token "
-                      f"keeps its index's embedding, not its place's; fine-tuning has to adapt"))
+                      " -- a different token grid: the table is over token indices (t-major), so a token "
+                      "keeps its index's embedding, not its place's; fine-tuning has to adapt"))
         canon[key].used = True
         return
     if not args.ignore_pos_embed:
