@@ -102,8 +102,11 @@ backend_new (AdatoskModel *model)
   AdatoskError error;
   options.kind = backend_kind;
   options.threads = 2;
-  if (adatosk_backend_new (model, &options, &backend, &error) == ADATOSK_OK)
+  if (adatosk_backend_new (model, &options, &backend, &error) == ADATOSK_OK) {
+    /* The device string names the kernel variants (Vulkan). */
+    g_test_message ("backend: %s", adatosk_backend_get_device (backend));
     return backend;
+  }
   if (backend_kind == ADATOSK_BACKEND_VULKAN
       && g_strcmp0 (g_getenv ("ADATOSK_TEST_REQUIRE_VULKAN"), "1") != 0) {
     g_test_skip (error.message);

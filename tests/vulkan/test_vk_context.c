@@ -189,6 +189,7 @@ test_registry (VkTest *t)
   const uint32_t huge[6] = {1024, 256, 256, 64, 8, 8};
   memcpy (big.gemm, huge, sizeof huge);
   memcpy (big.gemm_small, huge, sizeof huge);
+  big.num_gemm_vec4 = 0; /* gemm.comp, whatever the device */
   AdatoskVkGemm g = {.a = &x.range,
       .lda = 8,
       .w = &x.range,
@@ -205,6 +206,19 @@ test_registry (VkTest *t)
   CHECK (status == ADATOSK_ERROR_BACKEND
           && strstr (error.message, "shared memory"),
       "oversized tiles must be refused by the registry");
+
+  /* The same for the GPU variant (260 KiB of shared memory). */
+  const uint32_t huge_vec4[6] = {256, 256, 256, 128, 16, 16};
+  memcpy (big.gemm_vec4[0], huge_vec4, sizeof huge_vec4);
+  big.num_gemm_vec4 = 1;
+  memset (&error, 0, sizeof error);
+  vk_test_begin (t);
+  adatosk_vk_gemm (t->rec, &big, &g);
+  status = adatosk_vk_recorder_end (t->rec, &error);
+  printf ("  oversized vec4 tiles: %s\n", error.message);
+  CHECK (status == ADATOSK_ERROR_BACKEND && strstr (error.message, "gemm_vec4")
+          && strstr (error.message, "shared memory"),
+      "oversized vec4 tiles must be refused by the registry");
 }
 
 /* A submission that outlives the fence timeout fails with a message naming

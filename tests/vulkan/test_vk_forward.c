@@ -302,12 +302,17 @@ run_profile (void)
   adatosk_vk_backend_print_profile (vk, out, "profile test", true);
   fclose (out);
   printf ("%s", text);
+  /* Rows are named by shader, which depends on the variant: gemm or
+   * gemm_vec4, attention or attention_gpu. */
   char qkv[64];
-  snprintf (qkv, sizeof qkv, "| gemm qkv %dx%dx%d |", cfg->num_tokens,
+  snprintf (qkv, sizeof qkv, " qkv %dx%dx%d |", cfg->num_tokens,
       3 * cfg->embed_dim, cfg->embed_dim);
   CHECK (text && strstr (text, "mean of 2 submits") && strstr (text, qkv)
-          && strstr (text, "| attention plain ")
-          && strstr (text, "| attention biased ")
+          && (strstr (text, "| gemm qkv ") || strstr (text, "| gemm_vec4 qkv "))
+          && (strstr (text, "| attention plain ")
+              || strstr (text, "| attention_gpu plain "))
+          && (strstr (text, "| attention biased ")
+              || strstr (text, "| attention_gpu biased "))
           && strstr (text, "| head head "),
       "the profile table lacks rows:\n%s", text);
   double ms = -1;
@@ -420,14 +425,29 @@ main (int argc, char **argv)
           true, false},
   };
   vk_test_require_device ();
-  /* `quick`: the small cases only. */
+  /* `quick`: the small cases only. `variants`: the kernel variants the
+   * environment forces (ADATOSK_VULKAN_GEMM, _ATTENTION, ...; meson runs it
+   * with the GPU's) on configurations with head dimensions 16, 20 and 9,
+   * one batched. */
   bool quick = argc > 1 && strcmp (argv[1], "quick") == 0;
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-    if (!quick || cases[i].spec.dim < 100)
-      run_case (&cases[i]);
-  run_batch_padding ();
-  run_nan_clip ();
-  run_profile ();
+  bool variants = argc > 1 && strcmp (argv[1], "variants") == 0;
+  if (variants) {
+    const char *names[] = {"ADATOSK_VULKAN_GEMM", "ADATOSK_VULKAN_GEMM_TILE",
+        "ADATOSK_VULKAN_ATTENTION", "ADATOSK_VULKAN_COMPUTE_UNITS"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+      printf ("%s=%s\n", names[i], getenv (names[i]) ? getenv (names[i]) : "");
+    run_case (&cases[0]); /* micro: DH 16, against the double reference */
+    run_case (&cases[1]); /* odd-grid: DH 20 */
+    run_batch_padding (); /* DH 9, a batch of 3 with padding rows */
+    run_profile ();
+  } else {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+      if (!quick || cases[i].spec.dim < 100)
+        run_case (&cases[i]);
+    run_batch_padding ();
+    run_nan_clip ();
+    run_profile ();
+  }
   unsigned messages = adatosk_vk_validation_message_count ();
   CHECK (messages == 0, "the validation layer reported %u messages", messages);
   if (vk_test_failures)
