@@ -3,14 +3,17 @@
  * a GEMM-bound model; `adatosk bench` uses the same 2048^3 product).
  *
  *   adatosk-batch-bench [--configs adatosk-tiny,adatosk-b] [--batches 1,8]
- *       [--keep 0.5] [--threads 2] [--repeat 5] [--out FILE.md]
+ *       [--keep 0.5] [--threads 2] [--repeat 5] [--cpu-time] [--out FILE.md]
  *
  * Random weights from a seed in the named configurations' sizes
  * (tests/vulkan/test_model.c), a different moving clip per batch slot. The
  * sgemm and the batch sizes are timed interleaved (sgemm, 1, 8, sgemm, 1,
  * 8, ...) after a warm-up round, so that a load change on a shared machine
  * hits them alike; per column the median of --repeat rounds.
- * Prints a Markdown table; --out appends it to a file as well.
+ * Prints a Markdown table; --out appends it to a file as well. --cpu-time
+ * times the process's CPU time instead of wall time (divided by the
+ * threads for the rates): on a shared machine it shows a single thread's
+ * efficiency through the noise, and hides what threads lose waiting.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "adatosk.h"
 #include "sgemm_rate.h"
@@ -35,6 +38,7 @@ typedef struct
   double keep;
   int threads;
   int repeat;
+  bool cpu_time;
   const char *out;
 } Options;
 
@@ -63,7 +67,13 @@ parse_options (int argc, char **argv, Options *o)
   o->threads = 2;
   o->repeat = 5;
   o->out = NULL;
+  o->cpu_time = false;
   for (int i = 1; i < argc; i += 2) {
+    if (!strcmp (argv[i], "--cpu-time")) {
+      o->cpu_time = true;
+      i--; /* a flag without a value */
+      continue;
+    }
     if (i + 1 >= argc)
       return FALSE;
     const char *name = argv[i], *value = argv[i + 1];
@@ -170,16 +180,17 @@ bench_config (const Options *o, const char *name, FILE *out)
   double times[MAX_BATCHES][MAX_REPEAT + 1], sgemm[MAX_REPEAT + 1];
   gboolean ok = TRUE;
   for (int r = -1; r < o->repeat && ok; r++) { /* r = -1 warms up */
-    double rate = sgemm_gflops (2048, 1);
+    double rate = sgemm_gflops (2048, 1, o->threads, o->cpu_time);
     if (r >= 0)
       sgemm[r] = rate;
     for (int b = 0; b < o->num_batches && ok; b++) {
-      double start = timing_now_ms ();
+      double start = timing_clock_ms (o->cpu_time);
       ok = adatosk_backend_forward_batch (backend, (const float *const *) clips,
                o->batches[b], o->keep, outs, &error)
           == ADATOSK_OK;
       if (r >= 0)
-        times[b][r] = timing_now_ms () - start;
+        times[b][r] = (timing_clock_ms (o->cpu_time) - start)
+            / (o->cpu_time ? o->threads : 1);
     }
   }
   if (!ok)
@@ -234,7 +245,7 @@ main (int argc, char **argv)
     fprintf (stderr,
         "usage: adatosk-batch-bench [--configs "
         "adatosk-tiny,adatosk-b] [--batches 1,8] [--keep 0.5] "
-        "[--threads 2] [--repeat 5 (1-63)] [--out FILE.md]\n");
+        "[--threads 2] [--repeat 5 (1-63)] [--cpu-time] [--out FILE.md]\n");
     return 2;
   }
   FILE *out = NULL;
@@ -242,12 +253,11 @@ main (int argc, char **argv)
     perror (o.out);
     return 1;
   }
-  openblas_set_num_threads (o.threads);
   emit (out,
       "adatosk-batch-bench: OpenBLAS %s, %d threads, %ld cores online, "
-      "median of %d calls per batch size, interleaved\n",
+      "median of %d calls per batch size, interleaved%s\n",
       openblas_get_corename (), o.threads, sysconf (_SC_NPROCESSORS_ONLN),
-      o.repeat);
+      o.repeat, o.cpu_time ? "; CPU time per thread, not wall time" : "");
   int status = 0;
   for (char **config = o.configs; *config; config++)
     if (!bench_config (&o, *config, out))

@@ -164,8 +164,7 @@ cli_bench (int argc, char **argv)
         "[--reference train/bench_reference.py]\n");
     return 2;
   }
-  openblas_set_num_threads (opt.threads);
-  double peak = sgemm_gflops (2048, 3);
+  double peak = sgemm_gflops (2048, 3, opt.threads, false);
   printf ("threads %d, OpenBLAS %s, sgemm 2048^3: %.1f GFLOP/s, median of %d "
           "runs per row\n\n",
       opt.threads, openblas_get_corename (), peak, opt.repeat);

@@ -5,8 +5,12 @@
 #ifndef ADATOSK_SGEMM_RATE_H
 #define ADATOSK_SGEMM_RATE_H
 
+#include <stdbool.h>
+
 /* GFLOP/s of a size^3 sgemm, median of `repeat` (1-16) runs after one
- * warm-up, with OpenBLAS's current thread count. */
-double sgemm_gflops (int size, int repeat);
+ * warm-up, on `threads` OpenBLAS threads (the CPU backend sets OpenBLAS to
+ * one thread, as it threads itself). With `cpu_time`, per second of the
+ * process's CPU time rather than of wall time (timing.h). */
+double sgemm_gflops (int size, int repeat, int threads, bool cpu_time);
 
 #endif

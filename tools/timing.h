@@ -14,6 +14,24 @@ timing_now_ms (void)
   return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
+/* CPU time of the whole process (all its threads), ms: on a shared machine
+ * it leaves out the time other processes held the cores, so a
+ * single-threaded run's efficiency can be read through the noise; it cannot
+ * show what threads lose waiting for each other. */
+static inline double
+timing_cpu_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static inline double
+timing_clock_ms (int cpu_time)
+{
+  return cpu_time ? timing_cpu_ms () : timing_now_ms ();
+}
+
 static inline int
 timing_compare_double (const void *a, const void *b)
 {

@@ -9,6 +9,13 @@
  * with Q, K, V read from qkv[n][3D] (rows [q | k | v], heads contiguous).
  * `key_bias` [n] may be NULL; `scores` is scratch of n * n floats. */
 void adatosk_attention (const float *qkv, int n, int dim, int heads,
-    const float *key_bias, float *scores, float *out, AdatoskCpuProfile *prof);
+    const float *key_bias, float *scores, float *out);
+
+/* The same for head `head` and query rows [first, first + rows) only: one
+ * task of the threaded forward. `scores` is scratch of rows * n floats;
+ * `profile` (may be NULL) books the time to `thread`. */
+void adatosk_attention_rows (const float *qkv, int n, int dim, int heads,
+    int head, int first, int rows, const float *key_bias, float *scores,
+    float *out, AdatoskCpuProfile *profile, int thread);
 
 #endif

@@ -45,25 +45,27 @@ static void *
 cpu_create (const AdatoskModel *model, const AdatoskBackendOptions *options,
     AdatoskError *error)
 {
-  CpuBackend *cpu = calloc (1, sizeof *cpu);
-  if (cpu)
-    cpu->workspace = adatosk_cpu_workspace_new (model, 1);
-  if (!cpu || !cpu->workspace) {
-    free (cpu);
-    adatosk_fail (error, ADATOSK_ERROR_OUT_OF_MEMORY,
-        "cannot allocate the CPU workspace for %d tokens of width %d",
-        model->config.num_tokens, model->config.embed_dim);
-    return NULL;
-  }
-  /* OpenBLAS's thread count is process-wide: the last backend created sets it. */
   int threads = options->threads > 0 ? options->threads
                                      : (int) sysconf (_SC_NPROCESSORS_ONLN);
   if (threads < 1)
     threads = 1;
-  openblas_set_num_threads (threads);
+  CpuBackend *cpu = calloc (1, sizeof *cpu);
+  if (cpu)
+    cpu->workspace = adatosk_cpu_workspace_new (model, 1, threads);
+  if (!cpu || !cpu->workspace) {
+    free (cpu);
+    adatosk_fail (error, ADATOSK_ERROR_OUT_OF_MEMORY,
+        "cannot allocate the CPU workspace for %d tokens of width %d, or "
+        "start its %d threads",
+        model->config.num_tokens, model->config.embed_dim, threads);
+    return NULL;
+  }
+  /* The backend's own threads split the work (cpu/thread_pool.h); OpenBLAS
+   * runs single-threaded inside each. */
+  openblas_set_num_threads (1);
   snprintf (cpu->device, sizeof cpu->device, "OpenBLAS %s, %d thread%s%s",
-      openblas_get_corename (), openblas_get_num_threads (),
-      openblas_get_num_threads () == 1 ? "" : "s", blas_core_hint ());
+      openblas_get_corename (), threads, threads == 1 ? "" : "s",
+      blas_core_hint ());
   return cpu;
 }
 

@@ -1,8 +1,9 @@
 /* The CPU forward of a batch of clips: patch embedding, blocks 1..L1, ATSM,
  * top-K, blocks L1+1..L with the mask's key bias, mask-weighted pooling,
- * head. Token-wise work (LayerNorm, every Linear, GELU) runs over the rows of
- * all clips at once, so each weight matrix is streamed once per batch rather
- * than once per clip; attention, the ATSM, top-K and the head run per clip.
+ * head. The work is cut into tasks for the backend's threads
+ * (thread_pool.h): token-wise work (LayerNorm, every Linear, GELU) in chunks
+ * of rows of all clips at once, attention per clip, head and block of query
+ * rows, the ATSM and the head per clip.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #ifndef ADATOSK_CPU_FORWARD_H
 #define ADATOSK_CPU_FORWARD_H
@@ -10,6 +11,18 @@
 #include "../model.h"
 #include "atsm.h"
 #include "profile.h"
+#include "thread_pool.h"
+
+/* Scratch that each thread has to itself. */
+typedef struct
+{
+  float *scores; /* [N][N] attention of one head, a block of query rows */
+  float *tubes;  /* [S][patch_dim] one slot's tubes */
+  float *pooled; /* [D] */
+  float *normed; /* [D] */
+  double *atsm_work;
+  AdatoskRankedToken *order; /* [N] */
+} AdatoskCpuThreadScratch;
 
 /* Every buffer one forward needs, sized for the model's full token grid
  * times the largest batch run so far, allocated once (and again only when a
@@ -19,27 +32,28 @@
 typedef struct
 {
   const AdatoskModel *model;
+  AdatoskThreadPool *pool;
+  int threads;
   int capacity;    /* clips the buffers hold */
   void *block;     /* the one allocation behind all pointers below */
   float *position; /* [N][D] sinusoid table */
   float *patches;  /* [B N][patch_dim], shares memory with `hidden` */
-  float *motion;   /* [B][N - S][D] E[t] - E[t-1], for the ATSM */
+  float *motion;   /* [B][N][D] W x_0, then E[t] - E[t-1] (embed.h) */
   float *x;        /* [B N][D] the running tokens */
   float *normed;   /* [B N][D] */
   float *qkv;      /* [B N][3D] */
   float *attn;     /* [B N][D] */
   float *hidden;   /* [B N][mlp_hidden] */
-  float *scores;   /* [N][N] one head's attention of one clip */
   float *key_bias; /* [B N] */
-  float *pooled;   /* [D] */
-  double *atsm_work;
-  AdatoskRankedToken *order; /* [N] */
+  AdatoskCpuThreadScratch *scratch; /* [threads] */
   AdatoskCpuProfile profile;
 } AdatoskCpuWorkspace;
 
-/* NULL when out of memory. Buffers for `capacity` clips. */
+/* NULL when out of memory or when the threads cannot be started. Buffers
+ * for `capacity` clips, `threads` threads (the caller's and threads - 1
+ * more). */
 AdatoskCpuWorkspace *adatosk_cpu_workspace_new (const AdatoskModel *model,
-    int capacity);
+    int capacity, int threads);
 void adatosk_cpu_workspace_free (AdatoskCpuWorkspace *ws);
 /* Grows the buffers to hold `batch` clips; false (and the workspace as it
  * was) when out of memory. */
@@ -49,5 +63,28 @@ bool adatosk_cpu_workspace_reserve (AdatoskCpuWorkspace *ws, int batch);
 void adatosk_cpu_forward_batch (AdatoskCpuWorkspace *ws,
     const float *const *clips, int batch, double keep_ratio,
     AdatoskOutput *const *outputs);
+
+/* Splits `rows` into chunks for tasks: about `target` rows each. */
+typedef struct
+{
+  int count, rows_each, total;
+} AdatoskRowChunks;
+
+static inline AdatoskRowChunks
+adatosk_row_chunks (int rows, int target)
+{
+  int count = (rows + target - 1) / target;
+  count = count < 1 ? 1 : count;
+  return (AdatoskRowChunks){count, (rows + count - 1) / count, rows};
+}
+
+/* Rows [*first, *first + return value) of chunk `index`. */
+static inline int
+adatosk_row_chunk (const AdatoskRowChunks *chunks, int index, int *first)
+{
+  *first = index * chunks->rows_each;
+  int end = *first + chunks->rows_each;
+  return (end > chunks->total ? chunks->total : end) - *first;
+}
 
 #endif

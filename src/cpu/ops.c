@@ -120,6 +120,18 @@ adatosk_gelu (float *x, size_t count)
     x[i] = 0.5f * x[i] * (1.0f + erf_approx (x[i] * 0.70710678118654752f));
 }
 
+ADATOSK_SIMD_CLONES void
+adatosk_bias_gelu (float *x, int n, int d, const float *bias)
+{
+  for (int i = 0; i < n; i++) {
+    float *row = x + (size_t) i * d;
+    for (int j = 0; j < d; j++) {
+      float v = row[j] + bias[j];
+      row[j] = 0.5f * v * (1.0f + erf_approx (v * 0.70710678118654752f));
+    }
+  }
+}
+
 /* The reductions keep LANES partial results so the compiler can vectorise
  * them without reassociating float sums on its own. */
 enum

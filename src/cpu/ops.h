@@ -18,6 +18,10 @@ void adatosk_layer_norm (const float *x, float *y, int n, int d,
 /* Exact (erf) GELU in place. */
 void adatosk_gelu (float *x, size_t count);
 
+/* x[i][j] = GELU(x[i][j] + bias[j]) for n rows of width d: a Linear's bias
+ * and its activation in one pass. */
+void adatosk_bias_gelu (float *x, int n, int d, const float *bias);
+
 /* In-place softmax of a row after adding `scale * x + bias[j]` (bias may be
  * NULL). */
 void adatosk_softmax_row (float *row, int count, float scale,

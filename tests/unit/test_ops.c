@@ -105,6 +105,27 @@ test_gelu (void)
 }
 
 static void
+test_bias_gelu (void)
+{
+  GRand *rand = g_rand_new_with_seed (8);
+  int n = 7, d = 37; /* d not a multiple of any vector width */
+  float *x = random_floats (rand, (size_t) n * d, 6.0);
+  float *bias = random_floats (rand, d, 3.0);
+  double *want = g_new (double, (size_t) n *d);
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < d; j++) {
+      double v = (double) x[i * d + j] + bias[j];
+      want[i * d + j] = 0.5 * v * (1.0 + erf (v / sqrt (2.0)));
+    }
+  adatosk_bias_gelu (x, n, d, bias);
+  g_assert_cmpfloat (nmse (x, want, (size_t) n * d), <, 1e-12);
+  g_free (x);
+  g_free (bias);
+  g_free (want);
+  g_rand_free (rand);
+}
+
+static void
 test_linear_accumulates (void)
 {
   GRand *rand = g_rand_new_with_seed (5);
@@ -162,8 +183,17 @@ test_attention_with_key_bias (void)
         want[i * dim + h * hd + k] = acc;
       }
     }
-  adatosk_attention (qkv, n, dim, heads, bias, scores, out, NULL);
+  adatosk_attention (qkv, n, dim, heads, bias, scores, out);
   g_assert_cmpfloat (nmse (out, want, (size_t) n * dim), <, 1e-12);
+  /* The threaded forward's tasks: one head and a block of query rows each,
+   * blocks of uneven size; together they must give the same output. */
+  float *split = g_new0 (float, (size_t) n *dim);
+  for (int h = 0; h < heads; h++)
+    for (int first = 0; first < n; first += 5)
+      adatosk_attention_rows (qkv, n, dim, heads, h, first,
+          first + 5 > n ? n - first : 5, bias, scores, split, NULL, 0);
+  g_assert_cmpfloat (nmse (split, want, (size_t) n * dim), <, 1e-12);
+  g_free (split);
   g_free (qkv);
   g_free (bias);
   g_free (scores);
@@ -222,6 +252,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ops/erf-exp", test_erf_and_exp);
   g_test_add_func ("/ops/layer-norm", test_layer_norm);
   g_test_add_func ("/ops/gelu", test_gelu);
+  g_test_add_func ("/ops/bias-gelu", test_bias_gelu);
   g_test_add_func ("/ops/linear-accumulate", test_linear_accumulates);
   g_test_add_func ("/ops/attention-key-bias", test_attention_with_key_bias);
   g_test_add_func ("/ops/position-table", test_position_table);
