@@ -7,7 +7,7 @@
  *   adatosk-vulkan-bench [--config adatosk-b|adatosk-s|adatosk-tiny] [--keeps 1.0,0.5]
  *       [--repeat N] [--warmup-ms MS] [--time-limit S] [--device N] [--no-cpu]
  *       [--allow-cpu-device] [--profile] [--square N] [--out FILE]
- *       [--peer PATH|none] [--python PATH] [--probe]
+ *       [--peer PATH|none] [--python PATH] [--probe] [--variants gpu,cpu]
  *
  * It prints the device first, and refuses a CPU Vulkan device (lavapipe:
  * minutes per adatosk-b forward) unless --allow-cpu-device. The weights are
@@ -19,6 +19,12 @@
  * timed region, both warm up for --warmup-ms first (clock ramp). Every table
  * also goes to --out. --time-limit bounds the timed repeats (each series
  * stops early, after at least one run, once the limit is spent).
+ *
+ * Kernel variants (src/vulkan/README.md): the forward runs once per variant
+ * of --variants (gpu: gemm_vec4 + attention_gpu, cpu: the lavapipe-tuned
+ * gemm + attention; the device's own choice is marked), one row each, with
+ * a per-kernel table each under --profile; the GEMM table has a column per
+ * vec4 tile shape beside the automatic pick and gemm.comp.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "adatosk.h"
 #include "test_model.h"
@@ -38,7 +44,7 @@
 #define MAX_SHAPES 16
 
 typedef struct {
-  const char *config, *peer, *python, *out_path;
+  const char *config, *peer, *python, *out_path, *variants;
   double keeps[MAX_KEEPS];
   int num_keeps, repeat, device, square, threads;
   double warmup_ms, time_limit_s;
@@ -259,27 +265,63 @@ time_forward (ForwardFn fn, void *state, const float *clip, double keep,
   return timing_median (times, done);
 }
 
-/* GFLOP/s of the GEMM shader on each shape (fp32 weights, the tiles the
- * forward would pick), several products per submit. */
-static void
-gemm_rates (const Options *o, const Shape *shapes, int num_shapes, double *gflops)
+/* The GEMM configurations of the GEMM table: the GPU variant as the forward
+ * picks its tile, each vec4 tile shape forced, and gemm.comp (the CPU
+ * device's kernel, and what a GPU ran before the vec4 kernel). */
+#define MAX_GEMM_CONFIGS (ADATOSK_VK_GEMM_VEC4_SHAPES + 2)
+
+typedef struct {
+  char name[32];
+  AdatoskVkTuning tuning;
+} GemmConfig;
+
+static int
+gemm_configs (AdatoskVkContext *ctx, GemmConfig *configs, AdatoskError *error)
+{
+  AdatoskVkTuning gpu, cpu;
+  setenv ("ADATOSK_VULKAN_GEMM", "gpu", 1);
+  AdatoskStatus status = adatosk_vk_tuning_default (ctx, &gpu, error);
+  setenv ("ADATOSK_VULKAN_GEMM", "cpu", 1);
+  if (status == ADATOSK_OK)
+    status = adatosk_vk_tuning_default (ctx, &cpu, error);
+  unsetenv ("ADATOSK_VULKAN_GEMM");
+  if (status != ADATOSK_OK)
+    return 0;
+  int n = 0;
+  snprintf (configs[n].name, sizeof configs[n].name, "vec4 auto");
+  configs[n++].tuning = gpu;
+  for (uint32_t i = 0; i < gpu.num_gemm_vec4; i++) {
+    snprintf (configs[n].name, sizeof configs[n].name, "vec4 %ux%u",
+        gpu.gemm_vec4[i][1], gpu.gemm_vec4[i][2]);
+    configs[n].tuning = gpu;
+    memcpy (configs[n].tuning.gemm_vec4[0], gpu.gemm_vec4[i], sizeof gpu.gemm_vec4[0]);
+    configs[n++].tuning.num_gemm_vec4 = 1;
+  }
+  snprintf (configs[n].name, sizeof configs[n].name, "gemm.comp");
+  configs[n++].tuning = cpu;
+  return n;
+}
+
+/* GFLOP/s of each GEMM configuration on each shape (fp32 weights), several
+ * products per submit; gflops[config][shape], -1 where not measured. */
+static int
+gemm_rates (const Options *o, const Shape *shapes, int num_shapes,
+    GemmConfig *configs, double gflops[][MAX_SHAPES])
 {
   AdatoskError error = { 0 };
   AdatoskVkContext *ctx = NULL;
   AdatoskVkAllocator *alloc = NULL;
   AdatoskVkPipelines *pipelines = NULL;
   AdatoskVkRecorder *rec = NULL;
-  for (int i = 0; i < num_shapes; i++)
-    gflops[i] = -1;
+  int num_configs = 0;
+  for (int c = 0; c < MAX_GEMM_CONFIGS; c++)
+    for (int i = 0; i < num_shapes; i++)
+      gflops[c][i] = -1;
   if (adatosk_vk_context_new (o->device, &ctx, &error) != ADATOSK_OK ||
       adatosk_vk_allocator_new (ctx, 0, &alloc, &error) != ADATOSK_OK ||
       adatosk_vk_pipelines_new (ctx, &pipelines, &error) != ADATOSK_OK ||
-      adatosk_vk_recorder_new (ctx, pipelines, &rec, &error) != ADATOSK_OK) {
-    fprintf (stderr, "GEMM benchmark: %s\n", error.message);
-    goto out;
-  }
-  AdatoskVkTuning tuning;
-  if (adatosk_vk_tuning_default (ctx, &tuning, &error) != ADATOSK_OK) {
+      adatosk_vk_recorder_new (ctx, pipelines, &rec, &error) != ADATOSK_OK ||
+      (num_configs = gemm_configs (ctx, configs, &error)) == 0) {
     fprintf (stderr, "GEMM benchmark: %s\n", error.message);
     goto out;
   }
@@ -304,40 +346,45 @@ gemm_rates (const Options *o, const Shape *shapes, int num_shapes, double *gflop
       continue;
     }
     const int per_submit = ctx->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU ? 1 : 10;
-    adatosk_vk_recorder_begin (rec, &error);
-    AdatoskVkGemm g = { .a = &a, .lda = sh->k, .w = &w, .c = &c, .ldc = sh->n,
-      .m = sh->m, .n = sh->n, .k = sh->k, .alpha = 1.0f };
-    for (int i = 0; i < per_submit; i++)
-      adatosk_vk_gemm (rec, &tuning, &g);
-    if (adatosk_vk_recorder_end (rec, &error) != ADATOSK_OK) {
-      fprintf (stderr, "GEMM benchmark %s: %s\n", sh->what, error.message);
-      continue;
+    for (int cfg = 0; cfg < num_configs && !out_of_time (); cfg++) {
+      adatosk_vk_recorder_begin (rec, &error);
+      AdatoskVkGemm g = { .a = &a, .lda = sh->k, .w = &w, .c = &c, .ldc = sh->n,
+        .m = sh->m, .n = sh->n, .k = sh->k, .alpha = 1.0f };
+      for (int i = 0; i < per_submit; i++)
+        adatosk_vk_gemm (rec, &configs[cfg].tuning, &g);
+      if (adatosk_vk_recorder_end (rec, &error) != ADATOSK_OK) {
+        fprintf (stderr, "GEMM benchmark %s, %s: %s\n", sh->what, configs[cfg].name,
+            error.message);
+        memset (&error, 0, sizeof error);
+        continue;
+      }
+      double times[256];
+      int done = 0;
+      double warm_start = timing_now_ms ();
+      do {
+        if (adatosk_vk_recorder_submit (rec, &error) != ADATOSK_OK)
+          break;
+      } while (timing_now_ms () - warm_start < o->warmup_ms / 4 && !out_of_time ());
+      while (error.status == ADATOSK_OK && done < o->repeat && done < 256 &&
+          (done == 0 || !out_of_time ())) {
+        double start = timing_now_ms ();
+        if (adatosk_vk_recorder_submit (rec, &error) != ADATOSK_OK)
+          break;
+        times[done++] = (timing_now_ms () - start) / per_submit;
+      }
+      if (error.status != ADATOSK_OK) {
+        fprintf (stderr, "GEMM benchmark %s: %s\n", sh->what, error.message);
+        goto out;
+      }
+      gflops[cfg][s] = 2.0 * sh->m * (double) sh->n * sh->k / (timing_median (times, done) * 1e6);
     }
-    double times[256];
-    int done = 0;
-    double warm_start = timing_now_ms ();
-    do {
-      if (adatosk_vk_recorder_submit (rec, &error) != ADATOSK_OK)
-        break;
-    } while (timing_now_ms () - warm_start < o->warmup_ms / 4 && !out_of_time ());
-    while (error.status == ADATOSK_OK && done < o->repeat && done < 256 &&
-        (done == 0 || !out_of_time ())) {
-      double start = timing_now_ms ();
-      if (adatosk_vk_recorder_submit (rec, &error) != ADATOSK_OK)
-        break;
-      times[done++] = (timing_now_ms () - start) / per_submit;
-    }
-    if (error.status != ADATOSK_OK) {
-      fprintf (stderr, "GEMM benchmark %s: %s\n", sh->what, error.message);
-      goto out;
-    }
-    gflops[s] = 2.0 * sh->m * (double) sh->n * sh->k / (timing_median (times, done) * 1e6);
   }
 out:
   adatosk_vk_recorder_free (rec);
   adatosk_vk_pipelines_free (pipelines);
   adatosk_vk_allocator_free (alloc);
   adatosk_vk_context_free (ctx);
+  return num_configs;
 }
 
 static void
@@ -346,7 +393,7 @@ usage (void)
   fprintf (stderr, "usage: adatosk-vulkan-bench [--config adatosk-b|adatosk-s|adatosk-tiny] "
       "[--keeps 1.0,0.5] [--repeat N] [--warmup-ms MS] [--time-limit S] [--device N] "
       "[--no-cpu] [--allow-cpu-device] [--profile] [--square N] [--threads N] [--out FILE] "
-      "[--peer PATH|none] [--python PATH] [--probe]\n");
+      "[--peer PATH|none] [--python PATH] [--probe] [--variants gpu,cpu]\n");
   exit (2);
 }
 
@@ -366,6 +413,7 @@ parse (int argc, char **argv, Options *o)
     else if (!strcmp (arg, "--peer")) o->peer = value;
     else if (!strcmp (arg, "--python")) o->python = value;
     else if (!strcmp (arg, "--out")) o->out_path = value;
+    else if (!strcmp (arg, "--variants")) o->variants = value;
     else if (!strcmp (arg, "--repeat")) o->repeat = atoi (value);
     else if (!strcmp (arg, "--warmup-ms")) o->warmup_ms = atof (value);
     else if (!strcmp (arg, "--time-limit")) o->time_limit_s = atof (value);
@@ -492,30 +540,90 @@ main (int argc, char **argv)
   float *clip = test_clip_new (c, 77, 0);
   AdatoskOutput *out = adatosk_output_new (model);
 
-  AdatoskVkBackend *vk32 = adatosk_vk_backend_new (model, o.device, false, &error);
-  if (!vk32) {
-    fprintf (stderr, "vulkan: %s\n", error.message);
-    return 1;
+  /* The kernel variants, one forward row (and one profile) each. */
+  const char *variants[4];
+  int num_variants = 0;
+  char *variant_list = strdup (o.variants ? o.variants : "gpu,cpu"), *save = NULL;
+  for (char *tok = strtok_r (variant_list, ",", &save); tok && num_variants < 4;
+      tok = strtok_r (NULL, ",", &save)) {
+    if (strcmp (tok, "gpu") && strcmp (tok, "cpu")) {
+      fprintf (stderr, "--variants: %s is not gpu or cpu\n", tok);
+      return 2;
+    }
+    variants[num_variants++] = tok;
   }
-  AdatoskVkBackend *vk16 = adatosk_vk_backend_new (model, o.device, true, &error);
-  if (!vk16)
-    fprintf (stderr, "vulkan fp16 storage: %s\n", error.message);
+  if (num_variants == 0) {
+    fprintf (stderr, "--variants: none given\n");
+    return 2;
+  }
+  const char *device_variant = type == VK_PHYSICAL_DEVICE_TYPE_CPU ? "cpu" : "gpu";
+
   AdatoskBackendOptions cpu_options = { ADATOSK_BACKEND_CPU, o.threads, -1, 0 };
   AdatoskBackend *cpu = NULL;
   if (o.cpu && adatosk_backend_new (model, &cpu_options, &cpu, &error) != ADATOSK_OK)
     fprintf (stderr, "cpu: %s\n", error.message);
-
-  double ms32[MAX_KEEPS], ms16[MAX_KEEPS], ms_cpu[MAX_KEEPS];
-  for (int i = 0; i < o.num_keeps; i++) {
-    ms32[i] = time_forward (vulkan_forward, vk32, clip, o.keeps[i], out, o.repeat,
-        o.warmup_ms);
-    ms16[i] = vk16 ? time_forward (vulkan_forward, vk16, clip, o.keeps[i], out, o.repeat,
-        o.warmup_ms) : -1;
+  double ms_cpu[MAX_KEEPS];
+  for (int i = 0; i < o.num_keeps; i++)
     ms_cpu[i] = cpu ? time_forward (public_forward, cpu, clip, o.keeps[i], out, o.repeat,
         0) : -1;
+
+  double ms32[4][MAX_KEEPS], ms16[4][MAX_KEEPS];
+  char kernels[4][256];
+  char *profiles[4] = { NULL };
+  for (int v = 0; v < num_variants; v++) {
+    setenv ("ADATOSK_VULKAN_GEMM", variants[v], 1);
+    setenv ("ADATOSK_VULKAN_ATTENTION", variants[v], 1);
+    for (int i = 0; i < o.num_keeps; i++)
+      ms32[v][i] = ms16[v][i] = -1;
+    snprintf (kernels[v], sizeof kernels[v], "not run");
+    if (out_of_time ())
+      continue;
+    AdatoskVkBackend *vk32 = adatosk_vk_backend_new (model, o.device, false, &error);
+    if (!vk32) {
+      fprintf (stderr, "vulkan %s variant: %s\n", variants[v], error.message);
+      continue;
+    }
+    const char *desc = strchr (adatosk_vk_backend_device (vk32), ';');
+    snprintf (kernels[v], sizeof kernels[v], "%s", desc ? desc + 2 : "?");
+    AdatoskVkBackend *vk16 = adatosk_vk_backend_new (model, o.device, true, &error);
+    if (!vk16)
+      fprintf (stderr, "vulkan fp16 storage, %s variant: %s\n", variants[v], error.message);
+    for (int i = 0; i < o.num_keeps; i++) {
+      ms32[v][i] = time_forward (vulkan_forward, vk32, clip, o.keeps[i], out, o.repeat,
+          o.warmup_ms);
+      ms16[v][i] = vk16 ? time_forward (vulkan_forward, vk16, clip, o.keeps[i], out,
+          o.repeat, o.warmup_ms) : -1;
+    }
+    /* Per-kernel times: the first timed run also records, so it is left out. */
+    size_t size = 0;
+    FILE *text = o.profile ? open_memstream (&profiles[v], &size) : NULL;
+    for (int i = 0; text && i < o.num_keeps && !out_of_time (); i++) {
+      adatosk_vk_backend_set_profile (vk32, true);
+      int runs = o.repeat < 5 ? o.repeat : 5;
+      for (int r = 0; r <= runs; r++) {
+        if (r == 1)
+          adatosk_vk_backend_print_profile (vk32, NULL, "", true);
+        if (adatosk_vk_backend_forward (vk32, clip, o.keeps[i], out, &error) != ADATOSK_OK) {
+          fprintf (stderr, "profiled forward: %s\n", error.message);
+          break;
+        }
+      }
+      char title[160];
+      snprintf (title, sizeof title, "### Per-kernel times, Vulkan fp32, %s variant%s, keep %.2f",
+          variants[v], strcmp (variants[v], device_variant) ? "" : " (this device's default)",
+          o.keeps[i]);
+      adatosk_vk_backend_print_profile (vk32, text, title, true);
+    }
+    if (text)
+      fclose (text);
+    adatosk_vk_backend_free (vk16);
+    adatosk_vk_backend_free (vk32);
   }
-  double gemm[MAX_SHAPES];
-  gemm_rates (&o, shapes, num_shapes, gemm);
+  unsetenv ("ADATOSK_VULKAN_GEMM");
+  unsetenv ("ADATOSK_VULKAN_ATTENTION");
+  GemmConfig configs[MAX_GEMM_CONFIGS];
+  double gemm[MAX_GEMM_CONFIGS][MAX_SHAPES];
+  int num_configs = gemm_rates (&o, shapes, num_shapes, configs, gemm);
 
   emit ("## %s: Vulkan on %s\n\n", o.config, device_name);
   emit ("Median of up to %d forwards of one clip after %.0f ms of warm-up; the clip "
@@ -525,59 +633,64 @@ main (int argc, char **argv)
       o.repeat, o.warmup_ms, cpu ? adatosk_backend_get_device (cpu) : "not run",
       peer.ran ? peer.torch : "not run", peer.ran ? peer.device : "-",
       peer.note[0] ? " " : "", peer.note);
-  emit ("| keep | GFLOP | Vulkan fp32 ms | Vulkan fp16 storage ms | CPU ms | PyTorch CUDA fp32 "
+  emit ("Kernel variants (src/vulkan/README.md; this device's default: %s):\n\n", device_variant);
+  for (int v = 0; v < num_variants; v++)
+    emit ("- %s: %s\n", variants[v], kernels[v]);
+  emit ("\n| keep | variant | GFLOP | Vulkan fp32 ms | Vulkan fp16 storage ms | CPU ms | PyTorch CUDA fp32 "
       "ms (TF32 off) | PyTorch CUDA fp16 ms | Vulkan fp32 / PyTorch fp32 | Vulkan fp16 "
-      "storage / PyTorch fp16 |\n|---|---|---|---|---|---|---|---|---|\n");
+      "storage / PyTorch fp16 |\n|---|---|---|---|---|---|---|---|---|---|\n");
   for (int i = 0; i < o.num_keeps; i++) {
-    emit ("| %.2f | %.1f |", o.keeps[i], adatosk_config_gflops (c, o.keeps[i]));
-    cell (ms32[i], "%.2f");
-    cell (ms16[i], "%.2f");
-    cell (ms_cpu[i], "%.1f");
-    cell (peer.fp32[i], "%.2f");
-    cell (peer.fp16[i], "%.2f");
-    cell (peer.fp32[i] > 0 && ms32[i] > 0 ? ms32[i] / peer.fp32[i] : -1, "%.2f");
-    cell (peer.fp16[i] > 0 && ms16[i] > 0 ? ms16[i] / peer.fp16[i] : -1, "%.2f");
-    emit ("\n");
+    for (int v = 0; v < num_variants; v++) {
+      emit ("| %.2f | %s%s | %.1f |", o.keeps[i], variants[v],
+          strcmp (variants[v], device_variant) ? "" : " (default)",
+          adatosk_config_gflops (c, o.keeps[i]));
+      cell (ms32[v][i], "%.2f");
+      cell (ms16[v][i], "%.2f");
+      cell (ms_cpu[i], "%.1f");
+      cell (peer.fp32[i], "%.2f");
+      cell (peer.fp16[i], "%.2f");
+      cell (peer.fp32[i] > 0 && ms32[v][i] > 0 ? ms32[v][i] / peer.fp32[i] : -1, "%.2f");
+      cell (peer.fp16[i] > 0 && ms16[v][i] > 0 ? ms16[v][i] / peer.fp16[i] : -1, "%.2f");
+      emit ("\n");
+    }
   }
-  emit ("\nThe model's products C[M][N] = A[M][K] W[N][K]^T (fp32, the tiles the forward "
-      "picks) and a square one, against torch.matmul (F.linear, TF32 off) on the same "
-      "shapes.\n\n| product | M x N x K | Vulkan GFLOP/s | torch GFLOP/s | Vulkan / torch |\n"
-      "|---|---|---|---|---|\n");
+  emit ("\nThe model's products C[M][N] = A[M][K] W[N][K]^T (fp32) and a square one, in "
+      "GFLOP/s: the GPU variant with the tile the forward picks (vec4 auto, the tile in "
+      "the next column), each vec4 tile shape forced, and gemm.comp (the CPU device's kernel), "
+      "against torch.matmul (F.linear, TF32 off) on the same shapes.\n\n"
+      "| product | M x N x K | picked |");
+  for (int cfg = 0; cfg < num_configs; cfg++)
+    emit (" %s |", configs[cfg].name);
+  emit (" torch | vec4 auto / torch |\n|---|---|---|");
+  for (int cfg = 0; cfg < num_configs + 2; cfg++)
+    emit ("---|");
+  emit ("\n");
   for (int s = 0; s < num_shapes; s++) {
     emit ("| %s | %ux%ux%u |", shapes[s].what, shapes[s].m, shapes[s].n, shapes[s].k);
-    cell (gemm[s], gemm[s] < 100 ? "%.2f" : "%.0f");
+    const uint32_t *tiles = num_configs
+        ? adatosk_vk_tuning_gemm_vec4_tiles (&configs[0].tuning, shapes[s].m, shapes[s].n)
+        : NULL;
+    if (tiles)
+      emit (" %ux%u |", tiles[1], tiles[2]);
+    else
+      emit (" - |");
+    for (int cfg = 0; cfg < num_configs; cfg++)
+      cell (gemm[cfg][s], gemm[cfg][s] < 100 ? "%.2f" : "%.0f");
     cell (peer.matmul[s], "%.0f");
-    cell (gemm[s] > 0 && peer.matmul[s] > 0 ? gemm[s] / peer.matmul[s] : -1, "%.2f");
+    cell (num_configs && gemm[0][s] > 0 && peer.matmul[s] > 0 ? gemm[0][s] / peer.matmul[s] : -1,
+        "%.2f");
     emit ("\n");
   }
   emit ("\n");
-
-  if (o.profile) {
-    for (int i = 0; i < o.num_keeps && !out_of_time (); i++) {
-      adatosk_vk_backend_set_profile (vk32, true);
-      int runs = o.repeat < 5 ? o.repeat : 5;
-      for (int r = 0; r <= runs; r++) {
-        if (r == 1)   /* the first timed run also records */
-          adatosk_vk_backend_print_profile (vk32, NULL, "", true);
-        if (adatosk_vk_backend_forward (vk32, clip, o.keeps[i], out, &error) != ADATOSK_OK) {
-          fprintf (stderr, "profiled forward: %s\n", error.message);
-          break;
-        }
-      }
-      char title[128];
-      snprintf (title, sizeof title, "### Per-kernel times, Vulkan fp32, keep %.2f",
-          o.keeps[i]);
-      adatosk_vk_backend_print_profile (vk32, stdout, title, false);
-      if (out_file)
-        adatosk_vk_backend_print_profile (vk32, out_file, title, false);
-      adatosk_vk_backend_print_profile (vk32, NULL, "", true);
+  for (int v = 0; v < num_variants; v++)
+    if (profiles[v]) {
+      emit ("%s", profiles[v]);
+      free (profiles[v]);
     }
-  }
   emit ("(bench wall time %.0f s%s)\n\n", (timing_now_ms () - start_ms) / 1e3,
       out_of_time () ? ", stopped early by --time-limit" : "");
+  free (variant_list);
   (void) clip_count;
-  adatosk_vk_backend_free (vk16);
-  adatosk_vk_backend_free (vk32);
   adatosk_backend_free (cpu);
   adatosk_output_free (out);
   adatosk_model_free (model);

@@ -7,7 +7,10 @@
 #      Vulkan tests on the chosen device (validation layer where installed);
 #   4. runs adatosk-vulkan-bench --no-cpu --profile under a time limit and writes
 #      every table to benchmarks/results/vulkan-<card>-<date>.md (and to $OUT when
-#      the device tool's output folder is set).
+#      the device tool's output folder is set): the forward for each kernel variant
+#      (gpu: vec4 GEMM + attention_gpu; cpu: the lavapipe-tuned kernels, on a GPU
+#      what ran before the GPU variants), side by side, a per-kernel table each,
+#      and the GEMMs per vec4 tile shape.
 # The model weights are made on the machine from a seed; nothing is carried.
 #
 #   scripts/gpu-check.sh [--allow-cpu-device] [--device N] [--build DIR (/tmp/adatosk-gpu-build)]
@@ -33,7 +36,7 @@ while [ $# -gt 0 ]; do
     --config) config="$2"; shift ;;
     --bench-timeout) bench_timeout="$2"; shift ;;
     --skip-tests) skip_tests=1 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/SPDX/p' "$0" | grep -v SPDX; exit 0 ;;
     *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -111,7 +114,8 @@ results="$root/benchmarks/results/vulkan-${slug:-unknown}-$(date -u +%Y%m%d-%H%M
 status=0
 if [ $skip_tests -eq 0 ]; then
   step "Vulkan tests on $card"
-  tests="test_vk_ops test_vk_context test_vk_forward spec_constants_agree"
+  tests="test_vk_ops test_vk_context test_vk_forward test_vk_forward_gpu_variants
+         test_vk_forward_cpu_variants spec_constants_agree"
   [ $have_parity -eq 1 ] && tests="$tests test_vk_parity"
   # shellcheck disable=SC2086
   ADATOSK_TEST_REQUIRE_VULKAN=1 timeout 600 meson test -C "$build" --no-rebuild \

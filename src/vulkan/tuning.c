@@ -118,7 +118,7 @@ read_choice (const char *name, int *choice, AdatoskError *error)
 }
 
 static AdatoskStatus
-apply_environment (AdatoskVkTuning *t, const uint32_t *all_shapes,
+apply_environment (AdatoskVkTuning *t, bool cpu, const uint32_t *all_shapes,
     uint32_t num_shapes, AdatoskError *error)
 {
   int gemm, attention;
@@ -168,7 +168,8 @@ apply_environment (AdatoskVkTuning *t, const uint32_t *all_shapes,
   }
   if (attention >= 0) {
     t->attention_gpu = attention == 1;
-    t->attention[0] = t->attention_gpu ? 128 : 64;
+    /* attention.comp keeps its device-type workgroup (64 on a CPU device). */
+    t->attention[0] = t->attention_gpu || !cpu ? 128 : 64;
   }
   return ADATOSK_OK;
 }
@@ -231,7 +232,7 @@ adatosk_vk_tuning_default (const AdatoskVkContext *ctx, AdatoskVkTuning *t,
   t->elementwise_wg = 256;
 
   AdatoskStatus status =
-      apply_environment (t, &shapes[0][0], num_shapes, error);
+      apply_environment (t, cpu, &shapes[0][0], num_shapes, error);
   if (status != ADATOSK_OK)
     return status;
   if (t->attention[0] > max_wg)
