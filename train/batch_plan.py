@@ -44,11 +44,14 @@ class BatchPlanner:
             return self.state()
         return self.saved[step]
 
+    def forget_before(self, step):
+        """Steps before `step` are trained: no checkpoint will ask for their states."""
+        for old in [k for k in self.saved if k < step]:
+            del self.saved[old]
+
     def next(self):
         """-> [(clip index, augmentation choices or None, visible positions [S_v])] * batch."""
         self.saved[self.drawn] = self.state()
-        for old in [k for k in self.saved if k < self.drawn - 64]:
-            del self.saved[old]         # trained long ago: no checkpoint will ask for them
         self.drawn += 1
         indices = self.sampler.next()
         choices = [self.dataset.draw_augment() for _ in indices]

@@ -60,13 +60,15 @@ def stop(world):
         dist.destroy_process_group()
 
 
-def wrap(module, world, device):
-    """module wrapped for gradient averaging across the processes (itself for one process)."""
+def wrap(module, world, device, find_unused=False):
+    """module wrapped for gradient averaging across the processes (itself for one process).
+    find_unused: some parameters may take no part in a step's loss (DDP then looks for them every
+    step instead of waiting for their gradients forever)."""
     if not world.distributed:
         return module
     ids = [device.index] if device.type == "cuda" else None
-    return torch.nn.parallel.DistributedDataParallel(module, device_ids=ids, output_device=device.index
-                                                     if device.type == "cuda" else None)
+    return torch.nn.parallel.DistributedDataParallel(
+        module, device_ids=ids, output_device=ids[0] if ids else None, find_unused_parameters=find_unused)
 
 
 def rank_slice(global_batch, world):

@@ -157,7 +157,7 @@ def parse_args(argv=None):
                          "loss scaling (devices.py)")
     ap.add_argument("--workers", type=int, default=0,
                     help="DataLoader worker processes loading and augmenting clips (0: in the training "
-                         "process)")
+                         "process); with --mmap, else every worker caches its own copy of the clips")
     ap.add_argument("--mmap", action="store_true",
                     help="read training clips memory-mapped when used instead of caching them all in "
                          "memory (datasets larger than memory)")
@@ -231,8 +231,9 @@ class Run:
         self.planner = BatchPlanner(self.sampler, self.train_ds, self.model.tube_mask, self.mask_gen,
                                     args.mask_ratio)
         self.batches = RankBatches(self.planner, distributed.rank_slice(args.batch, world), args.workers)
+        # Without masked tubes (--mask-ratio 0) the decoder takes no part in the loss.
         self.objective = distributed.wrap(TrainingObjective(self.model, self.heads, args, self.config),
-                                          world, device)
+                                          world, device, find_unused=args.mask_ratio == 0)
         self.ema = ({k: v.detach().clone() for k, v in self.model.state_dict().items()}
                     if args.ema > 0 and world.is_main else None)
         self.history = {"args": vars(args), "labels": self.labels, "train": [], "val": []}
@@ -337,6 +338,7 @@ class Run:
         """One optimiser step on one batch (this process's slice of it); -> the step's record for
         the history (losses: means over the global batch)."""
         args = self.args
+        self.planner.forget_before(self.step)
         items = self.batches.next()
         x = torch.stack([it["x"] for it in items]).to(self.device)
         visible = torch.stack([it["visible"] for it in items]).to(self.device)
