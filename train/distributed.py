@@ -1,8 +1,8 @@
 """Training in several processes: torch.distributed as started by torchrun.
 
   torchrun --nproc_per_node=N train/train.py ...                       (one machine, N processes)
-  torchrun --nnodes=M --node_rank=K --nproc_per_node=N \
-      --rdzv_backend=c10d --rdzv_endpoint=HOST:29500 train/train.py ...  (M machines)
+  torchrun --nnodes=M --nproc_per_node=N --rdzv_id=RUN --rdzv_backend=c10d \
+      --rdzv_endpoint=HOST:29400 train/train.py ...       (M machines: the same command on each)
 
 torchrun sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT; this module reads nothing
 else, so any torchrun rendezvous works unchanged. The backend is gloo on the CPU and NCCL on CUDA.
