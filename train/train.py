@@ -231,9 +231,10 @@ class Run:
         self.planner = BatchPlanner(self.sampler, self.train_ds, self.model.tube_mask, self.mask_gen,
                                     args.mask_ratio)
         self.batches = RankBatches(self.planner, distributed.rank_slice(args.batch, world), args.workers)
-        # Without masked tubes (--mask-ratio 0) the decoder takes no part in the loss.
+        # Without masked tubes (mask ratio 0) the decoder takes no part in the loss.
+        ratio = args.mask_ratio if args.mask_ratio is not None else self.config.mask_ratio
         self.objective = distributed.wrap(TrainingObjective(self.model, self.heads, args, self.config),
-                                          world, device, find_unused=args.mask_ratio == 0)
+                                          world, device, find_unused=ratio == 0)
         self.ema = ({k: v.detach().clone() for k, v in self.model.state_dict().items()}
                     if args.ema > 0 and world.is_main else None)
         self.history = {"args": vars(args), "labels": self.labels, "train": [], "val": []}

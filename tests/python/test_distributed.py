@@ -10,7 +10,7 @@ processes (gloo), kept to about two minutes on two cores:
   batch and seed within float tolerance; its model file passes export.py's parity check against the
   C tool (ADATOSK_BUILD_DIR; skipped without it) and loads in `adatosk info`;
 - a run stopped after 25 steps with one process and resumed with two (and the reverse) continues
-  the same run;
+  the same run; without masked tubes (the decoder unused) two processes still train;
 - on a machine with CUDA (skipped otherwise): mixed precision follows the fp32 CPU run.
 """
 
@@ -253,3 +253,18 @@ def test_cuda_mixed_precision_follows_cpu(tmp_path, runs):
     cpu, gpu = history(runs["one"]), history(run)
     assert all(math.isfinite(h["loss"]) for h in gpu)
     assert np.abs(np.array([h["loss"] for h in cpu]) - np.array([h["loss"] for h in gpu])).max() < 0.05
+
+
+def test_two_processes_without_masked_tubes(tmp_path, runs):
+    """Mask ratio 0: the decoder takes no part in the loss, which DistributedDataParallel must be
+    told (else it waits for the decoder's gradients and fails at the second step)."""
+    def args(run):
+        a = train_args(runs["csv"], run, "--mask-ratio", "0")
+        a[a.index("--steps") + 1] = "3"
+        return a
+    one, two = str(tmp_path / "one"), str(tmp_path / "two")
+    one_process(args(one))
+    torchrun(2, args(two), tmp_path / "logs")
+    h1, h2 = history(one), history(two)
+    assert [h["loss_rec"] for h in h2] == [0.0, 0.0, 0.0]
+    assert max(abs(a[k] - b[k]) for a, b in zip(h1, h2) for k in ("loss", "grad_norm")) < LOSS_TOL
