@@ -76,9 +76,16 @@ semantic_scores (const AdatoskModel *model, const float *tokens, float *normed,
     double max = -INFINITY;
     for (int k = 0; k < C; k++) {
       const float *p = model->prototypes + (size_t) k * D;
-      double dot = 0.0;
-      for (int j = 0; j < D; j++)
-        dot += (double) z[j] * p[j];
+      /* Partial sums, so that the compiler may vectorise the product. */
+      double lane[8] = {0}, dot = 0.0;
+      int j = 0;
+      for (; j + 8 <= D; j += 8)
+        for (int l = 0; l < 8; l++)
+          lane[l] += (double) z[j + l] * p[j + l];
+      for (; j < D; j++)
+        lane[0] += (double) z[j] * p[j];
+      for (int l = 0; l < 8; l++)
+        dot += lane[l];
       sq[k] = dot * inv_sqrt_d;
       if (sq[k] > max)
         max = sq[k];

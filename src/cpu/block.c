@@ -68,8 +68,8 @@ attention_task (void *data, int task, int thread)
   adatosk_attention_rows (ws->qkv + (size_t) clip * n * 3 * D, n, D, heads,
       head, first, rows,
       step->key_bias ? step->key_bias + (size_t) clip * n : NULL,
-      ws->scratch[thread].scores, ws->attn + (size_t) clip * n * D,
-      &ws->profile, thread);
+      ws->scratch[thread].scores, ws->scratch[thread].row_scale,
+      ws->attn + (size_t) clip * n * D, &ws->profile, thread);
 }
 
 static void

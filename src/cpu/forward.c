@@ -45,6 +45,7 @@ workspace_layout (AdatoskCpuWorkspace *ws, Arena *arena, int batch)
   for (int t = 0; t < ws->threads; t++) {
     AdatoskCpuThreadScratch *s = &ws->scratch[t];
     s->scores = arena_take (arena, N * N * sizeof (float));
+    s->row_scale = arena_take (arena, N * sizeof (float));
     s->tubes = arena_take (arena,
         (size_t) c->num_spatial * c->patch_dim * sizeof (float));
     s->pooled = arena_take (arena, D * sizeof (float));

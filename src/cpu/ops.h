@@ -27,6 +27,16 @@ void adatosk_bias_gelu (float *x, int n, int d, const float *bias);
 void adatosk_softmax_row (float *row, int count, float scale,
     const float *bias);
 
+/* The softmax's numerators in place, row[j] = exp(row[j] + bias[j] - max)
+ * (bias may be NULL), and returns their sum: attention divides its output
+ * rows by it instead of every score (64 columns instead of n). */
+float adatosk_softmax_row_unnormalised (float *row, int count,
+    const float *bias);
+
+/* Row i of n rows of width d (stride apart) times scales[i]. */
+void adatosk_scale_rows (float *x, int n, int d, int stride,
+    const float *scales);
+
 /* erf and exp accurate to a few float ulp, written so the compiler can
  * vectorise loops that call them (libm's are scalar calls). */
 float adatosk_erf (float x);
