@@ -17,19 +17,20 @@ adatosk_attention_rows (const float *qkv, int n, int dim, int heads, int head,
   const float *k = qkv + dim + head * head_dim;
   const float *v = qkv + 2 * dim + head * head_dim;
   float *o = out + (size_t) first * dim + head * head_dim;
+  int ld = adatosk_softmax_stride (n);
 
   /* The 1/sqrt(d) scale rides on the product's alpha, and the softmax's
    * division on the output rows: two passes fewer over the scores. */
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, rows, n, head_dim,
-      scale, q, stride, k, stride, 0.0f, scores, n);
+      scale, q, stride, k, stride, 0.0f, scores, ld);
   adatosk_cpu_profile_stop (profile, thread, ADATOSK_OP_ATTENTION_GEMM);
   for (int i = 0; i < rows; i++)
     row_scale[i] = 1.0f
-        / adatosk_softmax_row_unnormalised (scores + (size_t) i * n, n,
+        / adatosk_softmax_row_unnormalised (scores + (size_t) i * ld, n, ld,
             key_bias);
   adatosk_cpu_profile_stop (profile, thread, ADATOSK_OP_SOFTMAX);
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, head_dim, n,
-      1.0f, scores, n, v, stride, 0.0f, o, dim);
+      1.0f, scores, ld, v, stride, 0.0f, o, dim);
   adatosk_cpu_profile_stop (profile, thread, ADATOSK_OP_ATTENTION_GEMM);
   adatosk_scale_rows (o, rows, head_dim, dim, row_scale);
   adatosk_cpu_profile_stop (profile, thread, ADATOSK_OP_SOFTMAX);
@@ -41,5 +42,5 @@ adatosk_attention (const float *qkv, int n, int dim, int heads,
 {
   for (int h = 0; h < heads; h++)
     adatosk_attention_rows (qkv, n, dim, heads, h, 0, n, key_bias, scores,
-        scores + (size_t) n * n, out, NULL, 0);
+        scores + (size_t) n * adatosk_softmax_stride (n), out, NULL, 0);
 }

@@ -7,12 +7,13 @@
 
 /* out[n][D] = concat over heads of softmax(Q K^T / sqrt(D/h) + key_bias) V,
  * with Q, K, V read from qkv[n][3D] (rows [q | k | v], heads contiguous).
- * `key_bias` [n] may be NULL; `scores` is scratch of n * (n + 1) floats. */
+ * `key_bias` [n] may be NULL; `scores` is scratch of n * (s + 1) floats,
+ * s = adatosk_softmax_stride (n) (ops.h). */
 void adatosk_attention (const float *qkv, int n, int dim, int heads,
     const float *key_bias, float *scores, float *out);
 
 /* The same for head `head` and query rows [first, first + rows) only: one
- * task of the threaded forward. `scores` is scratch of rows * n floats,
+ * task of the threaded forward. `scores` is scratch of rows * s floats,
  * `row_scale` of rows;
  * `profile` (may be NULL) books the time to `thread`. */
 void adatosk_attention_rows (const float *qkv, int n, int dim, int heads,

@@ -51,15 +51,20 @@ motion_task (void *data, int task, int thread)
   size_t slot = (size_t) S * c->patch_dim;
   size_t row = (size_t) clip * c->num_tokens + (size_t) first * S;
   float *rows = ws->patches + row * c->patch_dim;
-  float *before = ws->scratch[thread].tubes;
 
   adatosk_cpu_profile_start (&ws->profile, thread);
-  for (int t = first; t < end; t++) {
+  for (int t = first; t < end; t++)
+    extract_slot (c, step->clips[clip], t, rows + (t - first) * slot);
+  /* Last slot first, so each subtracts its predecessor's tubes before those
+   * become differences themselves; the task's first slot needs the slot
+   * before the task's. */
+  for (int t = end - 1; t > 0 && t >= first; t--) {
     float *now = rows + (t - first) * slot;
-    extract_slot (c, step->clips[clip], t, now);
-    if (t == 0)
-      continue;
-    extract_slot (c, step->clips[clip], t - 1, before);
+    const float *before = now - slot;
+    if (t == first) {
+      extract_slot (c, step->clips[clip], t - 1, ws->scratch[thread].tubes);
+      before = ws->scratch[thread].tubes;
+    }
     for (size_t i = 0; i < slot; i++)
       now[i] -= before[i];
   }

@@ -44,7 +44,8 @@ workspace_layout (AdatoskCpuWorkspace *ws, Arena *arena, int batch)
   ws->key_bias = arena_take (arena, rows * sizeof (float));
   for (int t = 0; t < ws->threads; t++) {
     AdatoskCpuThreadScratch *s = &ws->scratch[t];
-    s->scores = arena_take (arena, N * N * sizeof (float));
+    s->scores = arena_take (arena,
+        N * adatosk_softmax_stride ((int) N) * sizeof (float));
     s->row_scale = arena_take (arena, N * sizeof (float));
     s->tubes = arena_take (arena,
         (size_t) c->num_spatial * c->patch_dim * sizeof (float));
@@ -242,8 +243,7 @@ adatosk_cpu_forward_batch (AdatoskCpuWorkspace *ws, const float *const *clips,
   openblas_set_num_threads (1);
 
   adatosk_cpu_embed (ws, clips, batch);
-  for (int l = 0; l < c->atsm_layer; l++)
-    adatosk_cpu_run_block (ws, &model->blocks[l], batch, N, NULL);
+  adatosk_cpu_run_blocks (ws, 0, c->atsm_layer, batch, N, NULL);
 
   ClipStep step = {ws, outs, adatosk_kept_tokens (N, keep_ratio)};
   adatosk_thread_pool_run (ws->pool, batch, atsm_task, &step);
@@ -256,8 +256,7 @@ adatosk_cpu_forward_batch (AdatoskCpuWorkspace *ws, const float *const *clips,
           logf (outs[b]->token_mask[outs[b]->kept_tokens[i]]
               + (float) ADATOSK_MASK_EPS);
   adatosk_cpu_profile_stop (prof, 0, ADATOSK_OP_GATHER);
-  for (int l = c->atsm_layer; l < c->depth; l++)
-    adatosk_cpu_run_block (ws, &model->blocks[l], batch, k, ws->key_bias);
+  adatosk_cpu_run_blocks (ws, c->atsm_layer, c->depth, batch, k, ws->key_bias);
 
   adatosk_thread_pool_run (ws->pool, batch, head_task, &step);
   if (prof->enabled) {

@@ -65,27 +65,4 @@ void adatosk_cpu_forward_batch (AdatoskCpuWorkspace *ws,
     const float *const *clips, int batch, double keep_ratio,
     AdatoskOutput *const *outputs);
 
-/* Splits `rows` into chunks for tasks: about `target` rows each. */
-typedef struct
-{
-  int count, rows_each, total;
-} AdatoskRowChunks;
-
-static inline AdatoskRowChunks
-adatosk_row_chunks (int rows, int target)
-{
-  int count = (rows + target - 1) / target;
-  count = count < 1 ? 1 : count;
-  return (AdatoskRowChunks){count, (rows + count - 1) / count, rows};
-}
-
-/* Rows [*first, *first + return value) of chunk `index`. */
-static inline int
-adatosk_row_chunk (const AdatoskRowChunks *chunks, int index, int *first)
-{
-  *first = index * chunks->rows_each;
-  int end = *first + chunks->rows_each;
-  return (end > chunks->total ? chunks->total : end) - *first;
-}
-
 #endif

@@ -22,16 +22,15 @@ void adatosk_gelu (float *x, size_t count);
  * and its activation in one pass. */
 void adatosk_bias_gelu (float *x, int n, int d, const float *bias);
 
-/* In-place softmax of a row after adding `scale * x + bias[j]` (bias may be
- * NULL). */
-void adatosk_softmax_row (float *row, int count, float scale,
-    const float *bias);
-
 /* The softmax's numerators in place, row[j] = exp(row[j] + bias[j] - max)
  * (bias may be NULL), and returns their sum: attention divides its output
- * rows by it instead of every score (64 columns instead of n). */
-float adatosk_softmax_row_unnormalised (float *row, int count,
+ * rows by it instead of every score (64 columns instead of n). The row has
+ * room for `padded` = adatosk_softmax_stride (count) floats; those after
+ * `count` are overwritten with values whose exp is negligible. */
+float adatosk_softmax_row_unnormalised (float *row, int count, int padded,
     const float *bias);
+/* `count` rounded up to the softmax's vector width. */
+int adatosk_softmax_stride (int count);
 
 /* Row i of n rows of width d (stride apart) times scales[i]. */
 void adatosk_scale_rows (float *x, int n, int d, int stride,

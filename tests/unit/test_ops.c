@@ -159,7 +159,8 @@ test_attention_with_key_bias (void)
   int n = 13, dim = 12, heads = 3, hd = dim / heads;
   float *qkv = random_floats (rand, (size_t) n * 3 * dim, 2.0);
   float *bias = random_floats (rand, n, 3.0);
-  float *scores = g_new (float, (size_t) n *(n + 1)),
+  int ld = adatosk_softmax_stride (n);
+  float *scores = g_new (float, (size_t) n *(ld + 1)),
         *out = g_new (float, (size_t) n *dim);
   double *want = g_new (double, (size_t) n *dim);
   for (int h = 0; h < heads; h++)
@@ -191,7 +192,7 @@ test_attention_with_key_bias (void)
   for (int h = 0; h < heads; h++)
     for (int first = 0; first < n; first += 5)
       adatosk_attention_rows (qkv, n, dim, heads, h, first,
-          first + 5 > n ? n - first : 5, bias, scores, scores + n * n, split,
+          first + 5 > n ? n - first : 5, bias, scores, scores + n * ld, split,
           NULL, 0);
   g_assert_cmpfloat (nmse (split, want, (size_t) n * dim), <, 1e-12);
   g_free (split);
