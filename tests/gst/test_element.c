@@ -1268,6 +1268,22 @@ read_index_line (gchar **lines, guint i, JsonParser *parser)
   return json_node_get_object (json_parser_get_root (parser));
 }
 
+/* 12 RGB 96x64 frames with a face ROI moving right 4 pixels a frame. */
+static void
+push_moving_face (GstHarness *h)
+{
+  gsize size = frame_size ("RGB", 96, 64);
+
+  for (guint f = 0; f < 12; f++) {
+    GstBuffer *in = make_frame (h, size, f, 30);
+    gint x = 10 + 4 * (gint) f;
+
+    fill_box (in, GST_ROUND_UP_4 (96 * 3), x, 12, 36, 36, 120, f);
+    gst_buffer_add_video_region_of_interest_meta (in, "face", x, 12, 36, 36);
+    gst_buffer_unref (gst_harness_push_and_pull (h, in));
+  }
+}
+
 /* Every classified clip is written, in order, as exactly the input the model
  * got: libadatosk run on a dumped file gives the probabilities the element
  * posted for that clip; the index has the clip's track, times and frames. */
@@ -1281,7 +1297,6 @@ GST_START_TEST (test_dump_location)
     GstBus *bus;
     GstHarness *h = harness_new (props,
         "video/x-raw,format=RGB,width=96,height=64,framerate=25/1", &bus);
-    gsize size = frame_size ("RGB", 96, 64);
     const gsize floats = 3 * T * 32 * 32;
     const gchar *expected_header = "{'descr': '<f4', 'fortran_order': False, "
                                    "'shape': (3, 4, 32, 32), }";
@@ -1296,14 +1311,7 @@ GST_START_TEST (test_dump_location)
     guint64 classified = 0;
     guint i = 0;
 
-    for (guint f = 0; f < 12; f++) {
-      GstBuffer *in = make_frame (h, size, f, 30);
-      gint x = 10 + 4 * (gint) f;
-
-      fill_box (in, GST_ROUND_UP_4 (96 * 3), x, 12, 36, 36, 120, f);
-      gst_buffer_add_video_region_of_interest_meta (in, "face", x, 12, 36, 36);
-      gst_buffer_unref (gst_harness_push_and_pull (h, in));
-    }
+    push_moving_face (h);
     g_object_get (h->element, "clips-classified", &classified, NULL);
     fail_unless_equals_int (classified, 5); /* samples 4, 6, 8, 10, 12 */
 
@@ -1405,20 +1413,12 @@ first_dumped_clip (const gchar *model, const gchar *props)
   GstBus *bus;
   GstHarness *h = harness_new_model (model, all,
       "video/x-raw,format=RGB,width=96,height=64,framerate=25/1", &bus);
-  gsize size = frame_size ("RGB", 96, 64);
   gchar *path, *data;
   gsize len;
   GDir *listing;
   const gchar *name;
 
-  for (guint f = 0; f < 12; f++) {
-    GstBuffer *in = make_frame (h, size, f, 30);
-    gint x = 10 + 4 * (gint) f;
-
-    fill_box (in, GST_ROUND_UP_4 (96 * 3), x, 12, 36, 36, 120, f);
-    gst_buffer_add_video_region_of_interest_meta (in, "face", x, 12, 36, 36);
-    gst_buffer_unref (gst_harness_push_and_pull (h, in));
-  }
+  push_moving_face (h);
   harness_free (h, bus);
   path = g_build_filename (dir, "clip-000000.npy", NULL);
   fail_unless (g_file_get_contents (path, &data, &len, NULL), "no %s", path);
