@@ -231,14 +231,17 @@ typedef struct
   gdouble seconds;
 } Config;
 
+/* max-tracks is the faces an element sees (one per stream in the streams
+ * layout): in async mode it is also how many clips may wait per element,
+ * each 2.4 MB for adatosk-tiny, so a larger one only costs memory. */
 static gchar *
-element_settings (const Config *c, guint i)
+element_settings (const Config *c, guint i, guint faces)
 {
-  return g_strdup_printf (
-      "adatoskdfer name=dfer%u roi-mode=roi "
-      "frame-step=1 clip-stride=8 max-tracks=%u max-faces=%u threads=2 "
-      "inference-mode=%s batch-size=%u model-instance-id=many-faces",
-      i, MIN (c->faces, 64), MAX (c->faces, 16), c->mode, c->batch);
+  return g_strdup_printf ("adatoskdfer name=dfer%u roi-mode=roi "
+                          "frame-step=1 clip-stride=8 max-tracks=%u "
+                          "max-faces=%u threads=2 inference-mode=%s "
+                          "batch-size=%u model-instance-id=many-faces",
+      i, MIN (faces, 64), MAX (faces, 16), c->mode, c->batch);
 }
 
 static gchar *
@@ -247,7 +250,7 @@ describe_pipeline (const Config *c, gboolean live, guint streams)
   GString *d = g_string_new (NULL);
 
   for (guint i = 0; i < streams; i++) {
-    gchar *dfer = element_settings (c, i);
+    gchar *dfer = element_settings (c, i, c->layout[0] == 't' ? c->faces : 1);
 
     if (live)
       g_string_append_printf (d,
