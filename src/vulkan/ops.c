@@ -157,6 +157,20 @@ fail (AdatoskVkRecorder *rec, const char *format, const char *what, uint64_t a,
   return adatosk_vk_recorder_fail (rec, &e);
 }
 
+/* One invocation per TM x TN micro-tile; the vec4 kernel moves groups of 4
+ * rows, columns and k. */
+static bool
+gemm_tiles_valid (const uint32_t *tiles, bool vec4)
+{
+  const uint32_t wg = tiles[0], bm = tiles[1], bn = tiles[2], bk = tiles[3],
+                 tm = tiles[4], tn = tiles[5];
+  if (tm == 0 || tn == 0 || bm % tm || bn % tn || wg != (bm / tm) * (bn / tn))
+    return false;
+  return !vec4
+      || (bm % 4 == 0 && bn % 4 == 0 && bk % 4 == 0 && tm % 4 == 0
+          && tn % 4 == 0);
+}
+
 AdatoskStatus
 adatosk_vk_gemm (AdatoskVkRecorder *rec, const AdatoskVkTuning *t,
     const AdatoskVkGemm *g)
@@ -190,20 +204,13 @@ adatosk_vk_gemm (AdatoskVkRecorder *rec, const AdatoskVkTuning *t,
   if ((uint64_t) div_up (g->m, t->gemm[1]) * div_up (g->n, t->gemm[2])
       < t->gemm_min_tiles)
     tiles = t->gemm_small;
-  for (int v = 0; v < 2; v++) {
-    const uint32_t *check = v ? vec4_tiles : tiles;
-    if (check
-        && (check[4] == 0 || check[5] == 0 || check[1] % check[4]
-            || check[2] % check[5]
-            || check[0] != (check[1] / check[4]) * (check[2] / check[5])
-            || (v
-                && (check[1] % 4 || check[2] % 4 || check[3] % 4 || check[4] % 4
-                    || check[5] % 4))))
-      return fail (rec,
-          "internal error: %s tiles need (BM/TM)(BN/TN) invocations (and "
-          "multiples of 4 for vec4), not %llu (BM %llu)",
-          "GEMM", check[0], check[1]);
-  }
+  if (!gemm_tiles_valid (tiles, false)
+      || (vec4_tiles && !gemm_tiles_valid (vec4_tiles, true)))
+    return fail (rec,
+        "internal error: %s tiles need (BM/TM)(BN/TN) invocations (and "
+        "multiples of 4 for vec4), not %llu (BM %llu)",
+        "GEMM", vec4_tiles ? vec4_tiles[0] : tiles[0],
+        vec4_tiles ? vec4_tiles[1] : tiles[1]);
   for (uint32_t n0 = 0; n0 < g->n; n0 += (uint32_t) rows_per_window) {
     uint32_t rows =
         g->n - n0 < rows_per_window ? g->n - n0 : (uint32_t) rows_per_window;
