@@ -8,7 +8,11 @@
  * tensor or value that is wrong).
  *
  * Threads: a loaded AdatoskModel is immutable and may be shared by any number
- * of backends. One backend runs one forward at a time.
+ * of backends. One backend runs one forward at a time. The CPU backend runs
+ * its forward on `threads` threads of its own, with OpenBLAS single-threaded
+ * inside them: it sets OpenBLAS's process-wide thread count to 1 when created
+ * and at every forward, so a program that also calls OpenBLAS with more
+ * threads sets its count again before its own products.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
