@@ -6,6 +6,11 @@ model file, and inference never runs them.
   of the encoder's tokens predicts the teacher's probabilities and (centred) penultimate features of
   that slot's frames: far more signal per clip than one averaged label, and signal that changes
   within a clip when the expression does.
+- WithinIdentityDistillation: only the teacher's changes within a person are distilled: the
+  student's probabilities minus its running mean for that person should equal the teacher's minus
+  the teacher's mean for that person. What a person looks like shifts both means alike and cancels,
+  so the identity shortcut (this face -> its usual label) earns nothing; what changes the teacher's
+  view of one face (a smile, an open mouth) is all that is left to learn.
 - IdentityAdversary: an identity classifier on the pooled clip feature, trained through gradient
   reversal (Ganin and Lempitsky, 2015), so the feature the head reads stops carrying who it is.
 """
@@ -36,6 +41,43 @@ class FrameDistillation(nn.Module):
         loss_probs = -(p * F.log_softmax(self.probs(slot), -1)).sum(-1).mean()
         loss_features = (1.0 - F.cosine_similarity(self.features(slot), f, dim=-1)).mean()
         return loss_probs + loss_features
+
+
+class WithinIdentityDistillation(nn.Module):
+    def __init__(self, teacher_means, momentum=0.9):
+        """teacher_means [I, C]: the teacher's mean clip probabilities of each identity."""
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("teacher_mean", torch.as_tensor(teacher_means, dtype=torch.float32))
+        self.register_buffer("student_mean", torch.zeros_like(self.teacher_mean))
+        self.register_buffer("seen", torch.zeros(self.teacher_mean.shape[0], dtype=torch.bool))
+
+    def forward(self, logits, target, identity):
+        """Squared error between the student's and the teacher's deviations from their means for
+        the clip's identity (summed over classes, mean over clips). The student's mean is a running
+        mean of its own outputs before this batch (no gradient): an identity's first clip only sets
+        it."""
+        p = torch.softmax(logits.float(), -1)
+        with torch.no_grad():
+            fresh = ~self.seen[identity]
+            mean = self.student_mean[identity].clone()
+            for i, ident in enumerate(identity.tolist()):
+                if not self.seen[ident]:
+                    self.student_mean[ident] = p[i]
+                    self.seen[ident] = True
+                else:
+                    self.student_mean[ident].mul_(self.momentum).add_(p[i], alpha=1 - self.momentum)
+        loss = ((p - mean) - (target.float() - self.teacher_mean[identity])).pow(2).sum(-1)
+        return (loss * (~fresh).float()).mean()
+
+
+def identity_means(targets, identity, num_identities):
+    """[I, C] mean target of each identity's clips."""
+    targets = torch.as_tensor(targets, dtype=torch.float64)
+    identity = torch.as_tensor(identity, dtype=torch.int64)
+    sums = torch.zeros(num_identities, targets.shape[1], dtype=torch.float64).index_add_(0, identity, targets)
+    counts = torch.bincount(identity, minlength=num_identities).clamp_min(1).to(torch.float64)
+    return (sums / counts[:, None]).float()
 
 
 class _ReverseGradient(torch.autograd.Function):

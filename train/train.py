@@ -140,6 +140,11 @@ def parse_args(argv=None):
     ap.add_argument("--frame-targets", type=float, default=0.0, metavar="W",
                     help="weight of the per-frame teacher targets (objectives.FrameDistillation; "
                          "needs the clips' .teacher.npz)")
+    ap.add_argument("--within-identity", type=float, default=0.0, metavar="W",
+                    help="weight of the within-person distillation (objectives.WithinIdentityDistillation: "
+                         "only the teacher's changes within an identity are distilled)")
+    ap.add_argument("--cls-weight", type=float, default=1.0, metavar="W",
+                    help="weight of the spec's classification loss L_cls in the total (1: the spec's)")
     ap.add_argument("--adversary", type=float, default=0.0, metavar="W",
                     help="weight of the identity adversary through gradient reversal "
                          "(objectives.IdentityAdversary)")
@@ -268,7 +273,9 @@ class Run:
                  f"{f', centre crop {args.crop_scale:g}' if args.crop_scale < 1 else ''}"
                  f"{f', identity balancing {args.balance_identity:g}' if args.balance_identity is not None else ''}"
                  f"{f', per-frame targets x{args.frame_targets:g}' if args.frame_targets else ''}"
-                 f"{f', identity adversary x{args.adversary:g}' if args.adversary else ''}")
+                 f"{f', identity adversary x{args.adversary:g}' if args.adversary else ''}"
+                 f"{f', within-identity distillation x{args.within_identity:g}' if args.within_identity else ''}"
+                 f"{f', L_cls x{args.cls_weight:g}' if args.cls_weight != 1.0 else ''}")
 
     def resume(self):
         if not os.path.exists(self.ckpt_path):
@@ -446,7 +453,8 @@ class TrainingObjective(torch.nn.Module):
         args = self.args
         out = self.model.forward_train(x, target, visible=visible, lambda_rec=args.lambda_rec,
                                        lambda_sem=args.lambda_sem, label_smoothing=args.label_smoothing)
-        loss = out["loss"]
+        # The spec's total with L_cls weighted (--cls-weight; 1 leaves the spec's sum untouched).
+        loss = out["loss"] if args.cls_weight == 1.0 else out["loss"] + (args.cls_weight - 1.0) * out["loss_cls"]
         extra = extra_losses(args, self.heads, out, items, self.config, step)
         for k, v in extra.items():
             if k.startswith("loss_"):
@@ -459,7 +467,7 @@ class TrainingObjective(torch.nn.Module):
 
 def extra_heads(args, model, config, train_ds):
     """The training-only heads the options ask for (objectives.py), in one ModuleDict."""
-    from objectives import FrameDistillation, IdentityAdversary
+    from objectives import FrameDistillation, IdentityAdversary, WithinIdentityDistillation, identity_means
     heads = torch.nn.ModuleDict()
     D = config.embed_dim
     if args.frame_targets > 0:
@@ -472,6 +480,9 @@ def extra_heads(args, model, config, train_ds):
         heads["frames"] = FrameDistillation(D, config.num_classes, mean.shape[0], mean)
     if args.adversary > 0:
         heads["identity"] = IdentityAdversary(D, len(train_ds.identities()))
+    if args.within_identity > 0:
+        heads["within"] = WithinIdentityDistillation(identity_means(
+            train_ds.soft_targets(), train_ds.identity_index(), len(train_ds.identities())))
     return heads
 
 
@@ -485,6 +496,11 @@ def extra_losses(args, heads, out, items, config, step):
         ff = torch.stack([it["frame_features"] for it in items]).to(dev)
         extra["loss_frames"] = dict(value=heads["frames"](out["encoder_tokens"], config.num_slots, fp, ff),
                                     weight=args.frame_targets)
+    if "within" in heads:
+        ident = torch.tensor([it["identity"] for it in items], dtype=torch.int64, device=out["loss"].device)
+        target = torch.stack([it["target"] for it in items]).to(out["loss"].device)
+        extra["loss_within"] = dict(value=heads["within"](out["logits"], target, ident),
+                                    weight=args.within_identity)
     if "identity" in heads:
         ident = torch.tensor([it["identity"] for it in items], dtype=torch.int64, device=out["loss"].device)
         scale = adversary_ramp(step / max(1, args.steps))

@@ -10,6 +10,9 @@
 - objectives.FrameDistillation: per-slot means of the frames (a known loss), finite, gradients reach
   the encoder; IdentityAdversary: the encoder-side gradient is -scale times a plain head's, the
   adversary's own parameters get the plain gradient; adversary_ramp from 0 to 1;
+  WithinIdentityDistillation: a student equal to the teacher plus a per-person shift costs nothing,
+  one that misses a within-person change costs its square, an identity's first clip costs nothing;
+  identity_means;
 - calibrate.fit_temperature recovers T = 2.5 from labels drawn from softmax(logits / 2.5);
   scale_head_ divides a model's logits by T and keeps every decision;
 - evaluate.expected_calibration_error on constructed cases (calibrated: 0, overconfident: the gap),
@@ -252,6 +255,45 @@ def test_identity_adversary_reverses_the_gradient(scale):
     pooled.grad = None
     adv(pooled, ident, 0.0)[0].backward()
     assert float(pooled.grad.abs().max()) == 0.0
+
+
+def test_within_identity_distillation():
+    from objectives import WithinIdentityDistillation, identity_means
+    teacher = torch.tensor([[0.7, 0.3], [0.5, 0.5], [0.2, 0.8], [0.4, 0.6]])
+    ident = torch.tensor([0, 0, 1, 1])
+    means = identity_means(teacher, ident, 2)
+    assert torch.allclose(means, torch.tensor([[0.6, 0.4], [0.3, 0.7]]))
+
+    def logits_of(p):
+        return torch.log(p)
+
+    # The student sees each person shifted by its own constant (what identity alone would give)
+    # but follows every change within the person: nothing to learn.
+    shift = torch.tensor([[0.2, -0.2], [-0.1, 0.1]])
+    student = teacher + shift[ident]
+    head = WithinIdentityDistillation(means, momentum=0.0)
+    head.student_mean.copy_(means + shift)
+    head.seen.fill_(True)
+    assert float(head(logits_of(student), teacher, ident)) < 1e-10
+
+    # A student that answers each person's mean whatever the clip misses the changes: the loss is
+    # the mean of the squared within-person deviations of the teacher, and it has a gradient.
+    head = WithinIdentityDistillation(means, momentum=1.0)     # the running mean stays put
+    head.student_mean.copy_(means)
+    head.seen.fill_(True)
+    flat = logits_of(means[ident]).clone().requires_grad_(True)
+    loss = head(flat, teacher, ident)
+    expected = ((teacher - means[ident]) ** 2).sum(-1).mean()
+    assert abs(float(loss) - float(expected)) < 1e-6
+    loss.backward()
+    assert flat.grad.abs().sum() > 0
+
+    # An identity's first clip only sets the running mean.
+    head = WithinIdentityDistillation(means)
+    assert float(head(torch.randn(4, 2), teacher, torch.tensor([0, 1, 1, 1]))) >= 0
+    assert head.seen.all()
+    fresh = WithinIdentityDistillation(means)
+    assert float(fresh(torch.randn(2, 2), teacher[:2], torch.tensor([0, 1]))) == 0.0
 
 
 def test_adversary_ramp():
