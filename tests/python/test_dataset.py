@@ -113,8 +113,11 @@ def test_centre_crop_is_the_tighter_margin(tmp_path, video):
     index_loose, loose = element_dump(tmp_path, video, model, 0.25)
     index_tight, tight = element_dump(tmp_path, video, model, 0.1)
     assert [(e["track"], e["start"]) for e in index_loose] == [(e["track"], e["start"]) for e in index_tight]
-    assert len(loose) >= 5
-    for a, b in zip(loose, tight):
+    # The same frames in both (the clip cut short by the end of stream can hold other frames: EOS
+    # reaches the element after a varying number of them).
+    same = [(a, b) for a, b, ea, eb in zip(loose, tight, index_loose, index_tight) if ea["pts"] == eb["pts"]]
+    assert len(same) >= len(loose) - 1 and len(same) >= 5
+    for a, b in same:
         centre = center_crop_clip(torch.from_numpy(a).float(), 1.2 / 1.5).numpy()
         # Bilinear resampling of an already scaled crop: close, not equal (measured on cap13: mean
         # 0.016-0.025, median 0.006-0.008); the loose crop itself is about 0.095 from the tight one.
