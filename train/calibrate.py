@@ -9,7 +9,7 @@ with the head's weight and bias divided by T: the same file format and spec, the
 (argmax is unchanged), probabilities that say how often the decision is right. Prints the
 expected calibration error before and after. The other tensors are copied exactly; the file keeps
 its dtype per tensor only when written F32 (export.py makes the shipped F16 file from it). The clips
-are cropped as the element crops them for the model (validate.crop_scale_for).
+are cropped as the element crops them for the model (dataset.crop_scale_for).
 """
 
 import argparse
@@ -64,15 +64,13 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from adatosk.safetensors_io import load_model, save_model
-    from dataset import ClipDataset
+    from dataset import ClipDataset, crop_scale_for
     from evaluate import expected_calibration_error, predict
-    from validate import crop_scale_for
 
     model, config, labels, meta = load_model(args.model)
     model.eval()
-    margin = config.crop_margin if config.crop_margin is not None else 0.25
     ds = ClipDataset(args.clips, config, labels, train=False, cache=False,
-                     crop_scale=crop_scale_for(margin, args.clips))
+                     crop_scale=crop_scale_for(config, args.clips))
     logits = predict(model, ds, output="logits")
     y = ds.hard_labels()
     t = fit_temperature(logits, y)

@@ -16,6 +16,7 @@ normalize() (its config's mean/std) is applied inside the model's forward_train,
 """
 
 import csv
+import json
 import math
 import os
 
@@ -184,6 +185,29 @@ def zoom_out_clip(x01, factor):
     small = F.interpolate(x01, size=(h, w), mode="bilinear", align_corners=False)
     top, left = (H - h) // 2, (W - w) // 2
     return F.pad(small, (left, W - w - left, top, H - h - top), mode="replicate")
+
+# The element's crop margin where neither a model nor a dataset says otherwise.
+DEFAULT_CROP_MARGIN = 0.25
+
+
+def cut_crop_margin(csv_path):
+    """The crop margin the clip list's set was cut with (its dataset.json beside it)."""
+    with open(os.path.join(os.path.dirname(os.path.abspath(csv_path)), "dataset.json")) as f:
+        return float(json.load(f).get("crop_margin", DEFAULT_CROP_MARGIN))
+
+
+def crop_scale_for(config, csv_path):
+    """The centre share of the set's clips that is the crop the element makes for the model `config`:
+    (1 + 2 m_model) / (1 + 2 m_set). A model wanting a looser crop than the set's is refused: it
+    would need pixels the clips do not hold."""
+    model_margin = config.crop_margin if config.crop_margin is not None else DEFAULT_CROP_MARGIN
+    set_margin = cut_crop_margin(csv_path)
+    scale = (1.0 + 2.0 * model_margin) / (1.0 + 2.0 * set_margin)
+    if scale > 1.0 + 1e-6:
+        raise SystemExit(f"{csv_path}: cut with crop margin {set_margin:g}, the model wants {model_margin:g}: "
+                         f"cut the set again with make_dataset.py --crop-margin {model_margin:g}")
+    return min(scale, 1.0)
+
 
 def center_crop_clip(x01, scale):
     """The centre `scale` of every frame, resized back: the crop the element makes with a smaller

@@ -195,10 +195,8 @@ def trained_crop_margin(csv_paths, crop_scale):
     """The element's crop margin that --crop-scale turns the training sets' crops into (recorded in
     the model, so the element crops as the model was trained): a crop of (1 + 2 m) box sizes
     centre-cropped to S is one of S (1 + 2 m) = 1 + 2 m'."""
-    margins = set()
-    for path in csv_paths:
-        with open(os.path.join(os.path.dirname(os.path.abspath(path)), "dataset.json")) as f:
-            margins.add(float(json.load(f).get("crop_margin", 0.25)))
+    from dataset import cut_crop_margin
+    margins = {cut_crop_margin(path) for path in csv_paths}
     if len(margins) != 1:
         raise SystemExit(f"--crop-scale needs training sets cut with one crop margin, got {sorted(margins)}")
     margin = (crop_scale * (1.0 + 2.0 * margins.pop()) - 1.0) / 2.0

@@ -4,9 +4,9 @@
   validate.py --set franck=FRANCK/clips.csv --set cap13=DS13/clips.csv --set stills=HOLD/clips.csv \
       MODEL.safetensors [MODEL2.safetensors ...] [--json OUT.json] [--markdown OUT.md]
 
-Each model sees each set's clips as the element would crop them for it: a model trained with a
-tighter crop margin (its file's crop_margin) than the set was cut with gets the centre of every clip
-(dataset.center_crop_clip); a looser one is refused, it would need pixels the clips do not hold.
+Each model sees each set's clips as the element would crop them for it (dataset.crop_scale_for): a
+model trained with a tighter crop margin (its file's crop_margin) than the set was cut with gets the
+centre of every clip; a looser one is refused, it would need pixels the clips do not hold.
 
 For every model and set: per-class recall and AUC (classes with at least 3 clips), expected
 calibration error, the share of the most predicted class, and the confusion matrix (evaluate.py's
@@ -24,17 +24,6 @@ sys.path.insert(0, HERE)
 import torch  # noqa: E402
 
 from evaluate import format_report, metrics, predict  # noqa: E402
-
-
-def crop_scale_for(model_margin, csv_path):
-    """The centre share of the set's clips that is the model's crop: (1 + 2 m_model) / (1 + 2 m_set)."""
-    with open(os.path.join(os.path.dirname(os.path.abspath(csv_path)), "dataset.json")) as f:
-        set_margin = float(json.load(f).get("crop_margin", 0.25))
-    scale = (1.0 + 2.0 * model_margin) / (1.0 + 2.0 * set_margin)
-    if scale > 1.0 + 1e-6:
-        raise SystemExit(f"{csv_path}: cut with crop margin {set_margin:g}, the model wants {model_margin:g}: "
-                         f"cut the set again with make_dataset.py --crop-margin {model_margin:g}")
-    return min(scale, 1.0)
 
 
 def markdown(results):
@@ -59,16 +48,15 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from adatosk.safetensors_io import load_model
-    from dataset import ClipDataset
+    from dataset import ClipDataset, crop_scale_for
     sets = [s.split("=", 1) for s in args.set]
     results = []
     for path in args.models:
         model, config, labels, _ = load_model(path)
         model.eval()
         for name, csv_path in sets:
-            margin = config.crop_margin if config.crop_margin is not None else 0.25
             ds = ClipDataset(csv_path, config, labels, train=False, cache=False,
-                             crop_scale=crop_scale_for(margin, csv_path))
+                             crop_scale=crop_scale_for(config, csv_path))
             m = metrics(predict(model, ds), ds.soft_targets(), labels)
             print(f"== {os.path.basename(path)} on {name}\n{format_report(m)}", flush=True)
             results.append(dict(model=path, set=name, metrics=m))
