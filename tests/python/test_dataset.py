@@ -112,11 +112,12 @@ def test_centre_crop_is_the_tighter_margin(tmp_path, video):
         "--set", "atsm_layer=1", "--no-decoder", "--out", str(model))
     index_loose, loose = element_dump(tmp_path, video, model, 0.25)
     index_tight, tight = element_dump(tmp_path, video, model, 0.1)
-    assert [(e["track"], e["start"]) for e in index_loose] == [(e["track"], e["start"]) for e in index_tight]
-    # The same frames in both (the clip cut short by the end of stream can hold other frames: EOS
-    # reaches the element after a varying number of them).
-    same = [(a, b) for a, b, ea, eb in zip(loose, tight, index_loose, index_tight) if ea["pts"] == eb["pts"]]
-    assert len(same) >= len(loose) - 1 and len(same) >= 5
+    # The clips that hold the same frames in both runs: the end of stream reaches the element after
+    # a varying number of frames, so the last clip can hold other frames, or exist in one run only.
+    tight_by_frames = {(e["track"], tuple(e["pts"])): b for e, b in zip(index_tight, tight)}
+    same = [(a, tight_by_frames[(e["track"], tuple(e["pts"]))]) for e, a in zip(index_loose, loose)
+            if (e["track"], tuple(e["pts"])) in tight_by_frames]
+    assert len(same) >= max(len(loose), len(tight)) - 2 and len(same) >= 5
     for a, b in same:
         centre = center_crop_clip(torch.from_numpy(a).float(), 1.2 / 1.5).numpy()
         # Bilinear resampling of an already scaled crop: close, not equal (measured on cap13: mean
