@@ -90,12 +90,13 @@ def make_dfew(root, media):
         out = os.path.join(decoded, src)
         os.makedirs(out)
         n = max(c[3] for c in CLIPS if c[2] == src) + SEGMENT
+        # The whole video: identity's eos-after let every frame through on one CI machine (682 of 250).
         r = subprocess.run(["gst-launch-1.0", "-q", "filesrc", f"location={media}/{src}.webm", "!", "decodebin",
-                            "!", "videoconvert", "!", "video/x-raw,format=I420", "!", "identity", f"eos-after={n}",
+                            "!", "videoconvert", "!", "video/x-raw,format=I420",
                             "!", "jpegenc", "!", "multifilesink", f"location={out}/%05d.jpg"],
                            capture_output=True, text=True)
         assert r.returncode == 0, r.stdout + r.stderr
-        assert len(os.listdir(out)) == n
+        assert len(os.listdir(out)) >= n
     for vid, _, src, first in CLIPS:
         folder = os.path.join(root, "DFEW", "Clip", "jpg_256", f"{vid:05d}")
         os.makedirs(folder)
