@@ -191,8 +191,12 @@ DEFAULT_CROP_MARGIN = 0.25
 
 
 def cut_crop_margin(csv_path):
-    """The crop margin the clip list's set was cut with (its dataset.json beside it)."""
-    with open(os.path.join(os.path.dirname(os.path.abspath(csv_path)), "dataset.json")) as f:
+    """The crop margin the clip list's set was cut with (its dataset.json beside it). A list with no
+    dataset.json (made by hand, not by make_dataset.py) counts as cut at the element's default."""
+    path = os.path.join(os.path.dirname(os.path.abspath(csv_path)), "dataset.json")
+    if not os.path.exists(path):
+        return DEFAULT_CROP_MARGIN
+    with open(path) as f:
         return float(json.load(f).get("crop_margin", DEFAULT_CROP_MARGIN))
 
 
@@ -279,8 +283,13 @@ class ClipDataset(torch.utils.data.Dataset):
             self.cache[i] = a
         return a
 
+    def model_input(self, i):
+        """Clip i in [0, 1] as the model sees it before augmentation: centre-cropped to the model's
+        crop (what the element would feed it). Training and every evaluation read clips here."""
+        return center_crop_clip(to_x01(self.clip(i)), self.crop_scale)
+
     def __getitem__(self, i):
-        x = center_crop_clip(to_x01(self.clip(i)), self.crop_scale)
+        x = self.model_input(i)
         if self.train:
             x = augment(x, self.generator)
         label = self.items[i][1]
@@ -300,7 +309,7 @@ class ClipDataset(torch.utils.data.Dataset):
         has them the teacher's per-frame probabilities [T][C] and features [T][F] (moved with the
         frames by the temporal jitter). choices: the augmentation drawn beforehand by draw_augment()
         (None: drawn now)."""
-        x = center_crop_clip(to_x01(self.clip(i)), self.crop_scale)
+        x = self.model_input(i)
         idx = torch.arange(self.T)
         if self.train:
             x, idx = apply_augment(x, choices if choices is not None else self.draw_augment())

@@ -31,10 +31,9 @@ import torch  # noqa: E402
 def predict(model, dataset, batch=8, keep_ratio=None, output="probs"):
     """The model's `output` ("probs" or "logits") [N, C] on every clip of a ClipDataset (no
     augmentation)."""
-    from dataset import to_x01
     out = []
     for i in range(0, len(dataset), batch):
-        x01 = torch.stack([to_x01(dataset.clip(j)) for j in range(i, min(i + batch, len(dataset)))])
+        x01 = torch.stack([dataset.model_input(j) for j in range(i, min(i + batch, len(dataset)))])
         x = model.normalize(x01.to(next(model.parameters()).dtype))
         out.append(model(x, keep_ratio=keep_ratio)[output].double().numpy())
     return np.concatenate(out)
@@ -166,8 +165,9 @@ def format_report(m):
 
 def evaluate_model(model, labels, clips_csv, keep=None, min_clips=3, per_video=False):
     """A loaded model on a clip list -> metrics() (per video with per_video)."""
-    from dataset import ClipDataset
-    ds = ClipDataset(clips_csv, model.config, labels, train=False, cache=False)
+    from dataset import ClipDataset, crop_scale_for
+    ds = ClipDataset(clips_csv, model.config, labels, train=False, cache=False,
+                     crop_scale=crop_scale_for(model.config, clips_csv))
     probs = predict(model, ds, keep_ratio=keep)
     targets = ds.soft_targets()
     hard = np.array([isinstance(it[1], (int, np.integer)) for it in ds.items])

@@ -225,3 +225,30 @@ def test_balanced_sampling_draws_each_class_by_its_count_to_the_power(tmp_path, 
     share = w[0] / w.sum()
     assert math.isclose(share, 1.0 / (1.0 + 8.0 ** power), rel_tol=1e-12)
     assert np.allclose(w[1:], w[1])                       # equal within a class
+
+
+def test_evaluation_sees_the_models_crop(tmp_path):
+    """A model trained on tighter crops (config crop_margin 0.1, clips cut at the default 0.25) is
+    evaluated on the centre of each clip, as the element would feed it, by every path that scores a
+    model: predict() on a ClipDataset (train.py's evaluation, validate.py, calibrate.py) and
+    evaluate_model(). (All of them once scored the uncropped clip.)"""
+    from dataset import ClipDataset, center_crop_clip, crop_scale_for, to_x01
+    from evaluate import evaluate_model, predict
+    csv_path = make_clip_set(str(tmp_path / "ds"))
+    torch.manual_seed(0)
+    cfg = named_config("adatosk-tiny", **TINY).replace(crop_margin=0.1)
+    model = AdaTosk(cfg, with_decoder=False).eval()
+    labels = ["neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"]
+    scale = crop_scale_for(cfg, csv_path)
+    assert scale == pytest.approx(1.2 / 1.5)
+    ds = ClipDataset(csv_path, cfg, labels, train=False, cache=False, crop_scale=scale)
+    with torch.no_grad():
+        cropped = torch.stack([center_crop_clip(to_x01(ds.clip(i)), scale) for i in range(len(ds))])
+        uncropped = torch.stack([to_x01(ds.clip(i)) for i in range(len(ds))])
+        want = model(model.normalize(cropped))["probs"].double().numpy()
+        wide = model(model.normalize(uncropped))["probs"].double().numpy()
+    got = predict(model, ds)
+    assert np.abs(got - want).max() < 1e-6
+    assert np.abs(wide - want).max() > 1e-3       # the crop changes the answer: the check has teeth
+    m = evaluate_model(model, labels, csv_path)
+    assert m["accuracy"] == pytest.approx(float(np.mean(want.argmax(1) == ds.hard_labels())))
