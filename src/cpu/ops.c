@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "ops.h"
 #include "simd.h"
+#include "vec.h"
 
 #include <cblas.h>
 #include <math.h>
-#include <stdint.h>
 #include <string.h>
 
 void
@@ -28,47 +28,69 @@ adatosk_linear (const float *x, int n, int in, const float *weight,
       weight, in, beta, y, out);
 }
 
-/* Partial sums of the double reductions below: without them the compiler
- * must add in order, one add latency per element (LayerNorm was 4% of a
- * forward that way). */
+/* The double sums below keep four vectors of partial sums: with one, each
+ * vector add would wait for the one before (LayerNorm was 4% of a forward
+ * when the compiler had to add in order). */
 enum
 {
-  DOUBLE_LANES = 8
+  DOUBLE_WIDTH = 8, /* floats widened at a time */
+  DOUBLE_ACCUMULATORS = 4,
+  DOUBLE_STEP = DOUBLE_WIDTH * DOUBLE_ACCUMULATORS
 };
 
-ADATOSK_INLINE double
-sum_row (const float *x, int d, double shift)
+ADATOSK_INLINE AdatoskVecDouble
+load_double (const float *p)
 {
-  double lane[DOUBLE_LANES] = {0};
-  int j = 0;
-  for (; j + DOUBLE_LANES <= d; j += DOUBLE_LANES)
-    for (int l = 0; l < DOUBLE_LANES; l++)
-      lane[l] += x[j + l] - shift;
-  for (; j < d; j++)
-    lane[0] += x[j] - shift;
+  AdatoskVecHalf h;
+  memcpy (&h, p, sizeof h);
+  return __builtin_convertvector(h, AdatoskVecDouble);
+}
+
+ADATOSK_INLINE double
+sum_lanes_double (const AdatoskVecDouble *acc)
+{
+  AdatoskVecDouble all = (acc[0] + acc[1]) + (acc[2] + acc[3]);
   double sum = 0.0;
-  for (int l = 0; l < DOUBLE_LANES; l++)
-    sum += lane[l];
+  for (int l = 0; l < DOUBLE_WIDTH; l++)
+    sum += all[l];
+  return sum;
+}
+
+ADATOSK_INLINE double
+sum_row (const float *x, int d)
+{
+  AdatoskVecDouble acc[DOUBLE_ACCUMULATORS] = {{0}};
+  int j = 0;
+  for (; j + DOUBLE_STEP <= d; j += DOUBLE_STEP)
+    for (int a = 0; a < DOUBLE_ACCUMULATORS; a++)
+      acc[a] += load_double (x + j + a * DOUBLE_WIDTH);
+  for (; j + DOUBLE_WIDTH <= d; j += DOUBLE_WIDTH)
+    acc[0] += load_double (x + j);
+  double sum = sum_lanes_double (acc);
+  for (; j < d; j++)
+    sum += x[j];
   return sum;
 }
 
 ADATOSK_INLINE double
 sum_squares_row (const float *x, int d, double mean)
 {
-  double lane[DOUBLE_LANES] = {0};
+  AdatoskVecDouble acc[DOUBLE_ACCUMULATORS] = {{0}};
   int j = 0;
-  for (; j + DOUBLE_LANES <= d; j += DOUBLE_LANES)
-    for (int l = 0; l < DOUBLE_LANES; l++) {
-      double c = x[j + l] - mean;
-      lane[l] += c * c;
+  for (; j + DOUBLE_STEP <= d; j += DOUBLE_STEP)
+    for (int a = 0; a < DOUBLE_ACCUMULATORS; a++) {
+      AdatoskVecDouble c = load_double (x + j + a * DOUBLE_WIDTH) - mean;
+      acc[a] += c * c;
     }
+  for (; j + DOUBLE_WIDTH <= d; j += DOUBLE_WIDTH) {
+    AdatoskVecDouble c = load_double (x + j) - mean;
+    acc[0] += c * c;
+  }
+  double sum = sum_lanes_double (acc);
   for (; j < d; j++) {
     double c = x[j] - mean;
-    lane[0] += c * c;
+    sum += c * c;
   }
-  double sum = 0.0;
-  for (int l = 0; l < DOUBLE_LANES; l++)
-    sum += lane[l];
   return sum;
 }
 
@@ -81,9 +103,19 @@ adatosk_layer_norm (const float *x, float *y, int n, int d, const float *weight,
   for (int i = 0; i < n; i++) {
     const float *xi = x + (size_t) i * d;
     float *yi = y + (size_t) i * d;
-    double mean = sum_row (xi, d, 0.0) / d;
+    double mean = sum_row (xi, d) / d;
     double inv = 1.0 / sqrt (sum_squares_row (xi, d, mean) / d + eps);
-    for (int j = 0; j < d; j++)
+    int j = 0;
+    for (; j + DOUBLE_WIDTH <= d; j += DOUBLE_WIDTH) {
+      AdatoskVecDouble centred = (load_double (xi + j) - mean) * inv;
+      AdatoskVecHalf w, b;
+      AdatoskVecHalf normed = __builtin_convertvector(centred, AdatoskVecHalf);
+      memcpy (&w, weight + j, sizeof w);
+      memcpy (&b, bias + j, sizeof b);
+      normed = normed * w + b;
+      memcpy (yi + j, &normed, sizeof normed);
+    }
+    for (; j < d; j++)
       yi[j] = (float) ((xi[j] - mean) * inv) * weight[j] + bias[j];
   }
 }
@@ -111,33 +143,6 @@ erf_approx (float x)
   return x * p / q;
 }
 
-/* exp(x) = 2^k * exp(r), r = x - k ln2 in [-ln2/2, ln2/2] (Cody-Waite split
- * of ln2), exp(r) by a degree-6 polynomial; 2^k built in the exponent bits. */
-ADATOSK_INLINE float
-exp_approx (float x)
-{
-  x = x > 88.3762626647949f ? 88.3762626647949f
-                            : (x < -87.3365478515625f ? -87.3365478515625f : x);
-  float k = floorf (x * 1.44269504088896341f + 0.5f);
-  /* NaN passes the clamp (a forward that overflowed; the caller reports its
-   * non-finite result): keep it NaN through p without converting NaN to an
-   * integer below, which is undefined behaviour (found by libFuzzer). */
-  k = k == k ? k : 0.0f;
-  float r = x - k * 0.693359375f;
-  r = r - k * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  int32_t bits = ((int32_t) k + 127) << 23;
-  float two_k;
-  memcpy (&two_k, &bits, sizeof two_k);
-  return p * two_k;
-}
-
 float
 adatosk_erf (float x)
 {
@@ -146,7 +151,7 @@ adatosk_erf (float x)
 float
 adatosk_exp (float x)
 {
-  return exp_approx (x);
+  return vec_exp (vec_splat (x))[0];
 }
 
 ADATOSK_SIMD_CLONES void
@@ -168,71 +173,46 @@ adatosk_bias_gelu (float *x, int n, int d, const float *bias)
   }
 }
 
-/* The reductions keep LANES partial results so the compiler can vectorise
- * them without reassociating float sums on its own. */
-enum
-{
-  LANES = 16
-};
-
-ADATOSK_INLINE float
-row_max (const float *row, int count)
-{
-  float lane_max[LANES];
-  for (int l = 0; l < LANES; l++)
-    lane_max[l] = -INFINITY;
-  int j = 0;
-  for (; j + LANES <= count; j += LANES)
-    for (int l = 0; l < LANES; l++)
-      lane_max[l] = row[j + l] > lane_max[l] ? row[j + l] : lane_max[l];
-  for (; j < count; j++)
-    lane_max[0] = row[j] > lane_max[0] ? row[j] : lane_max[0];
-  float max = lane_max[0];
-  for (int l = 1; l < LANES; l++)
-    max = lane_max[l] > max ? lane_max[l] : max;
-  return max;
-}
-
-/* row[j] = exp(row[j] - max) and their sum, in one pass. */
-ADATOSK_INLINE float
-exp_row (float *row, int count, float max)
-{
-  float lane_sum[LANES] = {0};
-  int j = 0;
-  for (; j + LANES <= count; j += LANES)
-    for (int l = 0; l < LANES; l++) {
-      row[j + l] = exp_approx (row[j + l] - max);
-      lane_sum[l] += row[j + l];
-    }
-  for (; j < count; j++) {
-    row[j] = exp_approx (row[j] - max);
-    lane_sum[0] += row[j];
-  }
-  float sum = 0.0f;
-  for (int l = 0; l < LANES; l++)
-    sum += lane_sum[l];
-  return sum;
-}
-
 int
 adatosk_softmax_stride (int count)
 {
-  return (count + LANES - 1) / LANES * LANES;
+  return (count + ADATOSK_VEC_LANES - 1) / ADATOSK_VEC_LANES
+      * ADATOSK_VEC_LANES;
 }
 
+/* Two passes in whole vectors: the bias and the max, then exp and the sum
+ * (16 partial sums, added in lane order). Written with vec.h: the compiler
+ * left the max reduction scalar, a cycle per score. */
 ADATOSK_SIMD_CLONES float
 adatosk_softmax_row_unnormalised (float *restrict row, int count, int padded,
     const float *restrict bias)
 {
+  int whole = count / ADATOSK_VEC_LANES * ADATOSK_VEC_LANES;
+  /* The bias has no padding to read past `count`: its last, partial vector
+   * in scalars. The padding adds nothing (exp of the clamped -inf is
+   * 2^-126). */
   if (bias)
-    for (int j = 0; j < count; j++)
+    for (int j = whole; j < count; j++)
       row[j] += bias[j];
-  /* Padding that adds nothing (exp of the clamped -inf is 2^-126), so the
-   * passes below run in whole vectors: the scalar tails of 392- and
-   * 196-wide rows took a third of the softmax's time. */
   for (int j = count; j < padded; j++)
     row[j] = -INFINITY;
-  return exp_row (row, padded, row_max (row, padded));
+  AdatoskVec max = vec_splat (-INFINITY);
+  int j = 0;
+  if (bias)
+    for (; j < whole; j += ADATOSK_VEC_LANES) {
+      AdatoskVec v = vec_load (row + j) + vec_load (bias + j);
+      vec_store (row + j, v);
+      max = vec_max (v, max);
+    }
+  for (; j < padded; j += ADATOSK_VEC_LANES)
+    max = vec_max (vec_load (row + j), max);
+  AdatoskVec shift = vec_splat (vec_max_lanes (max)), sum = {0};
+  for (j = 0; j < padded; j += ADATOSK_VEC_LANES) {
+    AdatoskVec e = vec_exp (vec_load (row + j) - shift);
+    vec_store (row + j, e);
+    sum += e;
+  }
+  return vec_sum_lanes (sum);
 }
 
 ADATOSK_SIMD_CLONES void
