@@ -47,8 +47,6 @@ workspace_layout (AdatoskCpuWorkspace *ws, Arena *arena, int batch)
     s->scores = arena_take (arena,
         N * adatosk_softmax_stride ((int) N) * sizeof (float));
     s->row_scale = arena_take (arena, N * sizeof (float));
-    s->tubes = arena_take (arena,
-        (size_t) c->num_spatial * c->patch_dim * sizeof (float));
     s->pooled = arena_take (arena, D * sizeof (float));
     s->normed = arena_take (arena, D * sizeof (float));
     s->atsm_work =

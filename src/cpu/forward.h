@@ -18,7 +18,6 @@ typedef struct
 {
   float *scores;    /* [N][N] attention of one head, a block of query rows */
   float *row_scale; /* [N] 1 / the softmax sums of those rows */
-  float *tubes;     /* [S][patch_dim] one slot's tubes */
   float *pooled;    /* [D] */
   float *normed;    /* [D] */
   double *atsm_work;
