@@ -87,11 +87,7 @@
 #include "gstadatoskdfer.h"
 #include "gstadatoskdfer-private.h"
 
-#include "default_model.h"
 #include "results.h"
-
-#include <math.h>
-#include <string.h>
 
 #define GST_CAT_DEFAULT gst_adatosk_dfer_debug
 
@@ -100,7 +96,7 @@
 #define DEFAULT_CLIP_STRIDE 0
 #define DEFAULT_CROP_MARGIN -1.0
 #define DEFAULT_ROI_MODE GST_ADATOSK_DFER_ROI_MODE_AUTO
-#define DEFAULT_ROI_TYPE "face"
+/* DEFAULT_ROI_TYPE is in gstadatoskdfer-private.h: run_setup.c uses it too. */
 #define DEFAULT_MAX_FACES 16
 #define DEFAULT_MAX_TRACKS 4
 #define DEFAULT_TRACK_TIMEOUT 10
@@ -457,36 +453,12 @@ gst_adatosk_dfer_init (GstAdatoskDfer *self)
 }
 
 static void
-settings_clear (GstAdatoskDferSettings *s)
-{
-  g_clear_pointer (&s->model, g_free);
-  g_clear_pointer (&s->labels, g_free);
-  g_clear_pointer (&s->roi_type, g_free);
-  g_clear_pointer (&s->dump_location, g_free);
-  g_clear_pointer (&s->results_location, g_free);
-  g_clear_pointer (&s->model_instance_id, g_free);
-}
-
-static void
-settings_copy (GstAdatoskDferSettings *dst, const GstAdatoskDferSettings *src)
-{
-  settings_clear (dst);
-  *dst = *src;
-  dst->model = g_strdup (src->model);
-  dst->labels = g_strdup (src->labels);
-  dst->roi_type = g_strdup (src->roi_type);
-  dst->dump_location = g_strdup (src->dump_location);
-  dst->results_location = g_strdup (src->results_location);
-  dst->model_instance_id = g_strdup (src->model_instance_id);
-}
-
-static void
 gst_adatosk_dfer_finalize (GObject *object)
 {
   GstAdatoskDfer *self = GST_ADATOSK_DFER (object);
 
-  settings_clear (&self->settings);
-  settings_clear (&self->run);
+  gst_adatosk_dfer_settings_clear (&self->settings);
+  gst_adatosk_dfer_settings_clear (&self->run);
   g_free (self->device);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -679,148 +651,6 @@ gst_adatosk_dfer_get_property (GObject *object, guint prop_id, GValue *value,
 /* ------------------------------------------------------------------------ */
 /* start / stop */
 
-/* The model file to load (NULL: the built-in one), after checking that the
- * settings can work at all; FALSE after an element error. */
-static gboolean
-check_settings (GstAdatoskDfer *self, const gchar **path)
-{
-  *path = self->run.model && self->run.model[0] ? self->run.model : NULL;
-  if (*path == NULL && !adatosk_dfer_has_default_model ()) {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-        ("No model: the 'model' property is not set and this build of the "
-         "plugin has no built-in model. %s",
-            HOW_TO_MAKE_A_MODEL),
-        (NULL));
-    return FALSE;
-  }
-  if (self->run.roi_mode != GST_ADATOSK_DFER_ROI_MODE_FULL_FRAME
-      && (self->run.roi_type == NULL || self->run.roi_type[0] == '\0')) {
-    GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
-        ("The 'roi-type' property is empty, so no upstream region of "
-         "interest can be a face"),
-        ("Set roi-type (facedetect's faces are \"face\") or "
-         "roi-mode=full-frame."));
-    return FALSE;
-  }
-  return TRUE;
-}
-
-/* crop-margin for the model `c`: its own where the property is negative. A
- * model sees faces as it was trained to see them: a tighter or looser crop
- * than its training's changes what it answers. */
-gdouble
-gst_adatosk_dfer_crop_margin (GstAdatoskDfer *self, const AdatoskConfig *c)
-{
-  return self->run.crop_margin >= 0 ? self->run.crop_margin : c->crop_margin;
-}
-
-/* frame-step and clip-stride, the model's where the properties are 0. */
-void
-gst_adatosk_dfer_make_tracker_sampling (GstAdatoskDfer *self)
-{
-  const AdatoskConfig *c = self->config;
-
-  self->frame_step = self->run.frame_step ? self->run.frame_step
-                                          : (guint) MAX (c->frame_step, 1);
-  self->clip_stride = self->run.clip_stride
-      ? self->run.clip_stride
-      : (guint) MAX (c->num_frames / 2, 1);
-}
-
-/* The sampling and the tracker, for the model's clips. */
-void
-gst_adatosk_dfer_make_tracker (GstAdatoskDfer *self)
-{
-  const AdatoskConfig *c = self->config;
-
-  gst_adatosk_dfer_make_tracker_sampling (self);
-  g_clear_pointer (&self->tracker, adatosk_tracker_free);
-  self->tracker = adatosk_tracker_new (GST_OBJECT (self), self->run.max_tracks,
-      self->run.track_timeout, self->run.iou_threshold, (guint) c->num_frames,
-      (gsize) 3 * c->img_height * c->img_width);
-}
-
-/* What the streaming thread needs besides the model: the sampling, the
- * tracker and the bounded face and match arrays. */
-static void
-make_streaming_state (GstAdatoskDfer *self)
-{
-  gst_adatosk_dfer_make_tracker (self);
-  self->roi_quark = g_quark_from_string (
-      self->run.roi_type ? self->run.roi_type : DEFAULT_ROI_TYPE);
-  self->faces = adatosk_faces_new (self->run.max_faces);
-  self->boxes = g_new (AdatoskBox, self->run.max_faces);
-  self->matches = g_new (AdatoskTrack *, self->run.max_faces);
-  self->warned_faces = FALSE;
-  self->roi_seen = FALSE;
-  self->upstream_live = -1;
-}
-
-static gboolean
-open_dump (GstAdatoskDfer *self)
-{
-  const AdatoskConfig *c = self->config;
-  GError *error = NULL;
-
-  if (self->run.dump_location == NULL || self->run.dump_location[0] == '\0')
-    return TRUE;
-  self->dump = adatosk_dump_new (self->run.dump_location, (guint) c->num_frames,
-      (guint) c->img_height, (guint) c->img_width, &error);
-  if (self->dump == NULL) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
-        ("Cannot write clips to dump-location: %s", error->message),
-        ("Give a writable directory, or unset dump-location."));
-    g_error_free (error);
-    return FALSE;
-  }
-  GST_INFO_OBJECT (self, "writing every clip to %s", self->run.dump_location);
-  return TRUE;
-}
-
-static gboolean
-open_results (GstAdatoskDfer *self)
-{
-  const gchar *path = self->run.results_location;
-  GError *error = NULL;
-
-  if (path == NULL || path[0] == '\0')
-    return TRUE;
-  self->results = adatosk_results_jsonl_new (path, &error);
-  if (self->results == NULL) {
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
-        ("Cannot write results to results-location: %s", error->message),
-        ("Give a file in a writable directory, or unset results-location."));
-    g_error_free (error);
-    return FALSE;
-  }
-  GST_INFO_OBJECT (self, "writing every result to %s", path);
-  return TRUE;
-}
-
-static gboolean
-start_worker (GstAdatoskDfer *self)
-{
-  AdatoskWorker *worker;
-  GError *error = NULL;
-
-  if (self->run.inference_mode != GST_ADATOSK_DFER_INFERENCE_ASYNC)
-    return TRUE;
-  /* One waiting clip per face: a newer clip replaces the oldest. */
-  worker = adatosk_worker_new (GST_OBJECT (self), self->engine,
-      self->run.max_tracks, self->run.batch_size, &error);
-  if (worker == NULL) {
-    GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-        ("Cannot start the inference thread: %s", error->message),
-        ("Use inference-mode=sync."));
-    g_error_free (error);
-    return FALSE;
-  }
-  GST_OBJECT_LOCK (self);
-  self->worker = worker;
-  GST_OBJECT_UNLOCK (self);
-  return TRUE;
-}
-
 static gboolean
 gst_adatosk_dfer_start (GstBaseTransform *trans)
 {
@@ -828,7 +658,7 @@ gst_adatosk_dfer_start (GstBaseTransform *trans)
   const gchar *path;
 
   GST_OBJECT_LOCK (self);
-  settings_copy (&self->run, &self->settings);
+  gst_adatosk_dfer_settings_copy (&self->run, &self->settings);
   self->clips_classified = 0;
   self->clips_dropped = 0;
   self->earliest_time = GST_CLOCK_TIME_NONE;
@@ -836,12 +666,13 @@ gst_adatosk_dfer_start (GstBaseTransform *trans)
   self->running = TRUE;
   GST_OBJECT_UNLOCK (self);
 
-  if (!check_settings (self, &path)
+  if (!gst_adatosk_dfer_check_settings (self, &path)
       || !gst_adatosk_dfer_load_model (self, path))
     goto failed;
-  make_streaming_state (self);
-  if (!gst_adatosk_dfer_warm_up (self) || !open_dump (self)
-      || !open_results (self) || !start_worker (self))
+  gst_adatosk_dfer_make_streaming_state (self);
+  if (!gst_adatosk_dfer_warm_up (self) || !gst_adatosk_dfer_open_dump (self)
+      || !gst_adatosk_dfer_open_results (self)
+      || !gst_adatosk_dfer_start_worker (self))
     goto failed;
   GST_INFO_OBJECT (self,
       "clips of %d frames, frame-step %u, clip-stride %u, "
@@ -955,362 +786,6 @@ gst_adatosk_dfer_set_caps (GstBaseTransform *trans, GstCaps *incaps,
   return TRUE;
 }
 
-/* ------------------------------------------------------------------------ */
-/* results */
-
-/* A failed write (a full disk) stops the writing with a warning; the
- * stream and the other forms of results go on. */
-static void
-write_result (GstAdatoskDfer *self, const GstStructure *result,
-    const AdatoskBox *box)
-{
-  GError *error = NULL;
-
-  if (adatosk_results_jsonl_write (self->results, result, box,
-          &GST_BASE_TRANSFORM (self)->segment, &error))
-    return;
-  GST_ELEMENT_WARNING (self, RESOURCE, WRITE,
-      ("Cannot write results to results-location: %s", error->message),
-      ("No more results are written there; the stream goes on."));
-  g_error_free (error);
-  g_clear_pointer (&self->results, adatosk_results_jsonl_free);
-}
-
-static void
-deliver (GstAdatoskDfer *self, AdatoskClip *clip)
-{
-  const AdatoskConfig *c = self->config;
-  GstStructure *result;
-  AdatoskTrack *track;
-  gboolean post;
-
-  result = adatosk_dfer_result_new (clip, self->class_labels,
-      (guint) c->num_classes, (guint) c->num_frames, self->model_name);
-  GST_DEBUG_OBJECT (self,
-      "track %u clip %" GST_TIME_FORMAT " - %" GST_TIME_FORMAT
-      ": %s (%.3f) in %" G_GINT64_FORMAT " us",
-      clip->track_id, GST_TIME_ARGS (clip->start), GST_TIME_ARGS (clip->end),
-      self->class_labels[clip->label_id], clip->confidence, clip->forward_us);
-
-  GST_OBJECT_LOCK (self);
-  self->clips_classified++;
-  post = self->settings.post_messages;
-  GST_OBJECT_UNLOCK (self);
-  if (post)
-    gst_element_post_message (GST_ELEMENT (self),
-        gst_message_new_element (GST_OBJECT (self),
-            adatosk_dfer_result_to_message (result, &clip->box)));
-  if (self->results != NULL)
-    write_result (self, result, &clip->box);
-
-  track = adatosk_tracker_find (self->tracker, clip->track_id);
-  if (track != NULL)
-    adatosk_track_set_result (track, result);
-  else
-    gst_structure_free (result);
-  adatosk_clip_free (clip);
-}
-
-/* Sync mode: a forward longer than the latency reported so far makes the
- * pipeline recompute its latency. */
-static void
-update_latency (GstAdatoskDfer *self, gint64 forward_us)
-{
-  GstClockTime t = (GstClockTime) forward_us * GST_USECOND;
-  gboolean grew = FALSE;
-
-  GST_OBJECT_LOCK (self);
-  if (t > self->latency + self->latency / 4) {
-    self->latency = t;
-    grew = TRUE;
-  }
-  GST_OBJECT_UNLOCK (self);
-  if (grew) {
-    GST_INFO_OBJECT (self, "latency now %" GST_TIME_FORMAT, GST_TIME_ARGS (t));
-    gst_element_post_message (GST_ELEMENT (self),
-        gst_message_new_latency (GST_OBJECT (self)));
-  }
-}
-
-/* Whether upstream is live: then async mode drops clips rather than wait. */
-static gboolean
-upstream_is_live (GstAdatoskDfer *self)
-{
-  if (self->upstream_live < 0) {
-    GstQuery *query = gst_query_new_latency ();
-    gboolean live = FALSE;
-
-    if (gst_pad_peer_query (GST_BASE_TRANSFORM_SINK_PAD (self), query))
-      gst_query_parse_latency (query, &live, NULL, NULL);
-    gst_query_unref (query);
-    self->upstream_live = live ? 1 : 0;
-    GST_INFO_OBJECT (self, "upstream is %slive: the worker %s when behind",
-        live ? "" : "not ", live ? "drops clips" : "makes the stream wait");
-  }
-  return self->upstream_live > 0;
-}
-
-/* Classifies the clips from take_clip() that fell due together (on one
- * frame, or at EOS): in sync mode now, in batches of up to batch-size (with
- * whatever other elements sharing the model have waiting); in async mode
- * through the worker, which batches what waits. Takes the clips. */
-static gboolean
-classify (GstAdatoskDfer *self, AdatoskClip **clips, guint n)
-{
-  GError *error = NULL;
-  gboolean ok;
-
-  for (guint i = 0; i < n; i++)
-    GST_DEBUG_OBJECT (self,
-        "track %u: clip %" GST_TIME_FORMAT " - %" GST_TIME_FORMAT " %s",
-        clips[i]->track_id, GST_TIME_ARGS (clips[i]->start),
-        GST_TIME_ARGS (clips[i]->end),
-        self->worker ? "goes to the worker" : "is classified now");
-  if (self->worker != NULL) {
-    for (guint i = 0; i < n; i++) {
-      guint dropped = adatosk_worker_push (self->worker, clips[i],
-          !upstream_is_live (self));
-
-      if (dropped) {
-        GST_OBJECT_LOCK (self);
-        self->clips_dropped += dropped;
-        GST_OBJECT_UNLOCK (self);
-        GST_INFO_OBJECT (self, "the worker is behind: dropped a waiting clip");
-      }
-    }
-    return TRUE;
-  }
-  if (n == 0)
-    return TRUE;
-  ok = adatosk_engine_run (self->engine, clips, n, &error);
-  for (guint i = 0; i < n; i++) {
-    if (clips[i]->pixels != NULL) {
-      adatosk_clip_free (clips[i]); /* this one failed */
-      continue;
-    }
-    update_latency (self, clips[i]->forward_us);
-    deliver (self, clips[i]);
-  }
-  if (!ok) {
-    GST_ELEMENT_ERROR (self, LIBRARY, FAILED,
-        ("Classifying a clip failed: %s", error->message), (NULL));
-    g_error_free (error);
-  }
-  return ok;
-}
-
-/* The track's clip, written to dump-location first when that is set; NULL
- * (after an element error) when writing it failed. */
-static AdatoskClip *
-take_clip (GstAdatoskDfer *self, AdatoskTrack *track)
-{
-  AdatoskClip *clip = adatosk_clip_new (self->inference);
-  GstClockTime *frame_pts = g_new (GstClockTime, track->capacity);
-  GError *error = NULL;
-
-  adatosk_track_take_clip (track, clip->pixels, frame_pts, &clip->start,
-      &clip->end);
-  clip->track_id = track->id;
-  clip->box = track->box;
-  if (self->dump != NULL
-      && !adatosk_dump_write (self->dump, clip->pixels, clip->track_id,
-          clip->start, clip->end, frame_pts, &clip->box, &error)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
-        ("Cannot write a clip to dump-location: %s", error->message),
-        ("Free some space in %s, or unset dump-location.",
-            self->run.dump_location));
-    g_error_free (error);
-    adatosk_clip_free (clip);
-    clip = NULL;
-  }
-  g_free (frame_pts);
-  return clip;
-}
-
-/* Sync mode QoS: whether `buf` is already later than downstream can use
- * (like GstBaseTransform's own check, which would drop the frame; here only
- * the clip is dropped). */
-static gboolean
-too_late (GstAdatoskDfer *self, GstBuffer *buf, GstClockTime *running_time)
-{
-  GstSegment *segment = &GST_BASE_TRANSFORM (self)->segment;
-  GstClockTime earliest;
-
-  if (segment->format != GST_FORMAT_TIME || !GST_BUFFER_PTS_IS_VALID (buf))
-    return FALSE;
-  *running_time = gst_segment_to_running_time (segment, GST_FORMAT_TIME,
-      GST_BUFFER_PTS (buf));
-  GST_OBJECT_LOCK (self);
-  earliest = self->earliest_time;
-  GST_OBJECT_UNLOCK (self);
-  GST_LOG_OBJECT (self,
-      "clip due at running time %" GST_TIME_FORMAT
-      ", QoS earliest %" GST_TIME_FORMAT,
-      GST_TIME_ARGS (*running_time), GST_TIME_ARGS (earliest));
-  return GST_CLOCK_TIME_IS_VALID (*running_time)
-      && GST_CLOCK_TIME_IS_VALID (earliest) && *running_time <= earliest;
-}
-
-/* Drops the track's due clip because `buf` is late, and says so with a QoS
- * message (processed and dropped counted in clips). */
-static void
-drop_late_clip (GstAdatoskDfer *self, AdatoskTrack *track, GstBuffer *buf,
-    GstClockTime running_time)
-{
-  GstSegment *segment = &GST_BASE_TRANSFORM (self)->segment;
-  GstClockTime earliest;
-  guint64 processed, dropped;
-  gdouble proportion;
-  GstMessage *msg;
-
-  adatosk_track_skip_clip (track);
-  GST_OBJECT_LOCK (self);
-  dropped = ++self->clips_dropped;
-  processed = self->clips_classified;
-  earliest = self->earliest_time;
-  proportion = self->proportion;
-  GST_OBJECT_UNLOCK (self);
-  GST_DEBUG_OBJECT (self,
-      "track %u: clip due at %" GST_TIME_FORMAT
-      " dropped: QoS says running time %" GST_TIME_FORMAT " is too late "
-      "(earliest %" GST_TIME_FORMAT ")",
-      track->id, GST_TIME_ARGS (GST_BUFFER_PTS (buf)),
-      GST_TIME_ARGS (running_time), GST_TIME_ARGS (earliest));
-  msg = gst_message_new_qos (GST_OBJECT (self), upstream_is_live (self),
-      running_time,
-      gst_segment_to_stream_time (segment, GST_FORMAT_TIME,
-          GST_BUFFER_PTS (buf)),
-      GST_BUFFER_PTS (buf), GST_BUFFER_DURATION (buf));
-  gst_message_set_qos_values (msg, GST_CLOCK_DIFF (running_time, earliest),
-      proportion, 1000000);
-  gst_message_set_qos_stats (msg, GST_FORMAT_DEFAULT, processed, dropped);
-  gst_element_post_message (GST_ELEMENT (self), msg);
-}
-
-/* Async mode: results that finished since the last buffer. */
-gboolean
-gst_adatosk_dfer_collect (GstAdatoskDfer *self)
-{
-  AdatoskClip *clip;
-  GError *error;
-
-  if (self->worker == NULL)
-    return TRUE;
-  error = adatosk_worker_take_error (self->worker);
-  if (error != NULL) {
-    GST_ELEMENT_ERROR (self, LIBRARY, FAILED,
-        ("Classifying a clip failed: %s", error->message), (NULL));
-    g_error_free (error);
-    return FALSE;
-  }
-  while ((clip = adatosk_worker_pop (self->worker)) != NULL)
-    deliver (self, clip);
-  return TRUE;
-}
-
-/* ------------------------------------------------------------------------ */
-/* data flow */
-
-/* This frame's faces into self->faces: the upstream face ROIs (bounded by
- * max-faces), or one ROI for the whole frame that the element adds. */
-static void
-gather_faces (GstAdatoskDfer *self, GstBuffer *buf)
-{
-  gint fw = GST_VIDEO_INFO_WIDTH (&self->info);
-  gint fh = GST_VIDEO_INFO_HEIGHT (&self->info);
-  gboolean use_roi;
-  guint seen;
-
-  switch (self->run.roi_mode) {
-    case GST_ADATOSK_DFER_ROI_MODE_ROI:
-      use_roi = TRUE;
-      break;
-    case GST_ADATOSK_DFER_ROI_MODE_FULL_FRAME:
-      use_roi = FALSE;
-      break;
-    default:
-      if (!self->roi_seen
-          && adatosk_faces_buffer_has_roi (buf, self->roi_quark)) {
-        GST_INFO_OBJECT (self, "face ROIs from upstream: roi mode from now");
-        self->roi_seen = TRUE;
-        adatosk_tracker_reset (self->tracker, "upstream face ROIs appeared");
-      }
-      use_roi = self->roi_seen;
-      break;
-  }
-
-  if (!use_roi) {
-    adatosk_faces_full_frame (self->faces, buf, self->roi_quark, fw, fh);
-    return;
-  }
-  seen = adatosk_faces_gather (self->faces, buf, self->roi_quark, fw, fh);
-  if (seen > self->run.max_faces && !self->warned_faces) {
-    self->warned_faces = TRUE;
-    GST_ELEMENT_WARNING (self, STREAM, FAILED,
-        ("A frame carries %u face regions of interest: only the %u largest "
-         "are used (max-faces)",
-            seen, self->run.max_faces),
-        ("Upstream adds more face ROI metas than the element takes per "
-         "frame; raise max-faces if the video really shows that many "
-         "faces. Warned once per run."));
-  }
-}
-
-/* Samples the tracks whose turn it is on this frame and classifies (or, when
- * QoS says the frame is late, drops) the clips that became due. A track
- * without a box in this frame samples its last box. */
-static GstFlowReturn
-sample_tracks (GstAdatoskDfer *self, GstBuffer *buf)
-{
-  GstVideoFrame frame;
-  gboolean mapped = FALSE;
-  GstFlowReturn ret = GST_FLOW_OK;
-  /* The clips due on this frame, classified together (max-tracks <= 64). */
-  AdatoskClip **due = g_newa (AdatoskClip *, self->tracker->tracks->len + 1);
-  guint n_due = 0;
-
-  for (guint t = 0; t < self->tracker->tracks->len; t++) {
-    AdatoskTrack *track = g_ptr_array_index (self->tracker->tracks, t);
-    GstClockTime running_time;
-    gfloat *slot;
-
-    if (track->age % self->frame_step != 0)
-      continue;
-    if (!mapped) {
-      if (!gst_video_frame_map (&frame, &self->info, buf, GST_MAP_READ)) {
-        GST_ELEMENT_ERROR (self, RESOURCE, READ,
-            ("Cannot map a video frame for reading"), (NULL));
-        ret = GST_FLOW_ERROR;
-        break;
-      }
-      mapped = TRUE;
-    }
-    slot = adatosk_track_push (track, GST_BUFFER_PTS (buf),
-        GST_BUFFER_DURATION (buf));
-    if (!adatosk_cropper_run (self->cropper, &frame, &track->box, slot))
-      memset (slot, 0, sizeof (gfloat) * track->frame_floats);
-    if (!adatosk_track_clip_ready (track, self->clip_stride))
-      continue;
-    if (self->worker == NULL && too_late (self, buf, &running_time)) {
-      drop_late_clip (self, track, buf, running_time);
-    } else if ((due[n_due] = take_clip (self, track)) != NULL) {
-      n_due++;
-    } else {
-      ret = GST_FLOW_ERROR;
-      break;
-    }
-  }
-  /* A mapped frame holds a reference: unmap before the buffer is written. */
-  if (mapped)
-    gst_video_frame_unmap (&frame);
-  if (ret != GST_FLOW_OK) {
-    for (guint i = 0; i < n_due; i++)
-      adatosk_clip_free (due[i]);
-    return ret;
-  }
-  return classify (self, due, n_due) ? GST_FLOW_OK : GST_FLOW_ERROR;
-}
-
 static GstFlowReturn
 gst_adatosk_dfer_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 {
@@ -1328,13 +803,13 @@ gst_adatosk_dfer_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
   if (!gst_adatosk_dfer_collect (self))
     return GST_FLOW_ERROR;
 
-  gather_faces (self, buf);
+  gst_adatosk_dfer_gather_faces (self, buf);
   faces = adatosk_faces_get (self->faces, &n);
   for (guint i = 0; i < n; i++)
     self->boxes[i] = faces[i].box;
   adatosk_tracker_update (self->tracker, self->boxes, n, self->matches);
 
-  ret = sample_tracks (self, buf);
+  ret = gst_adatosk_dfer_sample_tracks (self, buf);
   if (ret != GST_FLOW_OK)
     return ret;
   for (guint i = 0; i < n; i++) {
@@ -1347,50 +822,6 @@ gst_adatosk_dfer_transform_ip (GstBaseTransform *trans, GstBuffer *buf)
 /* ------------------------------------------------------------------------ */
 /* events and queries */
 
-/* End of stream: partial clips (optional), then every pending result. */
-static void
-drain (GstAdatoskDfer *self)
-{
-  if (self->tracker == NULL)
-    return;
-  if (self->run.classify_partial) {
-    guint half = (guint) (self->config->num_frames + 1) / 2;
-    AdatoskClip **partial =
-        g_newa (AdatoskClip *, self->tracker->tracks->len + 1);
-    guint n = 0;
-    gboolean failed = FALSE;
-
-    for (guint t = 0; t < self->tracker->tracks->len; t++) {
-      AdatoskTrack *track = g_ptr_array_index (self->tracker->tracks, t);
-
-      if (!track->classified && track->count >= half) {
-        GST_DEBUG_OBJECT (self, "track %u: partial clip of %u frames",
-            track->id, track->count);
-        if ((partial[n] = take_clip (self, track)) == NULL) {
-          failed = TRUE;
-          break;
-        }
-        n++;
-      }
-    }
-    if (!classify (self, partial, n) || failed)
-      return;
-  }
-  if (self->worker != NULL) {
-    adatosk_worker_drain (self->worker);
-    gst_adatosk_dfer_collect (self);
-  }
-}
-
-static void
-reset_qos (GstAdatoskDfer *self)
-{
-  GST_OBJECT_LOCK (self);
-  self->earliest_time = GST_CLOCK_TIME_NONE;
-  self->proportion = 1.0;
-  GST_OBJECT_UNLOCK (self);
-}
-
 /* The frame history breaks here (`why`): drop the tracks and their
  * half-filled clips, so no clip mixes frames from before and after. Clips
  * already handed to the worker still arrive (as messages: their tracks are
@@ -1401,7 +832,7 @@ break_history (GstAdatoskDfer *self, const gchar *why)
   GST_DEBUG_OBJECT (self, "%s: the frame history breaks", why);
   if (self->tracker != NULL)
     adatosk_tracker_reset (self->tracker, why);
-  reset_qos (self);
+  gst_adatosk_dfer_reset_qos (self);
 }
 
 static gboolean
@@ -1453,7 +884,7 @@ gst_adatosk_dfer_sink_event (GstBaseTransform *trans, GstEvent *event)
       break;
     case GST_EVENT_EOS:
       GST_DEBUG_OBJECT (self, "end of stream: draining");
-      drain (self);
+      gst_adatosk_dfer_drain (self);
       break;
     default:
       break;
@@ -1470,30 +901,8 @@ gst_adatosk_dfer_src_event (GstBaseTransform *trans, GstEvent *event)
 {
   GstAdatoskDfer *self = GST_ADATOSK_DFER (trans);
 
-  if (GST_EVENT_TYPE (event) == GST_EVENT_QOS) {
-    GstQOSType type;
-    gdouble proportion;
-    GstClockTimeDiff diff;
-    GstClockTime timestamp, earliest;
-
-    gst_event_parse_qos (event, &type, &proportion, &diff, &timestamp);
-    /* Like GstVideoDecoder: when late, aim a little further ahead than the
-     * lateness, so the next frames can catch up. */
-    if (diff > 0)
-      earliest = timestamp + 2 * diff;
-    else
-      earliest = (GstClockTimeDiff) timestamp + diff > 0
-          ? (GstClockTime) ((GstClockTimeDiff) timestamp + diff)
-          : 0;
-    GST_OBJECT_LOCK (self);
-    self->earliest_time = earliest;
-    self->proportion = proportion;
-    GST_OBJECT_UNLOCK (self);
-    GST_DEBUG_OBJECT (self,
-        "QoS: proportion %g, diff %" GST_STIME_FORMAT
-        ", earliest %" GST_TIME_FORMAT,
-        proportion, GST_STIME_ARGS (diff), GST_TIME_ARGS (earliest));
-  }
+  if (GST_EVENT_TYPE (event) == GST_EVENT_QOS)
+    gst_adatosk_dfer_qos_update (self, event);
   return GST_BASE_TRANSFORM_CLASS (parent_class)->src_event (trans, event);
 }
 
