@@ -56,42 +56,31 @@ sum_lanes_double (const AdatoskVecDouble *acc)
   return sum;
 }
 
-ADATOSK_INLINE double
-sum_row (const float *x, int d)
+/* The sum and the sum of squares of x[j] - shift in one pass. */
+ADATOSK_INLINE void
+shifted_sums (const float *x, int d, double shift, double *sum, double *squares)
 {
   AdatoskVecDouble acc[DOUBLE_ACCUMULATORS] = {{0}};
-  int j = 0;
-  for (; j + DOUBLE_STEP <= d; j += DOUBLE_STEP)
-    for (int a = 0; a < DOUBLE_ACCUMULATORS; a++)
-      acc[a] += load_double (x + j + a * DOUBLE_WIDTH);
-  for (; j + DOUBLE_WIDTH <= d; j += DOUBLE_WIDTH)
-    acc[0] += load_double (x + j);
-  double sum = sum_lanes_double (acc);
-  for (; j < d; j++)
-    sum += x[j];
-  return sum;
-}
-
-ADATOSK_INLINE double
-sum_squares_row (const float *x, int d, double mean)
-{
-  AdatoskVecDouble acc[DOUBLE_ACCUMULATORS] = {{0}};
+  AdatoskVecDouble acc2[DOUBLE_ACCUMULATORS] = {{0}};
   int j = 0;
   for (; j + DOUBLE_STEP <= d; j += DOUBLE_STEP)
     for (int a = 0; a < DOUBLE_ACCUMULATORS; a++) {
-      AdatoskVecDouble c = load_double (x + j + a * DOUBLE_WIDTH) - mean;
-      acc[a] += c * c;
+      AdatoskVecDouble c = load_double (x + j + a * DOUBLE_WIDTH) - shift;
+      acc[a] += c;
+      acc2[a] += c * c;
     }
   for (; j + DOUBLE_WIDTH <= d; j += DOUBLE_WIDTH) {
-    AdatoskVecDouble c = load_double (x + j) - mean;
-    acc[0] += c * c;
+    AdatoskVecDouble c = load_double (x + j) - shift;
+    acc[0] += c;
+    acc2[0] += c * c;
   }
-  double sum = sum_lanes_double (acc);
+  *sum = sum_lanes_double (acc);
+  *squares = sum_lanes_double (acc2);
   for (; j < d; j++) {
-    double c = x[j] - mean;
-    sum += c * c;
+    double c = x[j] - shift;
+    *sum += c;
+    *squares += c * c;
   }
-  return sum;
 }
 
 /* Sums in double: the residual stream of a trained ViT has channels far
@@ -103,8 +92,15 @@ adatosk_layer_norm (const float *x, float *y, int n, int d, const float *weight,
   for (int i = 0; i < n; i++) {
     const float *xi = x + (size_t) i * d;
     float *yi = y + (size_t) i * d;
-    double mean = sum_row (xi, d) / d;
-    double inv = 1.0 / sqrt (sum_squares_row (xi, d, mean) / d + eps);
+    /* One pass, shifted by the row's first value: the variance is then a
+     * difference of terms at most d + 1 times larger than itself
+     * ((x_0 - mean)^2 <= d var), which costs double sums a few bits of
+     * their 53, not the float result any. */
+    double sum, squares;
+    shifted_sums (xi, d, xi[0], &sum, &squares);
+    double offset = sum / d, mean = xi[0] + offset;
+    double var = squares / d - offset * offset;
+    double inv = 1.0 / sqrt ((var > 0.0 ? var : 0.0) + eps);
     int j = 0;
     for (; j + DOUBLE_WIDTH <= d; j += DOUBLE_WIDTH) {
       AdatoskVecDouble centred = (load_double (xi + j) - mean) * inv;

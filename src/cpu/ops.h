@@ -11,7 +11,8 @@
 void adatosk_linear (const float *x, int n, int in, const float *weight,
     const float *bias, int out, float *y, int accumulate);
 
-/* LayerNorm of each of `n` rows of width `d` (two-pass mean and variance). */
+/* LayerNorm of each of `n` rows of width `d` (mean and variance from double
+ * sums in one pass, shifted by the row's first value). */
 void adatosk_layer_norm (const float *x, float *y, int n, int d,
     const float *weight, const float *bias, float eps);
 

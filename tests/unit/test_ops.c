@@ -59,8 +59,12 @@ test_layer_norm (void)
   GRand *rand = g_rand_new_with_seed (3);
   int n = 7, d = 37;
   float *x = random_floats (rand, (size_t) n * d, 3.0);
-  for (int i = 0; i < d; i++)
+  for (int i = 0; i < d; i++) {
     x[i] += 1000.0f; /* a large mean: E[x^2]-E[x]^2 would fail */
+    /* larger still: even in double, E[x^2]-E[x]^2 would cancel 1e11-fold;
+     * the one-pass sums are shifted by the row's first value */
+    x[d + i] += 1.0e6f;
+  }
   float *w = random_floats (rand, d, 1.0), *b = random_floats (rand, d, 1.0);
   float *y = g_new (float, (size_t) n *d);
   double *want = g_new (double, (size_t) n *d);
