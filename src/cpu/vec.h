@@ -19,6 +19,7 @@ enum
 
 typedef float AdatoskVec __attribute__ ((vector_size (64)));
 typedef int32_t AdatoskVecInt __attribute__ ((vector_size (64)));
+typedef uint32_t AdatoskVecBits __attribute__ ((vector_size (64)));
 /* Half a vector, as the doubles it widens to. */
 typedef float AdatoskVecHalf __attribute__ ((vector_size (32)));
 typedef double AdatoskVecDouble __attribute__ ((vector_size (64)));
@@ -103,8 +104,9 @@ vec_exp (AdatoskVec x)
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
   /* k + 127 in the exponent field: the low bits of `shifted` are k plus the
-   * 0x400000 of 1.5 * 2^23's mantissa. */
-  AdatoskVecInt bits = ((AdatoskVecInt) shifted - 0x4B400000 + 127) << 23;
+   * 0x400000 of 1.5 * 2^23's mantissa. Unsigned: a NaN's bits would
+   * overflow a signed subtraction and shift. */
+  AdatoskVecBits bits = ((AdatoskVecBits) shifted - 0x4B400000u + 127u) << 23;
   return p * (AdatoskVec) bits;
 }
 
