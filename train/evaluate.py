@@ -59,6 +59,31 @@ def auc(scores, positive):
     return float((ranks[positive].sum() - npos * (npos + 1) / 2.0) / (npos * nneg))
 
 
+def auc_interval(scores, positive, groups, block=8, n=1000, seed=0, level=0.95):
+    """A `level` interval for auc(scores, positive) by a block bootstrap: clips of one video or track
+    (`groups`, in time order) come in runs of `block` consecutive clips, and whole runs are drawn
+    with replacement. Neighbouring clips overlap and look alike, so resampling single clips would
+    make a few dozen independent moments look like hundreds. -> (low, high), NaN where a class is
+    empty."""
+    positive = np.asarray(positive, dtype=bool)
+    runs, start = [], 0
+    for i in range(1, len(groups) + 1):
+        if i == len(groups) or groups[i] != groups[start] or i - start == block:
+            runs.append(np.arange(start, i))
+            start = i
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n):
+        take = np.concatenate([runs[j] for j in rng.integers(0, len(runs), len(runs))])
+        v = auc(np.asarray(scores)[take], positive[take])
+        if np.isfinite(v):
+            values.append(v)
+    if not values:
+        return float("nan"), float("nan")
+    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
 def expected_calibration_error(probs, y, bins=10):
     """ECE: the mean |accuracy - confidence| over equal-width confidence bins, weighted by the
     share of clips in each bin (confidence: the top probability; correct: it names the label)."""

@@ -252,3 +252,22 @@ def test_evaluation_sees_the_models_crop(tmp_path):
     assert np.abs(wide - want).max() > 1e-3       # the crop changes the answer: the check has teeth
     m = evaluate_model(model, labels, csv_path)
     assert m["accuracy"] == pytest.approx(float(np.mean(want.argmax(1) == ds.hard_labels())))
+
+
+def test_auc_interval_block_bootstrap():
+    """validate.py's AUC interval, on 40 moments of 8 alike clips each (a video's overlapping clips):
+    a perfect score is [1, 1]; a score that follows the label through noise is above 0.5 with its
+    whole interval; the interval holds the plain AUC, and resampling single clips (block 1) makes it
+    far narrower than the truth of 40 moments."""
+    from evaluate import auc, auc_interval
+    rng = np.random.default_rng(0)
+    y = np.repeat(rng.random(40) < 0.3, 8)
+    groups = ["v"] * len(y)
+    assert auc_interval(y.astype(float), y, groups) == (1.0, 1.0)
+    informative = y + np.repeat(rng.normal(0, 0.6, 40), 8)
+    lo, hi = auc_interval(informative, y, groups)
+    assert 0.5 < lo < auc(informative, y) < hi
+    noise = np.repeat(rng.random(40), 8) + rng.normal(0, 0.01, len(y))
+    lo, hi = auc_interval(noise, y, groups)
+    lo1, hi1 = auc_interval(noise, y, groups, block=1)
+    assert lo < auc(noise, y) < hi and hi1 - lo1 < 0.6 * (hi - lo)
