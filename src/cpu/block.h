@@ -1,9 +1,10 @@
-/* Transformer blocks of the CPU forward, two parallel steps each: attention
+/* Transformer blocks of the CPU forward, two kinds of tasks each: attention
  * per clip, head and block of query rows; then everything else per chunk of
  * rows (projection, residual, LN2, fc1, GELU, fc2, residual, and the next
  * block's LN1 and QKV product), which needs no other rows, so a chunk's
  * hidden units are used while still in cache. The first block's LN1 and QKV
- * are a step of their own.
+ * are a step of their own; all blocks after it are one step whose tasks
+ * wait for their inputs only (block.c).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #ifndef ADATOSK_CPU_BLOCK_H
 #define ADATOSK_CPU_BLOCK_H

@@ -42,6 +42,8 @@ workspace_layout (AdatoskCpuWorkspace *ws, Arena *arena, int batch)
   ws->qkv = arena_take (arena, rows * 3 * D * sizeof (float));
   ws->attn = arena_take (arena, rows * D * sizeof (float));
   ws->key_bias = arena_take (arena, rows * sizeof (float));
+  ws->rows_done = arena_take (arena, batch * sizeof (atomic_int));
+  ws->attention_done = arena_take (arena, batch * sizeof (atomic_int));
   for (int t = 0; t < ws->threads; t++) {
     AdatoskCpuThreadScratch *s = &ws->scratch[t];
     s->scores = arena_take (arena,

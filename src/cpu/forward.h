@@ -13,6 +13,8 @@
 #include "profile.h"
 #include "thread_pool.h"
 
+#include <stdatomic.h>
+
 /* Scratch that each thread has to itself. */
 typedef struct
 {
@@ -45,6 +47,9 @@ typedef struct
   float *attn;     /* [B N][D] */
   float *hidden;   /* [B N][mlp_hidden] */
   float *key_bias; /* [B N] */
+  /* Per clip, what the blocks' tasks wait for (block.c). */
+  atomic_int *rows_done;      /* [B] */
+  atomic_int *attention_done; /* [B] */
   AdatoskCpuThreadScratch *scratch; /* [threads] */
   AdatoskCpuProfile profile;
 } AdatoskCpuWorkspace;

@@ -46,14 +46,6 @@ struct Worker
   int index;
 };
 
-static inline void
-cpu_relax (void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause ();
-#endif
-}
-
 /* Claims and runs tasks of job `generation` until none are left. */
 static void
 run_tasks (AdatoskThreadPool *pool, unsigned generation, AdatoskTaskFunc func,
@@ -84,7 +76,7 @@ worker_main (void *data)
   for (;;) {
     for (int i = 0; i < SPIN_POLLS && atomic_load (&pool->generation) == seen;
          i++)
-      cpu_relax ();
+      adatosk_thread_pool_pause ();
     pthread_mutex_lock (&pool->lock);
     while (atomic_load (&pool->generation) == seen && !pool->quit)
       pthread_cond_wait (&pool->wake, &pool->lock);
@@ -186,7 +178,7 @@ adatosk_thread_pool_run (AdatoskThreadPool *pool, int tasks,
 
   run_tasks (pool, generation, func, context, tasks, 0);
   for (int i = 0; i < SPIN_POLLS && atomic_load (&pool->finished) < tasks; i++)
-    cpu_relax ();
+    adatosk_thread_pool_pause ();
   pthread_mutex_lock (&pool->lock);
   while (atomic_load (&pool->finished) < tasks)
     pthread_cond_wait (&pool->idle, &pool->lock);

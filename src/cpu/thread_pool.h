@@ -10,6 +10,15 @@
 
 typedef struct AdatoskThreadPool AdatoskThreadPool;
 
+/* One poll of a spin wait: tells the core that the thread is only waiting. */
+static inline void
+adatosk_thread_pool_pause (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause ();
+#endif
+}
+
 /* One task; `thread` (0 .. threads - 1) names the thread that runs it, for
  * per-thread scratch. */
 typedef void (*AdatoskTaskFunc) (void *context, int task, int thread);
@@ -22,7 +31,9 @@ int adatosk_thread_pool_threads (const AdatoskThreadPool *pool);
 
 /* Runs func (context, task, thread) for every task in [0, tasks), on the
  * caller (thread 0) and the workers, and returns when all have finished.
- * One caller at a time. */
+ * Tasks are started in increasing order, so a task may wait for tasks of
+ * lower numbers (they are running or done) without risking a deadlock
+ * (cpu/block.c's tasks wait for their inputs so). One caller at a time. */
 void adatosk_thread_pool_run (AdatoskThreadPool *pool, int tasks,
     AdatoskTaskFunc func, void *context);
 

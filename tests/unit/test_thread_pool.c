@@ -1,7 +1,8 @@
 /* The CPU backend's thread pool (src/cpu/thread_pool.c): every task runs
  * exactly once per job, on a thread index the pool owns, jobs one after
  * another reuse the same workers, and the pool also works with one thread
- * and with more tasks than threads or fewer.
+ * and with more tasks than threads or fewer; tasks start in increasing
+ * order, so a task can wait for the one before it.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "cpu/thread_pool.h"
 
@@ -65,22 +66,50 @@ run_jobs (int threads)
   adatosk_thread_pool_free (pool);
 }
 
+/* Task t waits until task t - 1 has finished: a chain that finishes only
+ * if every task is started after all tasks of lower numbers. */
+static void
+chain_task (void *data, int task, int thread)
+{
+  (void) thread;
+  atomic_int *done = data;
+  while (atomic_load (done) < task)
+    adatosk_thread_pool_pause ();
+  atomic_fetch_add (done, 1);
+}
+
+static void
+run_chains (int threads)
+{
+  AdatoskThreadPool *pool = adatosk_thread_pool_new (threads);
+  g_assert_nonnull (pool);
+  for (int round = 0; round < 200; round++) {
+    atomic_int done = 0;
+    adatosk_thread_pool_run (pool, 97, chain_task, &done);
+    g_assert_cmpint (atomic_load (&done), ==, 97);
+  }
+  adatosk_thread_pool_free (pool);
+}
+
 static void
 test_one_thread (void)
 {
   run_jobs (1);
+  run_chains (1);
 }
 
 static void
 test_two_threads (void)
 {
   run_jobs (2);
+  run_chains (2);
 }
 
 static void
 test_four_threads (void)
 {
   run_jobs (4);
+  run_chains (4);
 }
 
 int
