@@ -49,8 +49,9 @@ plan_chunks (RowChunks *chunks, int rows, int threads)
   chunks->start[chunks->count] = rows;
 }
 
-/* All blocks of a run are one job of the pool: per block its attention
- * tasks, then its row chunks, numbered in that order. A task waits only for
+/* All of a run is one job of the pool: the first block's LN1 and QKV per
+ * row chunk, then per block its attention tasks and its row chunks, then
+ * the task per clip (the ATSM, the head), numbered in that order. A task waits only for
  * the tasks whose outputs it reads or overwrites, through two counters per
  * clip, not for the whole step before it: a chunk for the clip's attention
  * tasks of its block, the next block's attention of a clip for the chunks
@@ -71,6 +72,9 @@ typedef struct
    * its finished attention tasks. */
   atomic_int *rows_done;
   atomic_int *attention_done;
+  /* Run per clip once its rows are through the last block; may be NULL. */
+  AdatoskTaskFunc clip_func;
+  void *clip_context;
 } BlockStep;
 
 /* The input is most often a task that the other thread is finishing: spin
@@ -198,9 +202,18 @@ static void
 block_task (void *data, int task, int thread)
 {
   BlockStep *step = data;
-  int per_block = step->attention_tasks + step->chunks.count;
+  int chunks = step->chunks.count;
+  int per_block = step->attention_tasks + chunks;
+  if (task < chunks) {
+    norm_qkv_task (step, task, thread);
+    return;
+  }
+  task -= chunks;
   int layer = task / per_block, index = task % per_block;
-  if (index < step->attention_tasks)
+  if (layer == step->blocks) {
+    wait_until (&step->rows_done[index], (step->blocks + 1) * step->n);
+    step->clip_func (step->clip_context, index, thread);
+  } else if (index < step->attention_tasks)
     attention_task (step, layer, index, thread);
   else
     proj_mlp_task (step, layer, index - step->attention_tasks, thread);
@@ -208,14 +221,19 @@ block_task (void *data, int task, int thread)
 
 void
 adatosk_cpu_run_blocks (AdatoskCpuWorkspace *ws, int first_block, int end_block,
-    int batch, int n, const float *key_bias)
+    int batch, int n, const float *key_bias, AdatoskTaskFunc clip_func,
+    void *clip_context)
 {
   const AdatoskModel *model = ws->model;
   int heads = model->config.num_heads;
-  if (first_block >= end_block)
+  if (first_block >= end_block) {
+    if (clip_func)
+      adatosk_thread_pool_run (ws->pool, batch, clip_func, clip_context);
     return;
+  }
   BlockStep step = {ws, first_block, end_block - first_block, {0}, n,
-      key_bias, 1, n, 0, ws->rows_done, ws->attention_done};
+      key_bias, 1, n, 0, ws->rows_done, ws->attention_done, clip_func,
+      clip_context};
   plan_chunks (&step.chunks, batch * n, ws->threads);
   /* Split the query rows only as far as the threads need tasks: every
    * block repeats the packing of the clip's keys. */
@@ -231,8 +249,9 @@ adatosk_cpu_run_blocks (AdatoskCpuWorkspace *ws, int first_block, int end_block,
     atomic_store (&step.attention_done[b], 0);
   }
 
-  adatosk_thread_pool_run (ws->pool, step.chunks.count, norm_qkv_task, &step);
   adatosk_thread_pool_run (ws->pool,
-      step.blocks * (step.attention_tasks + step.chunks.count), block_task,
-      &step);
+      step.chunks.count
+          + step.blocks * (step.attention_tasks + step.chunks.count)
+          + (clip_func ? batch : 0),
+      block_task, &step);
 }

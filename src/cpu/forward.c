@@ -243,10 +243,9 @@ adatosk_cpu_forward_batch (AdatoskCpuWorkspace *ws, const float *const *clips,
   openblas_set_num_threads (1);
 
   adatosk_cpu_embed (ws, clips, batch);
-  adatosk_cpu_run_blocks (ws, 0, c->atsm_layer, batch, N, NULL);
-
   ClipStep step = {ws, outs, adatosk_kept_tokens (N, keep_ratio)};
-  adatosk_thread_pool_run (ws->pool, batch, atsm_task, &step);
+  adatosk_cpu_run_blocks (ws, 0, c->atsm_layer, batch, N, NULL, atsm_task,
+      &step);
   int k = step.k;
   adatosk_cpu_profile_start (prof, 0);
   gather_tokens (ws->x, D, batch, N, outs, k);
@@ -256,9 +255,8 @@ adatosk_cpu_forward_batch (AdatoskCpuWorkspace *ws, const float *const *clips,
           logf (outs[b]->token_mask[outs[b]->kept_tokens[i]]
               + (float) ADATOSK_MASK_EPS);
   adatosk_cpu_profile_stop (prof, 0, ADATOSK_OP_GATHER);
-  adatosk_cpu_run_blocks (ws, c->atsm_layer, c->depth, batch, k, ws->key_bias);
-
-  adatosk_thread_pool_run (ws->pool, batch, head_task, &step);
+  adatosk_cpu_run_blocks (ws, c->atsm_layer, c->depth, batch, k, ws->key_bias,
+      head_task, &step);
   if (prof->enabled) {
     prof->forward_ms += adatosk_cpu_profile_now_ms () - start;
     prof->forwards++;
