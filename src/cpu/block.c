@@ -176,8 +176,7 @@ proj_mlp_task (BlockStep *step, int layer, int task, int thread)
    * q, k and v, which this chunk's next QKV overwrites, and writes the
    * rows this chunk reads. */
   int per_clip = c->num_heads * step->query_blocks;
-  for (int clip = first / step->n; clip <= (first + rows - 1) / step->n;
-       clip++)
+  for (int clip = first / step->n; clip <= (first + rows - 1) / step->n; clip++)
     wait_until (&step->attention_done[clip], (layer + 1) * per_clip);
   adatosk_cpu_profile_start (prof, thread);
   adatosk_linear (ws->attn + (size_t) first * D, rows, D, w->proj_weight,
@@ -231,9 +230,8 @@ adatosk_cpu_run_blocks (AdatoskCpuWorkspace *ws, int first_block, int end_block,
       adatosk_thread_pool_run (ws->pool, batch, clip_func, clip_context);
     return;
   }
-  BlockStep step = {ws, first_block, end_block - first_block, {0}, n,
-      key_bias, 1, n, 0, ws->rows_done, ws->attention_done, clip_func,
-      clip_context};
+  BlockStep step = {ws, first_block, end_block - first_block, {0}, n, key_bias,
+      1, n, 0, ws->rows_done, ws->attention_done, clip_func, clip_context};
   plan_chunks (&step.chunks, batch * n, ws->threads);
   /* Split the query rows only as far as the threads need tasks: every
    * block repeats the packing of the clip's keys. */

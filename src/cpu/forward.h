@@ -48,8 +48,8 @@ typedef struct
   float *hidden;   /* [B N][mlp_hidden] */
   float *key_bias; /* [B N] */
   /* Per clip, what the blocks' tasks wait for (block.c). */
-  atomic_int *rows_done;      /* [B] */
-  atomic_int *attention_done; /* [B] */
+  atomic_int *rows_done;            /* [B] */
+  atomic_int *attention_done;       /* [B] */
   AdatoskCpuThreadScratch *scratch; /* [threads] */
   AdatoskCpuProfile profile;
 } AdatoskCpuWorkspace;
