@@ -17,6 +17,8 @@ checkpoint holds nothing that depends on N, so a run resumes with any number of 
 """
 
 import os
+import sys
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -54,10 +56,28 @@ def start(world, device):
     dist.init_process_group(backend=backend, init_method="env://", rank=world.rank, world_size=world.size)
 
 
+# How long the process group's teardown may take before the process leaves without it.
+DESTROY_TIMEOUT_S = 60
+
+
 def stop(world):
-    if world.distributed and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
+    """Leaves the process group once every process has finished (the barrier: rank 0's files are
+    written). destroy_process_group() now and then never returns (pytorch/pytorch#75097; seen here
+    with gloo on torch 1.13, once in a few dozen runs: torchrun then waits for that worker forever),
+    so it runs on a thread of its own, and a process it keeps past DESTROY_TIMEOUT_S exits without
+    it: nothing is left to communicate and the run's files are complete."""
+    if not (world.distributed and dist.is_initialized()):
+        return
+    dist.barrier()
+    teardown = threading.Thread(target=dist.destroy_process_group, daemon=True)
+    teardown.start()
+    teardown.join(DESTROY_TIMEOUT_S)
+    if teardown.is_alive():
+        print(f"rank {world.rank}: the process group's teardown did not end in {DESTROY_TIMEOUT_S} s "
+              "(a known torch.distributed hang); the run is complete, leaving without it", file=sys.stderr)
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(0)
 
 
 def wrap(module, world, device, find_unused=False):

@@ -11,7 +11,9 @@ processes (gloo), kept to about two minutes on two cores:
   C tool (ADATOSK_BUILD_DIR; skipped without it) and loads in `adatosk info`;
 - a run stopped after 25 steps with one process and resumed with two (and the reverse) continues
   the same run; without masked tubes (the decoder unused) two processes still train;
-- on a machine with CUDA (skipped otherwise): mixed precision follows the fp32 CPU run.
+- on a machine with CUDA (skipped otherwise): mixed precision follows the fp32 CPU run;
+- a process-group teardown that never returns (a known torch.distributed hang) does not keep a
+  finished process.
 """
 
 import json
@@ -268,3 +270,24 @@ def test_two_processes_without_masked_tubes(tmp_path, runs):
     h1, h2 = history(one), history(two)
     assert [h["loss_rec"] for h in h2] == [0.0, 0.0, 0.0]
     assert max(abs(a[k] - b[k]) for a, b in zip(h1, h2) for k in ("loss", "grad_norm")) < LOSS_TOL
+
+
+def test_stop_leaves_a_hung_teardown(tmp_path):
+    """destroy_process_group() that never returns (pytorch/pytorch#75097) must not keep the process:
+    stop() waits DESTROY_TIMEOUT_S, says so on stderr and exits 0 (the barrier before it means every
+    process has finished). Run in a child process, since it ends the process."""
+    script = tmp_path / "hang.py"
+    script.write_text(f"""
+import sys, time
+sys.path.insert(0, {TRAIN!r})
+import distributed
+distributed.DESTROY_TIMEOUT_S = 0.5
+distributed.dist.is_initialized = lambda: True
+distributed.dist.barrier = lambda: None
+distributed.dist.destroy_process_group = lambda: time.sleep(3600)
+distributed.stop(distributed.World(rank=1, size=2))
+print("not reached")
+""")
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "not reached" not in r.stdout
+    assert "teardown did not end in 0.5 s" in r.stderr
