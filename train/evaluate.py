@@ -47,15 +47,13 @@ def auc(scores, positive):
     if npos == 0 or nneg == 0:
         return float("nan")
     order = np.argsort(scores, kind="mergesort")
-    ranks = np.empty(len(scores))
     s = scores[order]
-    i = 0
-    while i < len(s):                      # average ranks over ties
-        j = i
-        while j + 1 < len(s) and s[j + 1] == s[i]:
-            j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
+    # Average ranks over ties, in whole arrays (validate.py's bootstrap calls this thousands of
+    # times): a run of equal scores from position i to j gets (i + j) / 2 + 1; NaN equals nothing.
+    first = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    counts = np.diff(np.r_[first, len(s)])
+    ranks = np.empty(len(scores))
+    ranks[order] = np.repeat(first + (counts - 1) / 2.0 + 1.0, counts)
     return float((ranks[positive].sum() - npos * (npos + 1) / 2.0) / (npos * nneg))
 
 

@@ -488,19 +488,18 @@ def extra_losses(args, heads, out, items, config, step):
     """-> {name: {"value": tensor, "weight": float}}; names starting with loss_ join the total."""
     from objectives import adversary_ramp
     extra = {}
+    dev = out["loss"].device
+    ident = torch.tensor([it["identity"] for it in items], dtype=torch.int64, device=dev)
     if "frames" in heads:
-        dev = out["loss"].device
         fp = torch.stack([it["frame_probs"] for it in items]).to(dev)
         ff = torch.stack([it["frame_features"] for it in items]).to(dev)
         extra["loss_frames"] = dict(value=heads["frames"](out["encoder_tokens"], config.num_slots, fp, ff),
                                     weight=args.frame_targets)
     if "within" in heads:
-        ident = torch.tensor([it["identity"] for it in items], dtype=torch.int64, device=out["loss"].device)
-        target = torch.stack([it["target"] for it in items]).to(out["loss"].device)
+        target = torch.stack([it["target"] for it in items]).to(dev)
         extra["loss_within"] = dict(value=heads["within"](out["logits"], target, ident),
                                     weight=args.within_identity)
     if "identity" in heads:
-        ident = torch.tensor([it["identity"] for it in items], dtype=torch.int64, device=out["loss"].device)
         scale = adversary_ramp(step / max(1, args.steps))
         loss, acc = heads["identity"](out["pooled"], ident, scale * args.adversary)
         # The head itself learns at full rate; only the encoder's gradient is reversed and scaled.
