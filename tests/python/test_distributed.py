@@ -104,14 +104,21 @@ def max_weight_difference(run_a, run_b):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """The one-process reference run and the two-process run, shared by the tests below."""
+def one_run(tmp_path_factory):
+    """The one-process reference run on the CPU."""
     base = tmp_path_factory.mktemp("dist")
     csv_path = clip_set(str(base / "ds"))
-    one, two = str(base / "one"), str(base / "two")
+    one = str(base / "one")
     one_process(train_args(csv_path, one))
-    torchrun(2, train_args(csv_path, two), base / "logs")
-    return dict(base=base, csv=csv_path, one=one, two=two)
+    return dict(base=base, csv=csv_path, one=one)
+
+
+@pytest.fixture(scope="module")
+def runs(one_run):
+    """The one-process reference run and the two-process run, shared by the tests below."""
+    two = str(one_run["base"] / "two")
+    torchrun(2, train_args(one_run["csv"], two), one_run["base"] / "logs")
+    return dict(one_run, two=two)
 
 
 def test_precision_per_device():
@@ -249,10 +256,10 @@ def test_resume_with_another_number_of_processes(runs, first, then):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device: the GPU path is not run here")
-def test_cuda_mixed_precision_follows_cpu(tmp_path, runs):
+def test_cuda_mixed_precision_follows_cpu(tmp_path, one_run):
     run = str(tmp_path / "cuda")
-    one_process(train_args(runs["csv"], run, "--device", "cuda"))
-    cpu, gpu = history(runs["one"]), history(run)
+    one_process(train_args(one_run["csv"], run, "--device", "cuda"))
+    cpu, gpu = history(one_run["one"]), history(run)
     assert all(math.isfinite(h["loss"]) for h in gpu)
     assert np.abs(np.array([h["loss"] for h in cpu]) - np.array([h["loss"] for h in gpu])).max() < 0.05
 
