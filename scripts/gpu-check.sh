@@ -141,7 +141,7 @@ results="$root/benchmarks/results/vulkan-${slug:-unknown}-$(date -u +%Y%m%d-%H%M
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || cut -c1-7 "${prebuilt:-/nonexistent}/commit" 2>/dev/null || echo '?'), scripts/gpu-check.sh"
   echo
   echo "- PyTorch: ${torch_line:-not installed}"
-  echo "- Vulkan devices: $(vulkaninfo --summary 2>/dev/null | sed -n 's/^\s*deviceName *= *//p' | paste -sd ';' -)"
+  echo "- Vulkan devices: $(run_built "${prebuilt:+$prebuilt/bin/}vulkaninfo" --summary 2>/dev/null | sed -n 's/^\s*deviceName *= *//p' | paste -sd ';' -)"
 } >"$results"
 
 # The Vulkan tests of tests/vulkan/meson.build, run as meson would run them,
@@ -225,8 +225,8 @@ fi
 if [ $skip_training -eq 0 ] && "$python" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())' 2>/dev/null; then
   step "Training on CUDA"
   timeout 300 env PYTHONUNBUFFERED=1 OPENBLAS_NUM_THREADS=1 "$python" -m pytest -q -p no:cacheprovider \
-      "$root/tests/python/test_distributed.py" -k cuda 2>&1 | tail -5 | tee "$build.train-test.log"
-  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+      "$root/tests/python/test_distributed.py" -k cuda >"$build.train-test.log" 2>&1 || status=1
+  tail -40 "$build.train-test.log"
   echo "- Training's CUDA test (tests/python/test_distributed.py -k cuda): $(tail -1 "$build.train-test.log")" >>"$results"
   timeout 240 "$python" "$root/benchmarks/train_step_peer.py" --out "$results" || status=1
 fi
@@ -235,7 +235,7 @@ step "Done"
 echo "tables: $results"
 if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then
   cp "$results" "$build.tests.log" "$OUT"/ 2>/dev/null
-  [ -n "$prebuilt" ] && tar -C "$(dirname "$build")" -czf "$OUT/test-logs.tgz" "$(basename "$build")".*.log 2>/dev/null
+  [ -n "$prebuilt" ] && (cd "$(dirname "$build")" && tar -czf "$OUT/test-logs.tgz" "$(basename "$build")".*.log)
   echo "copied to \$OUT ($OUT)"
 fi
 echo "gpu-check: $([ $status -eq 0 ] && echo ok || echo 'FAILED (see above)') in $(( $(date +%s) - start )) s"

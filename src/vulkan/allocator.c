@@ -244,6 +244,12 @@ adatosk_vk_allocator_alignment (const AdatoskVkAllocator *a)
 }
 
 VkDeviceSize
+adatosk_vk_allocator_max_allocation (const AdatoskVkAllocator *a)
+{
+  return a->max_allocation;
+}
+
+VkDeviceSize
 adatosk_vk_allocator_bytes (const AdatoskVkAllocator *a)
 {
   VkDeviceSize total = 0;

@@ -48,6 +48,9 @@ AdatoskStatus adatosk_vk_alloc (AdatoskVkAllocator *allocator,
 /* Offset alignment of every range (>= minStorageBufferOffsetAlignment). */
 VkDeviceSize adatosk_vk_allocator_alignment (
     const AdatoskVkAllocator *allocator);
+/* The largest range adatosk_vk_alloc() can give (maxMemoryAllocationSize). */
+VkDeviceSize adatosk_vk_allocator_max_allocation (
+    const AdatoskVkAllocator *allocator);
 /* Bytes of device memory the allocator holds, and its number of blocks. */
 VkDeviceSize adatosk_vk_allocator_bytes (const AdatoskVkAllocator *allocator);
 int adatosk_vk_allocator_block_count (const AdatoskVkAllocator *allocator);

@@ -5,6 +5,7 @@
 #include "error.h"
 #include "ops.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,20 +247,44 @@ adatosk_vk_tuning_default (const AdatoskVkContext *ctx, AdatoskVkTuning *t,
   return ADATOSK_OK;
 }
 
+/* Estimated time of an M x N product in tiles of BM x BN, in units of one
+ * BM x BN tile's work at the largest tile's rate: the waves of workgroups
+ * (ceil(groups / units): 144 tiles on 132 SMs take two waves, the second
+ * nearly empty) times the tile's area, divided by the tile's relative rate.
+ * A tile's rate grows with the sqrt of its arithmetic intensity
+ * BM BN / (BM + BN) (values read per k step against FMAs): on an H200 the
+ * square 4096 product ran 128x64 : 64x64 : 32x64 : 32x32 at
+ * 1 : 0.80 : 0.72 : 0.64 of each other, the sqrt gives 1 : 0.87 : 0.71 :
+ * 0.61. On the model's eight products there, this picks the measured best
+ * tile or one within 6% of it (benchmarks/vulkan_results.md), where "the
+ * first shape with >= 132 workgroups" lost up to 35%. */
+static double
+vec4_tile_cost (const uint32_t *s, uint32_t m, uint32_t n, uint32_t units)
+{
+  const double bm = s[1], bn = s[2];
+  const uint64_t groups =
+      (uint64_t) ((m + s[1] - 1) / s[1]) * ((n + s[2] - 1) / s[2]);
+  const uint64_t waves = (groups + units - 1) / units;
+  return (double) waves * bm * bn / sqrt (bm * bn / (bm + bn));
+}
+
 const uint32_t *
 adatosk_vk_tuning_gemm_vec4_tiles (const AdatoskVkTuning *t, uint32_t m,
     uint32_t n)
 {
   if (t->num_gemm_vec4 == 0)
     return NULL;
-  for (uint32_t i = 0; i + 1 < t->num_gemm_vec4; i++) {
-    const uint32_t *s = t->gemm_vec4[i];
-    uint64_t groups =
-        (uint64_t) ((m + s[1] - 1) / s[1]) * ((n + s[2] - 1) / s[2]);
-    if (groups >= t->compute_units)
-      return s;
+  const uint32_t units = t->compute_units ? t->compute_units : 1;
+  const uint32_t *best = t->gemm_vec4[0];
+  double best_cost = vec4_tile_cost (best, m, n, units);
+  for (uint32_t i = 1; i < t->num_gemm_vec4; i++) {
+    double cost = vec4_tile_cost (t->gemm_vec4[i], m, n, units);
+    if (cost < best_cost) {   /* ties keep the larger tile */
+      best = t->gemm_vec4[i];
+      best_cost = cost;
+    }
   }
-  return t->gemm_vec4[t->num_gemm_vec4 - 1];
+  return best;
 }
 
 void

@@ -19,8 +19,9 @@ typedef struct
   uint32_t gemm_small[6];  /* products with few tiles */
   uint32_t gemm_min_tiles; /* fewer large tiles than this: use gemm_small */
   /* gemm_vec4.comp, the GPU variant: tile shapes, largest first. A product
-   * takes the first shape that gives at least `compute_units` workgroups
-   * (the last one otherwise). num_gemm_vec4 0: the variant is off. */
+   * takes the shape with the least estimated time on `compute_units`
+   * (adatosk_vk_tuning_gemm_vec4_tiles). num_gemm_vec4 0: the variant is
+   * off. */
   uint32_t gemm_vec4[ADATOSK_VK_GEMM_VEC4_SHAPES][6];
   uint32_t num_gemm_vec4;
   uint32_t compute_units; /* SMs / CUs, queried or assumed */
@@ -43,8 +44,10 @@ typedef struct
 AdatoskStatus adatosk_vk_tuning_default (const AdatoskVkContext *context,
     AdatoskVkTuning *tuning, AdatoskError *error);
 
-/* The vec4 tiles for an M x N product: the first shape of the list with at
- * least compute_units workgroups, or the last. */
+/* The vec4 tiles for an M x N product: the shape with the least estimated
+ * time, counting whole waves of workgroups over compute_units (a last wave
+ * that fills a few units costs a whole one) and a smaller tile's lower rate
+ * (tuning.c). */
 const uint32_t *adatosk_vk_tuning_gemm_vec4_tiles (const AdatoskVkTuning *tuning,
     uint32_t m, uint32_t n);
 

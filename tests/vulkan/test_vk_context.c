@@ -99,6 +99,16 @@ test_big_weight (VkTest *t, bool f16)
   AdatoskError error = {0};
   printf ("  W [%d][%d] %s: %.1f MiB (maxStorageBufferRange %.1f MiB)\n", n, k,
       f16 ? "fp16" : "fp32", bytes / 1048576.0, max_range / 1048576.0);
+  /* NVIDIA's driver (H200): a 4 GiB storage range, 3 MiB less for one
+   * allocation. No tensor can then outgrow a binding, and loading one that
+   * outgrows an allocation is adatosk_vk_alloc's clear error. */
+  const VkDeviceSize max_allocation =
+      adatosk_vk_allocator_max_allocation (t->alloc);
+  if (bytes + 256 > max_allocation) {
+    printf ("  skipped: one allocation holds at most %.1f MiB here\n",
+        max_allocation / 1048576.0);
+    return;
+  }
 
   float *a = malloc ((size_t) m * k * sizeof *a);
   float *w = malloc ((size_t) n * k * sizeof *w);
