@@ -19,7 +19,7 @@
 #
 #   scripts/gpu-check.sh [--allow-cpu-device] [--device N] [--build DIR (/tmp/adatosk-gpu-build)]
 #                        [--prebuilt DIR] [--config NAME] [--bench-timeout S] [--skip-tests]
-#                        [--skip-training]
+#                        [--skip-training] [--skip-train-bench]
 # On lavapipe with --allow-cpu-device it runs adatosk-tiny at keep 0.5 with one
 # timed forward (the whole script in about 3-4 minutes on 2 cores); on a GPU,
 # adatosk-b at keep 1.0 and 0.5.
@@ -34,6 +34,7 @@ config=""
 bench_timeout=""
 skip_tests=0
 skip_training=0
+skip_train_bench=0
 prebuilt=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -44,6 +45,7 @@ while [ $# -gt 0 ]; do
     --bench-timeout) bench_timeout="$2"; shift ;;
     --skip-tests) skip_tests=1 ;;
     --skip-training) skip_training=1 ;;
+    --skip-train-bench) skip_train_bench=1 ;;
     --prebuilt) prebuilt=$(cd "$2" && pwd) || exit 2; shift ;;
     -h|--help) sed -n '2,/SPDX/p' "$0" | grep -v SPDX; exit 0 ;;
     *) echo "gpu-check: unknown argument $1" >&2; exit 2 ;;
@@ -81,9 +83,6 @@ echo "${torch_line:-no PyTorch: the PyTorch columns will be -}"
 
 if [ -n "$prebuilt" ]; then
   step "Prebuilt programs ($prebuilt, commit $(cut -c1-7 "$prebuilt/commit" 2>/dev/null))"
-  here=$(git -C "$root" rev-parse HEAD 2>/dev/null)   # none where the tree came without .git
-  [ -z "$here" ] || [ "$(cat "$prebuilt/commit" 2>/dev/null)" = "$here" ] ||
-    echo "gpu-check: warning: the bundle was built from another commit than this checkout"
   # Only the bundle's programs get its libraries: PyTorch must keep its own.
   run_built() { LD_LIBRARY_PATH="$prebuilt/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"; }
   bench="$prebuilt/bin/adatosk-vulkan-bench"
@@ -138,7 +137,7 @@ results="$root/benchmarks/results/vulkan-${slug:-unknown}-$(date -u +%Y%m%d-%H%M
 {
   echo "# Vulkan check on $card"
   echo
-  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || cut -c1-7 "${prebuilt:-/nonexistent}/commit" 2>/dev/null || echo '?'), scripts/gpu-check.sh"
+  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(if [ -n "$prebuilt" ]; then cut -c1-7 "$prebuilt/commit"; else git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'; fi), scripts/gpu-check.sh"
   echo
   echo "- PyTorch: ${torch_line:-not installed}"
   echo "- Vulkan devices: $(run_built "${prebuilt:+$prebuilt/bin/}vulkaninfo" --summary 2>/dev/null | sed -n 's/^\s*deviceName *= *//p' | paste -sd ';' -)"
@@ -228,7 +227,8 @@ if [ $skip_training -eq 0 ] && "$python" -c 'import sys, torch; sys.exit(not tor
       "$root/tests/python/test_distributed.py" -k cuda >"$build.train-test.log" 2>&1 || status=1
   tail -40 "$build.train-test.log"
   echo "- Training's CUDA test (tests/python/test_distributed.py -k cuda): $(tail -1 "$build.train-test.log")" >>"$results"
-  timeout 240 "$python" "$root/benchmarks/train_step_peer.py" --out "$results" || status=1
+  [ $skip_train_bench -eq 1 ] ||
+    timeout 240 "$python" "$root/benchmarks/train_step_peer.py" --out "$results" || status=1
 fi
 
 step "Done"

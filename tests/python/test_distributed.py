@@ -262,10 +262,14 @@ def test_cuda_mixed_precision_follows_cpu(tmp_path, one_run):
     cpu, gpu = history(one_run["one"]), history(run)
     assert all(math.isfinite(h["loss"]) for h in gpu)
     lc, lg = np.array([h["loss"] for h in cpu]), np.array([h["loss"] for h in gpu])
-    diff = np.abs(lc - lg)
-    assert diff.max() < 0.05, (f"max |loss difference| {diff.max():.4f} at step {diff.argmax() + 1}; "
-                               f"every 5th step cpu {np.round(lc[::5], 4).tolist()} "
-                               f"cuda {np.round(lg[::5], 4).tolist()}")
+    # The same weights and batches: the first step differs by bf16's rounding alone; later the
+    # curves drift apart as AdamW follows slightly different gradients. On an H200 (torch 2.11,
+    # bf16) the largest gap over 50 steps was 1.8% (0.063 of 3.57); a run that stops learning or
+    # diverges leaves the CPU's curve by far more (its loss falls 14% in these steps).
+    diff = np.abs(lc - lg) / lc
+    assert diff[0] < 0.005 and diff.max() < 0.04, (
+        f"largest relative loss difference {diff.max():.4f} at step {diff.argmax() + 1}; "
+        f"every 5th step cpu {np.round(lc[::5], 4).tolist()} cuda {np.round(lg[::5], 4).tolist()}")
 
 
 def test_two_processes_without_masked_tubes(tmp_path, runs):

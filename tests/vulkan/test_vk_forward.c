@@ -8,6 +8,7 @@
 #include "vk_test.h"
 #include "vulkan/vulkan_backend.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 #include <time.h>
@@ -96,7 +97,10 @@ compare (const char *what, const AdatoskOutput *got, const AdatoskOutput *want,
     CHECK (probs <= 1e-5, "%s: probabilities differ by %.3g", what, probs);
     CHECK (g <= 1e-5 && m <= 1e-5, "%s: g differs by %.3g, m by %.3g", what, g,
         m);
-    CHECK (frac == 0, "%s: kept fractions differ by %.3g", what, frac);
+    /* n / spatial in a shader: Vulkan allows 2.5 ulp for a division (the
+     * H200 gave 5.96e-08 where lavapipe is exact). */
+    CHECK (frac <= 3 * FLT_EPSILON, "%s: kept fractions differ by %.3g", what,
+        frac);
   }
 }
 
