@@ -169,8 +169,10 @@ gst_adatosk_dfer_drain (GstAdatoskDfer *self)
         n++;
       }
     }
+    /* A partial clip that could not be taken or written (an element error
+     * is posted) must not cost the results already queued: drain anyway. */
     if (!gst_adatosk_dfer_classify (self, partial, n) || failed)
-      return;
+      GST_DEBUG_OBJECT (self, "partial clips failed; draining the rest");
   }
   if (self->worker != NULL) {
     adatosk_worker_drain (self->worker);

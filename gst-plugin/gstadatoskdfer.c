@@ -14,7 +14,7 @@
  * Faces come from upstream GstVideoRegionOfInterestMeta of type #roi-type
  * ("face", e.g. from facedetect) or the whole frame is one face
  * (#roi-mode: in auto mode the whole frame is used until the first face ROI
- * arrives, ROIs only from then on). Faces are tracked across frames by IoU
+ * of a stream arrives, ROIs only from then on until the next stream). Faces are tracked across frames by IoU
  * (upstream ids are all 0); a face missed by the detector keeps its last box
  * for up to #track-timeout frames. Every #frame-step-th frame of a track is
  * cropped (the box plus #crop-margin, by default the margin the model was
@@ -284,7 +284,8 @@ gst_adatosk_dfer_class_init (GstAdatoskDferClass *klass)
           -1.0, 2.0, DEFAULT_CROP_MARGIN, rw));
   g_object_class_install_property (gobject_class, PROP_ROI_MODE,
       g_param_spec_enum ("roi-mode", "ROI mode",
-          "Where the faces come from: upstream face ROIs or the whole frame",
+          "Where the faces come from: upstream face ROIs, the whole frame, or "
+          "auto: the whole frame until a stream's first face ROI, then ROIs",
           GST_TYPE_ADATOSK_DFER_ROI_MODE, DEFAULT_ROI_MODE, rw));
   g_object_class_install_property (gobject_class, PROP_ROI_TYPE,
       g_param_spec_string ("roi-type", "ROI type",
@@ -874,8 +875,12 @@ gst_adatosk_dfer_sink_event (GstBaseTransform *trans, GstEvent *event)
     }
     case GST_EVENT_STREAM_START:
       /* Another stream (gapless playback, a new file into the same
-       * pipeline): its first frame does not follow the last one. */
+       * pipeline): its first frame does not follow the last one, it may
+       * come without face ROIs (auto mode falls back to the whole frame
+       * until they appear) and from a source that is live or not. */
       break_history (self, "new stream");
+      self->roi_seen = FALSE;
+      self->upstream_live = -1;
       break;
     case GST_EVENT_GAP:
       /* Frames are missing for a while: a clip across the gap would not be

@@ -261,9 +261,12 @@ class ClipDataset(torch.utils.data.Dataset):
     DataLoader workers: a worker's cache would be a private copy)."""
 
     def __init__(self, csv_path, config, labels, train=False, seed=0, cache=True, color=False,
-                 zoom_out=None, crop_scale=1.0, mmap=False):
+                 zoom_out=None, crop_scale=1.0, mmap=False, zoom_in=None):
         self.items = read_clip_list(csv_path, labels)
         self.color, self.zoom_out, self.crop_scale = color, zoom_out, crop_scale
+        # The random resized crop's area fraction: [0.8, 1] by default; --zoom-in z takes its side
+        # down to z (area z^2), so a head-and-shoulders video clip can look like a close-up still.
+        self.crop_area = (0.8, 1.0) if zoom_in is None else (zoom_in * zoom_in, 1.0)
         self.config, self.labels, self.train = config, list(labels), train
         self.T = config.num_frames
         self.H, self.W = config.img_hw
@@ -301,7 +304,8 @@ class ClipDataset(torch.utils.data.Dataset):
         self.generator), or None without augmentation: sample(i, choices) applies them."""
         if not self.train:
             return None
-        return draw_augment(self.generator, self.T, self.H, self.W, color=self.color, zoom_out=self.zoom_out)
+        return draw_augment(self.generator, self.T, self.H, self.W, scale=self.crop_area, color=self.color,
+                            zoom_out=self.zoom_out)
 
     def sample(self, i, choices=None):
         """A training item with everything the objectives may use: dict of x (augmented as in

@@ -131,6 +131,9 @@ def parse_args(argv=None):
                     help="also change the colour of each clip (grey, saturation, brightness, contrast)")
     ap.add_argument("--zoom-out", type=float, default=None, metavar="Z",
                     help="also shrink half of the clips by a factor in [Z, 1] (a looser face box)")
+    ap.add_argument("--zoom-in", type=float, default=None, metavar="Z",
+                    help="the random crop's side down to Z of the clip (default: area 0.8 to 1), so that "
+                         "sources framed loosely (video) also appear as close-ups (stills)")
     ap.add_argument("--crop-scale", type=float, default=1.0, metavar="S",
                     help="train and validate on the centre S of every clip (resized back): the crop of "
                          "a tighter crop-margin m' = (S (1 + 2 m) - 1) / 2 for clips cut at margin m")
@@ -172,7 +175,12 @@ def parse_args(argv=None):
     ap.add_argument("--quiet", action="store_true", help="no per-step line on stdout (still in train.log)")
     ap.add_argument("--stop-after", type=int, default=None,
                     help="stop (with a checkpoint) after this step, as if interrupted; --resume goes on")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    for name in ("zoom_in", "zoom_out"):
+        value = getattr(args, name)
+        if value is not None and not 0.0 < value <= 1.0:
+            ap.error(f"--{name.replace('_', '-')} {value:g}: a factor in (0, 1]")
+    return args
 
 
 def build_model(args):
@@ -216,7 +224,7 @@ class Run:
         self.model, self.config, self.labels = build_model(args)
         self.train_ds = ClipDataset(args.train, self.config, self.labels, train=not args.no_augment,
                                     seed=args.seed + 1, color=args.color_aug, zoom_out=args.zoom_out,
-                                    crop_scale=args.crop_scale, mmap=args.mmap)
+                                    crop_scale=args.crop_scale, mmap=args.mmap, zoom_in=args.zoom_in)
         weights = (self.train_ds.balanced_weights(args.balance_power, args.balance_identity)
                    if args.balanced else None)
         self.sampler = BatchSampler(len(self.train_ds), args.batch, weights, seed=args.seed + 2)
@@ -268,6 +276,7 @@ class Run:
                  f"{f'; {args.workers} loader workers' if args.workers else ''}"
                  f"{', colour augmentation' if args.color_aug else ''}"
                  f"{f', zoom-out to {args.zoom_out:g}' if args.zoom_out else ''}"
+                 f"{f', zoom-in to {args.zoom_in:g}' if args.zoom_in else ''}"
                  f"{f', centre crop {args.crop_scale:g}' if args.crop_scale < 1 else ''}"
                  f"{f', identity balancing {args.balance_identity:g}' if args.balance_identity is not None else ''}"
                  f"{f', per-frame targets x{args.frame_targets:g}' if args.frame_targets else ''}"

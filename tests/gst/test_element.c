@@ -885,6 +885,37 @@ GST_START_TEST (test_gap_resets)
 
 GST_END_TEST;
 
+/* auto mode after a stream with face ROIs: the next stream (another file,
+ * without a detector's metas) falls back to the whole frame. */
+GST_START_TEST (test_auto_mode_per_stream)
+  {
+    GstBus *bus;
+    GstHarness *h = harness_new ("frame-step=1 clip-stride=1",
+        "video/x-raw,format=RGB,width=64,height=48,framerate=25/1", &bus);
+    gsize size = frame_size ("RGB", 64, 48);
+
+    for (guint f = 0; f < T; f++) {
+      GstBuffer *in = make_frame (h, size, f, (guint8) f);
+
+      gst_buffer_add_video_region_of_interest_meta (in, "face", 8, 8, 30, 30);
+      gst_buffer_unref (gst_harness_push_and_pull (h, in));
+    }
+    push_stream_start (h);
+    for (guint f = 0; f < T; f++) {
+      GstBuffer *out =
+          gst_harness_push_and_pull (h, make_frame (h, size, f, (guint8) f));
+
+      fail_unless (nth_roi (out, 0) != NULL);
+      fail_unless_equals_int (nth_roi (out, 0)->w, 64);
+      fail_unless_equals_int (adatosk_dfer_buffer_get_n_results (out),
+          f == T - 1 ? 1 : 0);
+      gst_buffer_unref (out);
+    }
+    harness_free (h, bus);
+  }
+
+GST_END_TEST;
+
 /* The same segment again (some elements repeat it) is no jump: the track and
  * its frames stay. */
 GST_START_TEST (test_same_segment_keeps_tracks)
@@ -1619,6 +1650,7 @@ adatoskdfer_suite (void)
   tcase_add_test (tc, test_two_faces);
   tcase_add_test (tc, test_max_tracks);
   tcase_add_test (tc, test_auto_mode);
+  tcase_add_test (tc, test_auto_mode_per_stream);
   tcase_add_test (tc, test_flush_resets_sync);
   tcase_add_test (tc, test_flush_resets_async);
   tcase_add_test (tc, test_flush_drops_pending);
