@@ -90,23 +90,23 @@ if [ -n "$prebuilt" ]; then
   [ -x "$prebuilt/bin/vulkaninfo" ] && ! command -v vulkaninfo >/dev/null &&
     run_built "$prebuilt/bin/vulkaninfo" --summary 2>&1 | sed -n '/^Devices:/,$p'
 else
-step "Build ($build, release)"
-run_built() { "$@"; }
-if [ ! -f "$build/build.ninja" ]; then
-  meson setup "$build" "$root" -Dbuildtype=release >"$build.setup.log" 2>&1 ||
-    { tail -20 "$build.setup.log"; echo "gpu-check: meson setup failed"; exit 1; }
-fi
-targets="src/libadatosk.so tools/adatosk-vulkan-bench tests/vulkan/test_vk_ops
-  tests/vulkan/test_vk_context tests/vulkan/test_vk_forward tests/vulkan/test_vk_parity"
-have_parity=0
-if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-  targets="$targets tests/unit/parity"
-  have_parity=1
-fi
-# shellcheck disable=SC2086
-ninja -C "$build" $targets >"$build.ninja.log" 2>&1 ||
-  { tail -30 "$build.ninja.log"; echo "gpu-check: build failed"; exit 1; }
-bench="$build/tools/adatosk-vulkan-bench"
+  step "Build ($build, release)"
+  run_built() { "$@"; }
+  if [ ! -f "$build/build.ninja" ]; then
+    meson setup "$build" "$root" -Dbuildtype=release >"$build.setup.log" 2>&1 ||
+      { tail -20 "$build.setup.log"; echo "gpu-check: meson setup failed"; exit 1; }
+  fi
+  targets="src/libadatosk.so tools/adatosk-vulkan-bench tests/vulkan/test_vk_ops
+    tests/vulkan/test_vk_context tests/vulkan/test_vk_forward tests/vulkan/test_vk_parity"
+  have_parity=0
+  if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    targets="$targets tests/unit/parity"
+    have_parity=1
+  fi
+  # shellcheck disable=SC2086
+  ninja -C "$build" $targets >"$build.ninja.log" 2>&1 ||
+    { tail -30 "$build.ninja.log"; echo "gpu-check: build failed"; exit 1; }
+  bench="$build/tools/adatosk-vulkan-bench"
 fi
 
 step "Chosen device"
@@ -184,10 +184,10 @@ if [ $skip_tests -eq 0 ]; then
     test_rc=$?
     grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout):' "$build.tests.log"
   else
-  # shellcheck disable=SC2086
-  ADATOSK_TEST_REQUIRE_VULKAN=1 timeout 600 meson test -C "$build" --no-rebuild \
-      --print-errorlogs $tests 2>&1 | tee "$build.tests.log" | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout):'
-  test_rc=${PIPESTATUS[0]}
+    # shellcheck disable=SC2086
+    ADATOSK_TEST_REQUIRE_VULKAN=1 timeout 600 meson test -C "$build" --no-rebuild \
+        --print-errorlogs $tests 2>&1 | tee "$build.tests.log" | grep -E '^ *[0-9]+/[0-9]+ |^(Ok|Fail|Skipped|Timeout):'
+    test_rc=${PIPESTATUS[0]}
   fi
   [ $test_rc -ne 0 ] && status=1
   summary=$(grep -E '^(Ok|Fail|Skipped|Timeout):' "$build.tests.log" | tr -s ' ' | paste -sd ',' -)
