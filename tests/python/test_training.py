@@ -254,6 +254,27 @@ def test_evaluation_sees_the_models_crop(tmp_path):
     assert m["accuracy"] == pytest.approx(float(np.mean(want.argmax(1) == ds.hard_labels())))
 
 
+def test_zoom_in_draws_closer_crops(tmp_path):
+    """--zoom-in z: the random crop's side goes down to z of the clip (area z^2), where the default
+    keeps 0.8 to 1 of the area; a crop is never smaller than that."""
+    from dataset import ClipDataset
+    csv_path = make_clip_set(str(tmp_path / "ds"))
+    cfg = named_config("adatosk-tiny", **TINY)
+    labels = ["neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"]
+
+    def areas(**kw):
+        ds = ClipDataset(csv_path, cfg, labels, train=True, seed=3, **kw)
+        H, W = cfg.img_hw
+        boxes = [ds.draw_augment()["box"] for _ in range(300)]
+        return np.array([h * w / (H * W) for _, _, h, w in boxes])
+
+    default, closer = areas(), areas(zoom_in=0.5)
+    rounding = 2.5 / cfg.img_hw[0]      # boxes are whole pixels of a 32 px clip
+    assert default.min() > 0.8 - rounding
+    assert closer.min() > 0.25 - rounding and closer.min() < 0.4
+    assert np.median(closer) < np.median(default)
+
+
 def test_auc_interval_block_bootstrap():
     """validate.py's AUC interval, on 40 moments of 8 alike clips each (a video's overlapping clips):
     a perfect score is [1, 1]; a score that follows the label through noise is above 0.5 with its
