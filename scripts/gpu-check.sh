@@ -141,6 +141,10 @@ results="$root/benchmarks/results/vulkan-${slug:-unknown}-$(date -u +%Y%m%d-%H%M
   echo
   echo "- PyTorch: ${torch_line:-not installed}"
   echo "- Vulkan devices: $(run_built "${prebuilt:+$prebuilt/bin/}vulkaninfo" --summary 2>/dev/null | sed -n 's/^\s*deviceName *= *//p' | paste -sd ';' -)"
+  # What a cooperative-matrix (tensor core) GEMM would need (src/vulkan/README.md, "Plan").
+  echo "- Extensions for fp16 arithmetic: $(run_built "${prebuilt:+$prebuilt/bin/}vulkaninfo" 2>/dev/null |
+    grep -oE 'VK_(NV|KHR)_cooperative_matrix[a-z0-9_]*|VK_EXT_subgroup_size_control|VK_KHR_shader_float16_int8' |
+    sort -u | paste -sd ' ' -)"
 } >"$results"
 
 # The Vulkan tests of tests/vulkan/meson.build, run as meson would run them,
