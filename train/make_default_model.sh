@@ -42,15 +42,17 @@ cut ds/franck100 --max-seconds 100 media/franck.webm
 cut ds/stills_hold stills/holdout/*/
 cut ds/stills_train stills/train/*/
 
-# Training. RECIPE=shipped (default) is the shipped model's; A, B, D1, D2, E, F, S, T, T7 are the
-# recipes that models/README.md compares on people not in training (none was good enough to ship).
+# Training. RECIPE=T (default) is the shipped model's (S, then T); v1 is the first default model's
+# (cap12 only); A, B, D1, D2, E, F, S, T7 are the other recipes that models/README.md compares on
+# people not in training.
 # E, F and T train on the centre 0.8 of every clip (the element's crop margin 0.1, recorded in the
 # model), T7 on the centre 0.7 (margin 0.025).
 common="--batch 8 --lr 5e-4 --warmup 100 --balanced --balance-power 0.5 --ema 0.998 --threads 1 --seed 0 --quiet"
 stills="--train ds/cap12/clips.csv --train ds/stills_train/clips.csv --val ds/franck100/clips.csv"
 s_flags="--train ds/stills_train/clips.csv --val ds/franck100/clips.csv --steps 1200 --eval-every 300 --zoom-out 0.6 --frame-targets 1.0 --adversary 0.3 --color-aug --balance-identity 0.5"
-case ${RECIPE:-shipped} in
-  shipped) flags="--train ds/cap12/clips.csv --val ds/cap13/clips.csv --steps 4000 --eval-every 400" ;;
+recipe=${RECIPE:-T}
+case $recipe in
+  v1) flags="--train ds/cap12/clips.csv --val ds/cap13/clips.csv --steps 4000 --eval-every 400" ;;
   A) flags="$stills --steps 1000 --eval-every 250" ;;
   B) flags="$stills --steps 1000 --eval-every 250 --frame-targets 1.0 --adversary 0.3 --color-aug --balance-identity 0.5" ;;
   D1) flags="$stills --steps 800 --eval-every 200 --zoom-out 0.6 --color-aug" ;;
@@ -62,17 +64,17 @@ case ${RECIPE:-shipped} in
   # T, T7: S's weights trained on at a tighter crop (the face larger in the 112 px input).
   T|T7) [ -f run-S/model.safetensors ] || $py "$here/train.py" $common $s_flags --out run-S
     flags="$s_flags --init run-S/model.safetensors --lr 2.5e-4 --warmup 50"
-    if [ "$RECIPE" = T ]; then flags="$flags --crop-scale 0.8 --steps 900"; else flags="$flags --crop-scale 0.7 --steps 600"; fi ;;
-  *) echo "make_default_model: RECIPE is shipped, A, B, D1, D2, E, F, S, T or T7" >&2; exit 2 ;;
+    if [ "$recipe" = T ]; then flags="$flags --crop-scale 0.8 --steps 900"; else flags="$flags --crop-scale 0.7 --steps 600"; fi ;;
+  *) echo "make_default_model: RECIPE is T (default), v1, A, B, D1, D2, E, F, S or T7" >&2; exit 2 ;;
 esac
 # shellcheck disable=SC2086 # the flag lists are split on purpose; a recipe's flags win over common's
 $py "$here/train.py" $common $flags --out run
 
 # The F16 file, checked against C before it is written. A recipe for other people also gets a
 # temperature fitted on the held-out still identities (folded into the head; franck stays a pure
-# test of it); the shipped model does not (models/README.md, Calibration).
+# test of it); v1 does not (models/README.md, Calibration).
 model=run/model.safetensors
-if [ "${RECIPE:-shipped}" != shipped ]; then
+if [ "$recipe" != v1 ]; then
   $py "$here/calibrate.py" run/model.safetensors ds/stills_hold/clips.csv --out run/calibrated.safetensors \
     --json run/calibration.json
   model=run/calibrated.safetensors
