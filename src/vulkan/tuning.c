@@ -279,7 +279,7 @@ adatosk_vk_tuning_gemm_vec4_tiles (const AdatoskVkTuning *t, uint32_t m,
   double best_cost = vec4_tile_cost (best, m, n, units);
   for (uint32_t i = 1; i < t->num_gemm_vec4; i++) {
     double cost = vec4_tile_cost (t->gemm_vec4[i], m, n, units);
-    if (cost < best_cost) {   /* ties keep the larger tile */
+    if (cost < best_cost) { /* ties keep the larger tile */
       best = t->gemm_vec4[i];
       best_cost = cost;
     }
