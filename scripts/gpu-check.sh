@@ -81,17 +81,20 @@ print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, " +
 ' 2>&1 | tail -1)
 echo "${torch_line:-no PyTorch: the PyTorch columns will be -}"
 
+# Runs one of the built programs (with the bundle's libraries, if any).
+run_built() { env "${built_env[@]}" "$@"; }
+
 if [ -n "$prebuilt" ]; then
   step "Prebuilt programs ($prebuilt, commit $(cut -c1-7 "$prebuilt/commit" 2>/dev/null))"
   # Only the bundle's programs get its libraries: PyTorch must keep its own.
-  run_built() { LD_LIBRARY_PATH="$prebuilt/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"; }
+  built_env=(LD_LIBRARY_PATH="$prebuilt/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
   bench="$prebuilt/bin/adatosk-vulkan-bench"
   have_parity=1
   [ -x "$prebuilt/bin/vulkaninfo" ] && ! command -v vulkaninfo >/dev/null &&
     run_built "$prebuilt/bin/vulkaninfo" --summary 2>&1 | sed -n '/^Devices:/,$p'
 else
   step "Build ($build, release)"
-  run_built() { "$@"; }
+  built_env=()
   if [ ! -f "$build/build.ninja" ]; then
     meson setup "$build" "$root" -Dbuildtype=release >"$build.setup.log" 2>&1 ||
       { tail -20 "$build.setup.log"; echo "gpu-check: meson setup failed"; exit 1; }
@@ -155,8 +158,7 @@ run_prebuilt_tests() {
     local name=$1 t0 r; shift
     n=$((n + 1)); t0=$(date +%s)
     timeout 300 env ADATOSK_VULKAN_VALIDATION=auto ADATOSK_TEST_REQUIRE_VULKAN=1 \
-        LD_LIBRARY_PATH="$prebuilt/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@" \
-        >"$build.$name.log" 2>&1
+        "${built_env[@]}" "$@" >"$build.$name.log" 2>&1
     rc=$?
     if [ $rc -eq 0 ]; then ok=$((ok + 1)); r=OK; else fail=$((fail + 1)); r="FAIL (exit $rc)"; fi
     printf ' %d/7 %-32s %s %ds\n' $n "$name" "$r" $(( $(date +%s) - t0 ))
@@ -215,8 +217,7 @@ fi
 peer_python="$build.python"
 printf '#!/bin/sh\nunset LD_LIBRARY_PATH\nexec %s "$@"\n' "$python" >"$peer_python"
 chmod +x "$peer_python"
-timeout "$bench_timeout" env ${prebuilt:+LD_LIBRARY_PATH="$prebuilt/lib"} \
-    "$bench" "${dev_args[@]}" --no-cpu --profile "${bench_args[@]}" \
+timeout "$bench_timeout" env "${built_env[@]}" "$bench" "${dev_args[@]}" --no-cpu --profile "${bench_args[@]}" \
     --peer "$root/benchmarks/vulkan_bench_peer.py" --python "$peer_python" --out "$results"
 bench_rc=$?
 if [ $bench_rc -ne 0 ]; then

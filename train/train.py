@@ -498,7 +498,8 @@ def extra_losses(args, heads, out, items, config, step):
     from objectives import adversary_ramp
     extra = {}
     dev = out["loss"].device
-    ident = torch.tensor([it["identity"] for it in items], dtype=torch.int64, device=dev)
+    if "within" in heads or "identity" in heads:      # the batch's identities, once for both heads
+        ident = torch.tensor([it["identity"] for it in items], dtype=torch.int64, device=dev)
     if "frames" in heads:
         fp = torch.stack([it["frame_probs"] for it in items]).to(dev)
         ff = torch.stack([it["frame_features"] for it in items]).to(dev)
