@@ -45,6 +45,8 @@ import distributed  # noqa: E402
 from batch_plan import BatchPlanner, RankBatches  # noqa: E402
 from curves import plot_curves  # noqa: E402
 from dataset import ClipDataset  # noqa: E402
+from function_matching import OnlineTeacher, mix_clips  # noqa: E402
+from teacher.faceapi import default_model_dir  # noqa: E402
 from devices import backward_and_step, choose_precision, resolve_device  # noqa: E402
 
 
@@ -151,6 +153,13 @@ def parse_args(argv=None):
     ap.add_argument("--adversary", type=float, default=0.0, metavar="W",
                     help="weight of the identity adversary through gradient reversal "
                          "(objectives.IdentityAdversary)")
+    ap.add_argument("--online-teacher", metavar="DIR", nargs="?", const="default", default=None,
+                    help="label every training clip as the student sees it, after augmentation, with "
+                         "face-api's expression net from DIR (default: teacher.faceapi.default_model_dir()) "
+                         "instead of the stored labels (function_matching.OnlineTeacher)")
+    ap.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                    help="with --online-teacher: mix every clip with another of the batch, weights from "
+                         "Beta(ALPHA, ALPHA), and let the teacher label the mix (function_matching.mix_clips)")
     ap.add_argument("--ema", type=float, default=0.0,
                     help="keep an exponential moving average of the weights with this decay (e.g. "
                          "0.998); evaluated beside the raw weights, and written as model.safetensors "
@@ -176,6 +185,14 @@ def parse_args(argv=None):
     ap.add_argument("--stop-after", type=int, default=None,
                     help="stop (with a checkpoint) after this step, as if interrupted; --resume goes on")
     args = ap.parse_args(argv)
+    if args.mixup < 0:
+        ap.error(f"--mixup {args.mixup:g}: ALPHA must be > 0 (0: off)")
+    if args.mixup and not args.online_teacher:
+        ap.error("--mixup needs --online-teacher: a mixed clip has no stored label")
+    if args.online_teacher and args.hard_labels:
+        ap.error("--online-teacher gives soft targets: drop --hard-labels")
+    if args.online_teacher and args.within_identity:
+        ap.error("--within-identity compares stored labels per person: not with --online-teacher")
     for name in ("zoom_in", "zoom_out"):
         value = getattr(args, name)
         if value is not None and not 0.0 < value <= 1.0:
@@ -231,6 +248,10 @@ class Run:
         self.val_ds = (ClipDataset(args.val, self.config, self.labels, train=False, crop_scale=args.crop_scale)
                        if args.val and world.is_main else None)
         self.heads = extra_heads(args, self.model, self.config, self.train_ds)
+        self.teacher = (OnlineTeacher(default_model_dir() if args.online_teacher == "default" else args.online_teacher,
+                                      self.config, self.labels, device)
+                        if args.online_teacher else None)
+        self.mix_rng = np.random.default_rng(args.seed + 4 + 1000 * world.rank)
         self.model.to(device)
         self.heads.to(device)
         groups = [g for g in param_groups(self.model, args.weight_decay) + param_groups(self.heads, args.weight_decay)
@@ -282,7 +303,9 @@ class Run:
                  f"{f', per-frame targets x{args.frame_targets:g}' if args.frame_targets else ''}"
                  f"{f', identity adversary x{args.adversary:g}' if args.adversary else ''}"
                  f"{f', within-identity distillation x{args.within_identity:g}' if args.within_identity else ''}"
-                 f"{f', L_cls x{args.cls_weight:g}' if args.cls_weight != 1.0 else ''}")
+                 f"{f', L_cls x{args.cls_weight:g}' if args.cls_weight != 1.0 else ''}"
+                 f"{'; targets from the teacher online' if args.online_teacher else ''}"
+                 f"{f', mixup Beta({args.mixup:g})' if args.mixup else ''}")
 
     def resume(self):
         if not os.path.exists(self.ckpt_path):
@@ -300,6 +323,8 @@ class Run:
         self.step = ck["step"]
         if self.ema is not None and ck.get("ema") is not None:
             self.ema = {k: v.to(self.device) for k, v in ck["ema"].items()}
+        if ck.get("mix_rng") is not None:
+            self.mix_rng.bit_generator.state = ck["mix_rng"]
         if self.scaler is not None and ck.get("scaler"):
             self.scaler.load_state_dict(ck["scaler"])
         if self.world.is_main:
@@ -312,7 +337,7 @@ class Run:
                     "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
                     **self.planner.state_at(self.step), "torch_rng": torch.get_rng_state(),
                     "history": self.history, "step": self.step, "config": self.config.to_dict(),
-                    "labels": self.labels, "ema": self.ema,
+                    "labels": self.labels, "ema": self.ema, "mix_rng": self.mix_rng.bit_generator.state,
                     "scaler": self.scaler.state_dict() if self.scaler is not None else None},
                    self.ckpt_path + ".tmp")
         os.replace(self.ckpt_path + ".tmp", self.ckpt_path)
@@ -357,7 +382,11 @@ class Run:
         items = self.batches.next()
         x = torch.stack([it["x"] for it in items]).to(self.device)
         visible = torch.stack([it["visible"] for it in items]).to(self.device)
-        if args.hard_labels:
+        if args.mixup:
+            x, _, _ = mix_clips(x, self.mix_rng, args.mixup)
+        if self.teacher is not None:
+            target, items = self.label_online(x, items)
+        elif args.hard_labels:
             target = torch.tensor([it["hard"] for it in items], dtype=torch.int64)
         else:
             target = torch.stack([it["target"] for it in items])
@@ -373,6 +402,13 @@ class Run:
         rec = distributed.mean_over_ranks({k: float(v) for k, v in losses.items()}, self.world, self.device)
         rec.update(step=self.step, lr=lr, grad_norm=float(gnorm))
         return rec
+
+    def label_online(self, x, items):
+        """The teacher's targets for the batch as the student sees it: the clip target (mean of
+        the slots) and the per-slot targets the frame head reads, in place of the stored ones."""
+        probs, features = self.teacher(x)
+        items = [dict(it, frame_probs=p, frame_features=f) for it, p, f in zip(items, probs, features)]
+        return probs.mean(1).cpu(), items
 
     def update_ema(self):
         if self.ema is None:

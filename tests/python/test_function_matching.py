@@ -1,0 +1,124 @@
+"""Distillation by function matching (train/function_matching.py, train.py --online-teacher, --mixup):
+
+- OnlineTeacher on a clip as the model gets it (normalised with the config's mean/std) gives the
+  first frame of every tubelet the probabilities the original face-api gives those crops (the
+  fixture's reference, run in Node), and so the clip target the dataset would store;
+- a model input of another size is resized to the teacher's 112 px: a valid distribution per slot;
+- OnlineTeacher refuses a model whose labels are not face-api's;
+- mix_clips: every clip is lam x_i + (1 - lam) x_perm(i) with lam in [0.5, 1], the same draws from the
+  same seed, a permutation of the batch;
+- train.py with --online-teacher --mixup: four steps straight == two, interrupted, resumed for two
+  (the mixing generator is in the checkpoint), and the targets are the teacher's, not the stored ones;
+  the options that cannot go with it are refused.
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "train"))
+sys.path.insert(0, HERE)
+
+from adatosk.config import named_config  # noqa: E402
+from dataset import normalized, to_x01  # noqa: E402
+from function_matching import OnlineTeacher, mix_clips  # noqa: E402
+from teacher.faceapi import LABELS  # noqa: E402
+from test_training import TINY, make_clip_set  # noqa: E402
+
+torch.set_num_threads(1)
+
+FIXTURE = os.path.join(HERE, "fixtures", "teacher")
+
+
+def reference_crops():
+    with open(os.path.join(FIXTURE, "reference_probs.json")) as f:
+        ref = json.load(f)
+    named = {r["crop"]: r for r in ref["results"]}
+    names = ["cap12_element_crop_surprised.npy", "cap13_element_crop_neutral.npy"]
+    return [np.load(os.path.join(FIXTURE, n)) for n in names], np.array([named[n]["probs"] for n in names])
+
+
+def test_online_teacher_matches_the_original_on_the_model_input(model_dir):
+    crops, want = reference_crops()
+    # Frames 0 and 2 are the tubelets' first frames; 1 and 3 are noise the teacher must not see.
+    noise = np.random.default_rng(0).integers(0, 256, crops[0].shape, dtype=np.uint8)
+    clip = np.stack([crops[0], noise, crops[1], noise])
+    config = named_config("adatosk-tiny", num_frames=4)
+    x = normalized(to_x01(clip), config.mean, config.std)[None]
+    probs, features = OnlineTeacher(model_dir, config, LABELS)(x)
+    assert probs.shape == (1, 2, 7) and features.shape == (1, 2, 256)
+    diff = float(np.abs(probs[0].double().numpy() - want).max())
+    print(f"online teacher vs the original face-api: max probability difference {diff:.2e}")
+    assert diff <= 1e-4
+    assert [LABELS[i] for i in probs[0].argmax(-1)] == ["surprised", "neutral"]
+
+
+def test_online_teacher_resizes_other_input_sizes(model_dir):
+    config = named_config("adatosk-tiny", **TINY)            # 32 x 32, 4 frames
+    x = torch.randn(3, 3, config.num_frames, *config.img_hw)
+    probs, features = OnlineTeacher(model_dir, config, LABELS)(x)
+    assert probs.shape == (3, config.num_frames // config.tubelet_size, 7)
+    assert torch.allclose(probs.sum(-1), torch.ones(probs.shape[:2]), atol=1e-5)
+    assert torch.isfinite(features).all()
+
+
+def test_online_teacher_refuses_other_labels(model_dir):
+    config = named_config("adatosk-tiny", **TINY)
+    with pytest.raises(SystemExit, match="not face-api's"):
+        OnlineTeacher(model_dir, config, ["a", "b", "c", "d", "e", "f", "g"])
+
+
+def test_mix_clips():
+    x = torch.randn(6, 3, 2, 4, 4)
+    mixed, lam, perm = mix_clips(x, np.random.default_rng(7), 0.4)
+    assert sorted(perm.tolist()) == list(range(6))
+    assert ((lam >= 0.5) & (lam <= 1.0)).all()
+    for i in range(6):
+        assert torch.allclose(mixed[i], lam[i] * x[i] + (1 - lam[i]) * x[perm[i]], atol=1e-6)
+    again, lam2, perm2 = mix_clips(x, np.random.default_rng(7), 0.4)
+    assert torch.equal(again, mixed) and torch.equal(lam2, lam) and torch.equal(perm2, perm)
+    # Beta(0.4, 0.4) folded: mostly near 1 or near 0.5, not a constant.
+    assert float(lam.std()) > 0
+
+
+def test_training_with_online_teacher_and_mixup(tmp_path, model_dir):
+    import train as train_mod
+    csv_path = make_clip_set(str(tmp_path / "ds"), seed=5)
+    sets = [f"--set={k}={json.dumps(v)}" for k, v in TINY.items()]
+
+    def common(run, *more):
+        return ["--train", csv_path, "--out", run, "--batch", "2", "--warmup", "1", "--threads", "1",
+                "--eval-every", "0", "--ckpt-every", "2", "--steps", "4", "--quiet", *more] + sets
+    online = ["--online-teacher", model_dir, "--mixup", "0.4"]
+    a, b, stored = str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "stored")
+    assert train_mod.main(common(a, *online)) == 0
+    train_mod.main(common(b, *online, "--stop-after", "2"))
+    train_mod.main(common(b, *online, "--resume"))
+    ha = json.load(open(os.path.join(a, "history.json")))["train"]
+    hb = json.load(open(os.path.join(b, "history.json")))["train"]
+    assert [h["step"] for h in hb] == [1, 2, 3, 4]
+    for x, y in zip(ha, hb):
+        for k in ("loss", "loss_cls", "loss_rec", "loss_sem"):
+            assert x[k] == y[k], (x["step"], k, x[k], y[k])
+    # The same run with the stored labels learns from other targets: another classification loss.
+    train_mod.main(common(stored, "--mixup", "0") + [])
+    hs = json.load(open(os.path.join(stored, "history.json")))["train"]
+    assert hs[0]["loss_cls"] != ha[0]["loss_cls"]
+    with open(os.path.join(a, "train.log")) as f:
+        assert "targets from the teacher online, mixup Beta(0.4)" in f.read()
+
+
+@pytest.mark.parametrize("bad", [["--mixup", "0.4"],
+                                 ["--online-teacher", "--hard-labels"],
+                                 ["--online-teacher", "--within-identity", "1"],
+                                 ["--online-teacher", "--mixup", "-1"]])
+def test_refused_combinations(tmp_path, bad):
+    import train as train_mod
+    with pytest.raises(SystemExit):
+        train_mod.parse_args(["--train", "x.csv", "--out", str(tmp_path)] + bad)
