@@ -50,7 +50,17 @@ cut ds/stills_train stills/train/*/
 common="--batch 8 --lr 5e-4 --warmup 100 --balanced --balance-power 0.5 --ema 0.998 --threads 1 --seed 0 --quiet"
 stills="--train ds/cap12/clips.csv --train ds/stills_train/clips.csv --val ds/franck100/clips.csv"
 s_flags="--train ds/stills_train/clips.csv --val ds/franck100/clips.csv --steps 1200 --eval-every 300 --zoom-out 0.6 --frame-targets 1.0 --adversary 0.3 --color-aug --balance-identity 0.5"
+# Stages on from another run's weights (--init) at half the learning rate; T and U at the centre 0.8.
+on_flags="$s_flags --lr 2.5e-4 --warmup 50"
+t_flags="$on_flags --init run-S/model.safetensors --crop-scale 0.8 --steps 900"
+# A stage another recipe starts from, trained once.
+stage () {  # RUN FLAGS...
+  local dest=$1; shift
+  # shellcheck disable=SC2086 # common is a flag list
+  [ -f "$dest/model.safetensors" ] || $py "$here/train.py" $common "$@" --out "$dest"
+}
 recipe=${RECIPE:-T}
+# shellcheck disable=SC2086 # the flag lists are split on purpose
 case $recipe in
   v1) flags="--train ds/cap12/clips.csv --val ds/cap13/clips.csv --steps 4000 --eval-every 400" ;;
   A) flags="$stills --steps 1000 --eval-every 250" ;;
@@ -62,10 +72,15 @@ case $recipe in
   # S: the still identities alone (no cap12: the one real video at franck's framing is one man).
   S) flags="$s_flags" ;;
   # T, T7: S's weights trained on at a tighter crop (the face larger in the 112 px input).
-  T|T7) [ -f run-S/model.safetensors ] || $py "$here/train.py" $common $s_flags --out run-S
-    flags="$s_flags --init run-S/model.safetensors --lr 2.5e-4 --warmup 50"
-    if [ "$recipe" = T ]; then flags="$flags --crop-scale 0.8 --steps 900"; else flags="$flags --crop-scale 0.7 --steps 600"; fi ;;
-  *) echo "make_default_model: RECIPE is T (default), v1, A, B, D1, D2, E, F, S or T7" >&2; exit 2 ;;
+  T|T7) stage run-S $s_flags
+    flags="$t_flags"
+    if [ "$recipe" = T7 ]; then flags="$on_flags --init run-S/model.safetensors --crop-scale 0.7 --steps 600"; fi ;;
+  # U, UM: T's weights trained on with the teacher online (function matching), UM with mixup too.
+  U|UM) stage run-S $s_flags
+    stage run-T $t_flags
+    flags="$on_flags --init run-T/model.safetensors --crop-scale 0.8 --steps 1500 --online-teacher $faceapi"
+    if [ "$recipe" = UM ]; then flags="$flags --mixup 0.4"; fi ;;
+  *) echo "make_default_model: RECIPE is T (default), v1, A, B, D1, D2, E, F, S, T7, U or UM" >&2; exit 2 ;;
 esac
 # shellcheck disable=SC2086 # the flag lists are split on purpose; a recipe's flags win over common's
 $py "$here/train.py" $common $flags --out run
