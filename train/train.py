@@ -18,6 +18,10 @@ RUN/ gets: train.log (one line per step with every loss), checkpoint.pt (model, 
 RNG states: --resume continues bit for bit), history.json, loss_curves.png, model.safetensors
 (F32, decoder included: the training file; export.py makes the shipped one).
 
+Against the identity shortcut of issue 9: training-only heads (objectives.py: --frame-targets,
+--adversary, --within-identity) and the teacher itself in the loop (function_matching.py:
+--online-teacher labels every clip as the student sees it, --mixup mixes clips of two people).
+
 At scale: --device cuda (mixed precision, devices.py), several processes with
 `torchrun --nproc_per_node=N train/train.py ...` (--batch stays the global batch; distributed.py),
 clips memory-mapped instead of cached (--mmap) and loaded by --workers DataLoader processes
