@@ -10,6 +10,8 @@
 # (the stills: 140 videos of 240 frames), training about 4 clips/s with one thread.
 # franck.webm is validation only: its first 100 s are cut (--max-seconds 100), never trained on, and
 # nothing after 100 s is decoded.
+# TRAIN_FLAGS are added to the last stage's train.py (they win), e.g. on a GPU:
+#   TRAIN_FLAGS="--device cuda --workers 8 --mmap --steps 20000" RECIPE=UM make_default_model.sh W
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -83,7 +85,7 @@ case $recipe in
   *) echo "make_default_model: RECIPE is T (default), v1, A, B, D1, D2, E, F, S, T7, U or UM" >&2; exit 2 ;;
 esac
 # shellcheck disable=SC2086 # the flag lists are split on purpose; a recipe's flags win over common's
-$py "$here/train.py" $common $flags --out run
+$py "$here/train.py" $common $flags ${TRAIN_FLAGS:-} --out run
 
 # The F16 file, checked against C before it is written. A recipe for other people also gets a
 # temperature fitted on the held-out still identities (folded into the head; franck stays a pure
