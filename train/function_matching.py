@@ -35,17 +35,15 @@ class OnlineTeacher:
         for p in self.net.parameters():
             p.requires_grad_(False)
         self.stride = config.tubelet_size
-        self.mean = torch.tensor(config.mean, device=device).view(1, 3, 1, 1, 1)
-        self.std = torch.tensor(config.std, device=device).view(1, 3, 1, 1, 1)
         # The teacher's normalisation is (v * 255 - mean_rgb) / 255 of pixels v in [0, 1].
         self.teacher_mean = (torch.tensor(MEAN_RGB, device=device) / 255.0).view(1, 3, 1, 1)
 
     @torch.no_grad()
-    def __call__(self, x):
-        """x: the model's input [B, 3, T, H, W] (normalised with the config's mean/std) ->
+    def __call__(self, x01):
+        """x01: the training batch [B, 3, T, H, W] in [0, 1] (forward_train normalises it) ->
         (probabilities [B, T / tubelet, 7], features [B, T / tubelet, 256]), float32."""
-        B, _, T, H, W = x.shape
-        frames = x[:, :, ::self.stride].float() * self.std + self.mean          # [B, 3, T', H, W] in [0, 1]
+        B, _, T, H, W = x01.shape
+        frames = x01[:, :, ::self.stride].float()                                # [B, 3, T', H, W]
         slots = frames.shape[2]
         inp = frames.permute(0, 2, 1, 3, 4).reshape(B * slots, 3, H, W)
         if (H, W) != (INPUT_SIZE, INPUT_SIZE):
@@ -58,8 +56,7 @@ class OnlineTeacher:
 def mix_clips(x, rng, alpha):
     """Mixup of a batch [B, ...] with a random permutation of itself: clip i becomes
     lam_i x_i + (1 - lam_i) x_perm(i), lam_i ~ Beta(alpha, alpha) folded to [0.5, 1] so that clip i
-    stays the larger part (its identity is the one the identity adversary is told). The input is
-    normalised per channel, an affine map, so mixing it mixes the pixels alike.
+    stays the larger part (its identity is the one the identity adversary is told).
     rng: a numpy Generator (its state goes into the checkpoint). -> (mixed x, lam [B], perm [B])."""
     B = x.shape[0]
     perm = torch.from_numpy(rng.permutation(B))

@@ -1,6 +1,6 @@
 """Distillation by function matching (train/function_matching.py, train.py --online-teacher, --mixup):
 
-- OnlineTeacher on a clip as the model gets it (normalised with the config's mean/std) gives the
+- OnlineTeacher on a training batch (pixels in [0, 1], as forward_train takes them) gives the
   first frame of every tubelet the probabilities the original face-api gives those crops (the
   fixture's reference, run in Node), and so the clip target the dataset would store;
 - a model input of another size is resized to the teacher's 112 px: a valid distribution per slot;
@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(ROOT, "train"))
 sys.path.insert(0, HERE)
 
 from adatosk.config import named_config  # noqa: E402
-from dataset import normalized, to_x01  # noqa: E402
+from dataset import to_x01  # noqa: E402
 from function_matching import OnlineTeacher, mix_clips  # noqa: E402
 from teacher.faceapi import LABELS  # noqa: E402
 from test_training import TINY, make_clip_set  # noqa: E402
@@ -50,7 +50,7 @@ def test_online_teacher_matches_the_original_on_the_model_input(model_dir):
     noise = np.random.default_rng(0).integers(0, 256, crops[0].shape, dtype=np.uint8)
     clip = np.stack([crops[0], noise, crops[1], noise])
     config = named_config("adatosk-tiny", num_frames=4)
-    x = normalized(to_x01(clip), config.mean, config.std)[None]
+    x = to_x01(clip)[None]
     probs, features = OnlineTeacher(model_dir, config, LABELS)(x)
     assert probs.shape == (1, 2, 7) and features.shape == (1, 2, 256)
     diff = float(np.abs(probs[0].double().numpy() - want).max())
@@ -111,7 +111,7 @@ def test_training_with_online_teacher_and_mixup(tmp_path, model_dir):
     hs = json.load(open(os.path.join(stored, "history.json")))["train"]
     assert hs[0]["loss_cls"] != ha[0]["loss_cls"]
     with open(os.path.join(a, "train.log")) as f:
-        assert "targets from the teacher online, mixup Beta(0.4)" in f.read()
+        assert "targets from the teacher online (cut framing), mixup Beta(0.4)" in f.read()
 
 
 @pytest.mark.parametrize("bad", [["--mixup", "0.4"],
@@ -122,3 +122,50 @@ def test_refused_combinations(tmp_path, bad):
     import train as train_mod
     with pytest.raises(SystemExit):
         train_mod.parse_args(["--train", "x.csv", "--out", str(tmp_path)] + bad)
+
+
+def framed_clip_set(folder, n=4, T=4, H=32, W=32):
+    """Clips whose every frame is white outside the centre 0.8 and black inside it."""
+    os.makedirs(os.path.join(folder, "clips"), exist_ok=True)
+    clip = np.full((T, H, W, 3), 255, np.uint8)
+    clip[:, 3:H - 3, 3:W - 3] = 0
+    rows = ["path,label"]
+    for i in range(n):
+        np.save(os.path.join(folder, "clips", f"c{i}.npy"), clip)
+        rows.append(f"clips/c{i}.npy,{LABELS[i % 2]}")
+    with open(os.path.join(folder, "clips.csv"), "w") as f:
+        f.write("\n".join(rows) + "\n")
+    return os.path.join(folder, "clips.csv")
+
+
+@pytest.mark.parametrize("framing", ["cut", "student"])
+def test_teacher_framing(tmp_path, model_dir, monkeypatch, framing):
+    """--teacher-crop cut: the teacher sees the whole clip (its white frame), the student only the
+    centre --crop-scale (black); student: both see the student's crop."""
+    import train as train_mod
+    seen = {}
+    teacher_call, objective_call = OnlineTeacher.__call__, train_mod.TrainingObjective.forward
+
+    def teacher_spy(self, x):
+        seen["teacher"] = x.clone()
+        return teacher_call(self, x)
+
+    def objective_spy(self, x, *rest):
+        seen["student"] = x.clone()
+        return objective_call(self, x, *rest)
+    monkeypatch.setattr(OnlineTeacher, "__call__", teacher_spy)
+    monkeypatch.setattr(train_mod.TrainingObjective, "forward", objective_spy)
+    csv_path = framed_clip_set(str(tmp_path / "ds"))
+    sets = [f"--set={k}={json.dumps(v)}" for k, v in TINY.items()]
+    args = train_mod.parse_args(["--train", csv_path, "--out", str(tmp_path / "run"), "--batch", "2",
+                                 "--no-augment", "--crop-scale", "0.8", "--online-teacher", model_dir,
+                                 "--teacher-crop", framing] + sets)
+    os.makedirs(args.out)
+    run = train_mod.Run(args)
+    run.train_step()
+    corner = lambda x: float(x[:, :, :, 0, 0].min())                 # noqa: E731
+    assert corner(seen["student"]) == 0.0                            # black: the centre only
+    if framing == "cut":
+        assert corner(seen["teacher"]) == 1.0                        # the white frame
+    else:
+        assert torch.equal(seen["teacher"], seen["student"])
