@@ -9,7 +9,9 @@
   same seed, a permutation of the batch;
 - train.py with --online-teacher --mixup: four steps straight == two, interrupted, resumed for two
   (the mixing generator is in the checkpoint), and the targets are the teacher's, not the stored ones;
-  the options that cannot go with it are refused.
+  the options that cannot go with it are refused; --teacher-crop cut shows the teacher the whole
+  clip and the student its centre;
+- teacher_framing.py agrees with the stored labels at the cut framing.
 """
 
 import json
@@ -169,3 +171,20 @@ def test_teacher_framing(tmp_path, model_dir, monkeypatch, framing):
         assert corner(seen["teacher"]) == 1.0                        # the white frame
     else:
         assert torch.equal(seen["teacher"], seen["student"])
+
+
+def test_teacher_framing_tool(tmp_path, model_dir, capsys):
+    """teacher_framing.py on two 16-frame clips of the fixture's element crops, labelled as the
+    original face-api labels them: at the cut framing the teacher agrees on both."""
+    import teacher_framing
+    crops, want = reference_crops()
+    os.makedirs(tmp_path / "clips")
+    rows = ["path,label"]
+    for i, (crop, probs) in enumerate(zip(crops, want)):
+        np.save(tmp_path / "clips" / f"c{i}.npy", np.stack([crop] * 16))
+        rows.append(f"clips/c{i}.npy,{' '.join(f'{p:.6f}' for p in probs)}")
+    (tmp_path / "clips.csv").write_text("\n".join(rows) + "\n")
+    assert teacher_framing.main([str(tmp_path / "clips.csv"), "--teacher", model_dir]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and "at the centre 0.8" in out[1]
+    assert "agrees with the stored label on 1.000 of 2 clips" in out[0]
