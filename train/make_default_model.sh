@@ -11,7 +11,7 @@
 # franck.webm is validation only: its first 100 s are cut (--max-seconds 100), never trained on, and
 # nothing after 100 s is decoded.
 # TRAIN_FLAGS are added to the last stage's train.py (they win), e.g. on a GPU:
-#   TRAIN_FLAGS="--device cuda --workers 8 --mmap --steps 20000" RECIPE=UM make_default_model.sh W
+#   TRAIN_FLAGS="--device cuda --workers 8 --mmap --steps 20000" RECIPE=WM make_default_model.sh W
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -45,7 +45,7 @@ cut ds/stills_hold stills/holdout/*/
 cut ds/stills_train stills/train/*/
 
 # Training. RECIPE=T (default) is the shipped model's (S, then T); v1 is the first default model's
-# (cap12 only); A, B, D1, D2, E, F, S, T7 are the other recipes that models/README.md compares on
+# (cap12 only); A, B, D1, D2, E, F, S, T7, W, WM are the other recipes that models/README.md compares on
 # people not in training.
 # E, F and T train on the centre 0.8 of every clip (the element's crop margin 0.1, recorded in the
 # model), T7 on the centre 0.7 (margin 0.025).
@@ -77,12 +77,12 @@ case $recipe in
   T|T7) stage run-S $s_flags
     flags="$t_flags"
     if [ "$recipe" = T7 ]; then flags="$on_flags --init run-S/model.safetensors --crop-scale 0.7 --steps 600"; fi ;;
-  # U, UM: T's weights trained on with the teacher online (function matching), UM with mixup too.
-  U|UM) stage run-S $s_flags
+  # W, WM: T's weights trained on with the teacher online (function matching), WM with mixup too.
+  W|WM) stage run-S $s_flags
     stage run-T $t_flags
-    flags="$on_flags --init run-T/model.safetensors --crop-scale 0.8 --steps 1500 --online-teacher $faceapi"
-    if [ "$recipe" = UM ]; then flags="$flags --mixup 0.4"; fi ;;
-  *) echo "make_default_model: RECIPE is T (default), v1, A, B, D1, D2, E, F, S, T7, U or UM" >&2; exit 2 ;;
+    flags="$on_flags --init run-T/model.safetensors --crop-scale 0.8 --steps 750 --eval-every 250 --online-teacher $faceapi"
+    if [ "$recipe" = WM ]; then flags="$flags --mixup 0.4"; fi ;;
+  *) echo "make_default_model: RECIPE is T (default), v1, A, B, D1, D2, E, F, S, T7, W or WM" >&2; exit 2 ;;
 esac
 # shellcheck disable=SC2086 # the flag lists are split on purpose; a recipe's flags win over common's
 $py "$here/train.py" $common $flags ${TRAIN_FLAGS:-} --out run
