@@ -13,18 +13,11 @@ in the loop can the student see inputs no dataset holds: two clips of different 
 - mix_clips: mixup of a batch with a permutation of itself, the first clip always the larger part.
 """
 
-import os
-import sys
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
-
-from teacher.faceapi import INPUT_SIZE, LABELS, MEAN_RGB, FaceExpressionNet, read_tfjs_weights  # noqa: E402
+from teacher.faceapi import INPUT_SIZE, LABELS, MEAN_RGB, FaceExpressionNet, read_tfjs_weights
 
 
 class OnlineTeacher:

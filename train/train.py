@@ -157,9 +157,10 @@ def parse_args(argv=None):
     ap.add_argument("--adversary", type=float, default=0.0, metavar="W",
                     help="weight of the identity adversary through gradient reversal "
                          "(objectives.IdentityAdversary)")
-    ap.add_argument("--online-teacher", metavar="DIR", nargs="?", const="default", default=None,
+    ap.add_argument("--online-teacher", metavar="DIR", nargs="?", const=default_model_dir(), default=None,
                     help="label every training clip as the student sees it, after augmentation, with "
-                         "face-api's expression net from DIR (default: teacher.faceapi.default_model_dir()) "
+                         "face-api's expression net from DIR (default: the user's cache, "
+                         "teacher.faceapi.default_model_dir()) "
                          "instead of the stored labels (function_matching.OnlineTeacher)")
     ap.add_argument("--teacher-crop", choices=["cut", "student"], default="cut",
                     help="with --online-teacher and --crop-scale: the teacher sees the clip at the framing it "
@@ -262,9 +263,7 @@ class Run:
         self.val_ds = (ClipDataset(args.val, self.config, self.labels, train=False, crop_scale=args.crop_scale)
                        if args.val and world.is_main else None)
         self.heads = extra_heads(args, self.model, self.config, self.train_ds)
-        self.teacher = (OnlineTeacher(default_model_dir() if args.online_teacher == "default" else args.online_teacher,
-                                      self.config, self.labels, device)
-                        if args.online_teacher else None)
+        self.teacher = OnlineTeacher(args.online_teacher, self.config, self.labels, device) if args.online_teacher else None
         self.mix_rng = np.random.default_rng(args.seed + 4 + 1000 * world.rank)
         self.model.to(device)
         self.heads.to(device)
@@ -400,8 +399,8 @@ class Run:
             x, _, _ = mix_clips(x, self.mix_rng, args.mixup)
         if self.teacher is not None:
             target, items = self.label_online(x, items)
-            if self.student_crop < 1.0:
-                x = torch.stack([center_crop_clip(clip, self.student_crop) for clip in x])
+            # [B, 3, T, H, W] as [B * 3, T, H, W]: one resize for the whole batch.
+            x = center_crop_clip(x.flatten(0, 1), self.student_crop).view_as(x)
         elif args.hard_labels:
             target = torch.tensor([it["hard"] for it in items], dtype=torch.int64)
         else:
@@ -424,7 +423,7 @@ class Run:
         the slots) and the per-slot targets the frame head reads, in place of the stored ones."""
         probs, features = self.teacher(x)
         items = [dict(it, frame_probs=p, frame_features=f) for it, p, f in zip(items, probs, features)]
-        return probs.mean(1).cpu(), items
+        return probs.mean(1), items
 
     def update_ema(self):
         if self.ema is None:

@@ -109,7 +109,7 @@ def test_training_with_online_teacher_and_mixup(tmp_path, model_dir):
         for k in ("loss", "loss_cls", "loss_rec", "loss_sem"):
             assert x[k] == y[k], (x["step"], k, x[k], y[k])
     # The same run with the stored labels learns from other targets: another classification loss.
-    train_mod.main(common(stored, "--mixup", "0") + [])
+    train_mod.main(common(stored))
     hs = json.load(open(os.path.join(stored, "history.json")))["train"]
     assert hs[0]["loss_cls"] != ha[0]["loss_cls"]
     with open(os.path.join(a, "train.log")) as f:
