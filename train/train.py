@@ -19,8 +19,9 @@ RNG states: --resume continues bit for bit), history.json, loss_curves.png, mode
 (F32, decoder included: the training file; export.py makes the shipped one).
 
 Against the identity shortcut of issue 9: training-only heads (objectives.py: --frame-targets,
---adversary, --within-identity) and the teacher itself in the loop (function_matching.py:
---online-teacher labels every clip as the student sees it, --mixup mixes clips of two people).
+--token-targets, --adversary, --within-identity) and the teacher itself in the loop
+(function_matching.py: --online-teacher labels every clip as the student sees it, --mixup mixes
+clips of two people, --token-targets reads its feature maps of the student's own input).
 
 At scale: --device cuda (mixed precision, devices.py), several processes with
 `torchrun --nproc_per_node=N train/train.py ...` (--batch stays the global batch; distributed.py),
@@ -149,6 +150,11 @@ def parse_args(argv=None):
     ap.add_argument("--frame-targets", type=float, default=0.0, metavar="W",
                     help="weight of the per-frame teacher targets (objectives.FrameDistillation; "
                          "needs the clips' .teacher.npz)")
+    ap.add_argument("--token-targets", type=float, default=0.0, metavar="W",
+                    help="weight of the teacher's feature maps as per-token targets "
+                         "(objectives.TokenDistillation): every visible token predicts face-api's last "
+                         "feature map at its place, the teacher run on the student's own input during "
+                         "training (weights from --online-teacher's DIR, else the user's cache)")
     ap.add_argument("--within-identity", type=float, default=0.0, metavar="W",
                     help="weight of the within-person distillation (objectives.WithinIdentityDistillation: "
                          "only the teacher's changes within an identity are distilled)")
@@ -202,6 +208,9 @@ def parse_args(argv=None):
         ap.error("--online-teacher gives soft targets: drop --hard-labels")
     if args.online_teacher and args.within_identity:
         ap.error("--within-identity compares stored labels per person: not with --online-teacher")
+    if args.mask_ratio == 0 and (args.frame_targets or args.token_targets):
+        ap.error("--frame-targets and --token-targets read the reconstruction branch's encoder tokens: "
+                 "not with --mask-ratio 0")
     for name in ("zoom_in", "zoom_out"):
         value = getattr(args, name)
         if value is not None and not 0.0 < value <= 1.0:
@@ -264,6 +273,9 @@ class Run:
                        if args.val and world.is_main else None)
         self.heads = extra_heads(args, self.model, self.config, self.train_ds)
         self.teacher = OnlineTeacher(args.online_teacher, self.config, self.labels, device) if args.online_teacher else None
+        self.map_teacher = None
+        if args.token_targets > 0:
+            self.map_teacher = self.teacher or OnlineTeacher(default_model_dir(), self.config, device=device)
         self.mix_rng = np.random.default_rng(args.seed + 4 + 1000 * world.rank)
         self.model.to(device)
         self.heads.to(device)
@@ -314,6 +326,7 @@ class Run:
                  f"{f', centre crop {args.crop_scale:g}' if args.crop_scale < 1 else ''}"
                  f"{f', identity balancing {args.balance_identity:g}' if args.balance_identity is not None else ''}"
                  f"{f', per-frame targets x{args.frame_targets:g}' if args.frame_targets else ''}"
+                 f"{f', per-token teacher maps x{args.token_targets:g}' if args.token_targets else ''}"
                  f"{f', identity adversary x{args.adversary:g}' if args.adversary else ''}"
                  f"{f', within-identity distillation x{args.within_identity:g}' if args.within_identity else ''}"
                  f"{f', L_cls x{args.cls_weight:g}' if args.cls_weight != 1.0 else ''}"
@@ -405,6 +418,8 @@ class Run:
             target = torch.tensor([it["hard"] for it in items], dtype=torch.int64)
         else:
             target = torch.stack([it["target"] for it in items])
+        if self.map_teacher is not None:           # on exactly the pixels the student gets
+            items = [dict(it, token_maps=m) for it, m in zip(items, self.map_teacher.maps(x))]
         with self.precision.autocast():
             loss, losses = self.objective(x, target.to(self.device), visible, items, self.step)
         self.opt.zero_grad(set_to_none=True)
@@ -525,7 +540,9 @@ class TrainingObjective(torch.nn.Module):
 
 def extra_heads(args, model, config, train_ds):
     """The training-only heads the options ask for (objectives.py), in one ModuleDict."""
-    from objectives import FrameDistillation, IdentityAdversary, WithinIdentityDistillation, identity_means
+    from objectives import (FrameDistillation, IdentityAdversary, TokenDistillation, WithinIdentityDistillation,
+                            identity_means)
+    from teacher.faceapi import FEATURE_DIM
     heads = torch.nn.ModuleDict()
     D = config.embed_dim
     if args.frame_targets > 0:
@@ -536,6 +553,8 @@ def extra_heads(args, model, config, train_ds):
                              ".teacher.npz (cut them with make_dataset.py --teacher)")
         mean = torch.cat([f[1] for f in feats]).mean(0)
         heads["frames"] = FrameDistillation(D, config.num_classes, mean.shape[0], mean)
+    if args.token_targets > 0:
+        heads["tokens"] = TokenDistillation(D, FEATURE_DIM)
     if args.adversary > 0:
         heads["identity"] = IdentityAdversary(D, len(train_ds.identities()))
     if args.within_identity > 0:
@@ -556,6 +575,10 @@ def extra_losses(args, heads, out, items, config, step):
         ff = torch.stack([it["frame_features"] for it in items]).to(dev)
         extra["loss_frames"] = dict(value=heads["frames"](out["encoder_tokens"], config.num_slots, fp, ff),
                                     weight=args.frame_targets)
+    if "tokens" in heads:
+        maps = torch.stack([it["token_maps"] for it in items]).to(dev)
+        extra["loss_tokens"] = dict(value=heads["tokens"](out["encoder_tokens"], out["visible_tokens"], maps),
+                                    weight=args.token_targets)
     if "within" in heads:
         target = torch.stack([it["target"] for it in items]).to(dev)
         extra["loss_within"] = dict(value=heads["within"](out["logits"], target, ident),

@@ -11,7 +11,11 @@
   (the mixing generator is in the checkpoint), and the targets are the teacher's, not the stored ones;
   the options that cannot go with it are refused; --teacher-crop cut shows the teacher the whole
   clip and the student its centre;
-- teacher_framing.py agrees with the stored labels at the cut framing.
+- teacher_framing.py agrees with the stored labels at the cut framing;
+- OnlineTeacher.maps (train.py --token-targets): the teacher's last feature map in the model's token
+  order (slot-major, row-major; its cells average to the pooled features), resampled to another
+  patch grid; the maps are made from exactly the pixels the student gets, with or without the
+  online teacher's labels; a run with --token-targets resumes exactly and learns the cells.
 """
 
 import json
@@ -70,6 +74,31 @@ def test_online_teacher_resizes_other_input_sizes(model_dir):
     assert torch.isfinite(features).all()
 
 
+def test_teacher_maps_in_token_order(model_dir):
+    crops, _ = reference_crops()
+    config = named_config("adatosk-tiny", num_frames=4)
+    clip = np.stack([crops[0], crops[0], crops[1], crops[1]])
+    teacher = OnlineTeacher(model_dir, config)                   # no labels: maps only
+    maps = teacher.maps(to_x01(clip)[None])
+    assert maps.shape == (1, 2, 49, 256)
+    _, features = teacher(to_x01(clip)[None])
+    assert float((maps.mean(2) - features).abs().max()) < 1e-5
+    for slot, crop in enumerate(crops):
+        inp = torch.from_numpy(crop).permute(2, 0, 1)[None].float() / 255.0 - teacher.teacher_mean
+        fmap = teacher.net.feature_map(inp)[0].detach()          # [256, 7, 7]
+        for row, col in [(0, 0), (1, 5), (6, 2)]:
+            assert torch.allclose(maps[0, slot, row * 7 + col], fmap[:, row, col], atol=1e-5)
+    # Slots are different frames: their maps differ.
+    assert float((maps[0, 0] - maps[0, 1]).abs().max()) > 0.1
+
+
+def test_teacher_maps_on_another_grid(model_dir):
+    config = named_config("adatosk-tiny", **TINY)              # 32 x 32, patch 16: a 2 x 2 grid
+    maps = OnlineTeacher(model_dir, config).maps(torch.rand(3, 3, config.num_frames, *config.img_hw))
+    assert maps.shape == (3, config.num_frames // config.tubelet_size, 4, 256)
+    assert torch.isfinite(maps).all() and float(maps.min()) >= 0.0  # area averages of ReLU sums
+
+
 def test_online_teacher_refuses_other_labels(model_dir):
     config = named_config("adatosk-tiny", **TINY)
     with pytest.raises(SystemExit, match="not face-api's"):
@@ -116,7 +145,36 @@ def test_training_with_online_teacher_and_mixup(tmp_path, model_dir):
         assert "targets from the teacher online (cut framing), mixup Beta(0.4)" in f.read()
 
 
+def test_training_with_token_targets(tmp_path, model_dir):
+    import train as train_mod
+    csv_path = make_clip_set(str(tmp_path / "ds"), seed=6)
+    sets = [f"--set={k}={json.dumps(v)}" for k, v in TINY.items()]
+
+    def common(run, steps, *more):
+        return ["--train", csv_path, "--out", run, "--batch", "2", "--warmup", "1", "--threads", "1",
+                "--eval-every", "0", "--ckpt-every", "2", "--steps", str(steps), "--quiet", "--no-augment",
+                "--token-targets", "1", "--online-teacher", model_dir, *more] + sets
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    assert train_mod.main(common(a, 4)) == 0
+    train_mod.main(common(b, 4, "--stop-after", "2"))
+    train_mod.main(common(b, 4, "--resume"))
+    ha = json.load(open(os.path.join(a, "history.json")))["train"]
+    hb = json.load(open(os.path.join(b, "history.json")))["train"]
+    for x, y in zip(ha, hb):
+        for k in ("loss", "loss_cls", "loss_tokens"):
+            assert x[k] == y[k], (x["step"], k, x[k], y[k])
+    # Learnt: 40 steps on the 4 clips at lr 2e-3 take the token loss well below its start.
+    c = str(tmp_path / "c")
+    train_mod.main(common(c, 40, "--lr", "2e-3", "--lambda-rec", "0", "--lambda-sem", "0", "--cls-weight", "0"))
+    hc = [h["loss_tokens"] for h in json.load(open(os.path.join(c, "history.json")))["train"]]
+    print(f"token loss: first 4 steps {np.mean(hc[:4]):.3f}, last 4 {np.mean(hc[-4:]):.3f}")
+    assert np.mean(hc[-4:]) < 0.7 * np.mean(hc[:4])
+    with open(os.path.join(a, "train.log")) as f:
+        assert "per-token teacher maps x1" in f.read()
+
+
 @pytest.mark.parametrize("bad", [["--mixup", "0.4"],
+                                 ["--token-targets", "1", "--mask-ratio", "0"],
                                  ["--online-teacher", "--hard-labels"],
                                  ["--online-teacher", "--within-identity", "1"],
                                  ["--online-teacher", "--mixup", "-1"]])
@@ -140,34 +198,45 @@ def framed_clip_set(folder, n=4, T=4, H=32, W=32):
     return os.path.join(folder, "clips.csv")
 
 
-@pytest.mark.parametrize("framing", ["cut", "student"])
+@pytest.mark.parametrize("framing", ["cut", "student", "maps only"])
 def test_teacher_framing(tmp_path, model_dir, monkeypatch, framing):
     """--teacher-crop cut: the teacher sees the whole clip (its white frame), the student only the
-    centre --crop-scale (black); student: both see the student's crop."""
+    centre --crop-scale (black); student: both see the student's crop. The maps of --token-targets
+    are always made from the student's pixels (maps only: stored labels, no online teacher)."""
     import train as train_mod
     seen = {}
-    teacher_call, objective_call = OnlineTeacher.__call__, train_mod.TrainingObjective.forward
+    teacher_call, maps_call = OnlineTeacher.__call__, OnlineTeacher.maps
+    objective_call = train_mod.TrainingObjective.forward
 
     def teacher_spy(self, x):
         seen["teacher"] = x.clone()
         return teacher_call(self, x)
 
+    def maps_spy(self, x):
+        seen["maps"] = x.clone()
+        return maps_call(self, x)
+
     def objective_spy(self, x, *rest):
         seen["student"] = x.clone()
         return objective_call(self, x, *rest)
     monkeypatch.setattr(OnlineTeacher, "__call__", teacher_spy)
+    monkeypatch.setattr(OnlineTeacher, "maps", maps_spy)
     monkeypatch.setattr(train_mod.TrainingObjective, "forward", objective_spy)
     csv_path = framed_clip_set(str(tmp_path / "ds"))
     sets = [f"--set={k}={json.dumps(v)}" for k, v in TINY.items()]
+    online = [] if framing == "maps only" else ["--online-teacher", model_dir, "--teacher-crop", framing]
     args = train_mod.parse_args(["--train", csv_path, "--out", str(tmp_path / "run"), "--batch", "2",
-                                 "--no-augment", "--crop-scale", "0.8", "--online-teacher", model_dir,
-                                 "--teacher-crop", framing] + sets)
+                                 "--no-augment", "--crop-scale", "0.8", "--token-targets", "1"]
+                                + online + sets)
     os.makedirs(args.out)
     run = train_mod.Run(args)
     run.train_step()
     corner = lambda x: float(x[:, :, :, 0, 0].min())                 # noqa: E731
     assert corner(seen["student"]) == 0.0                            # black: the centre only
-    if framing == "cut":
+    assert torch.equal(seen["maps"], seen["student"])
+    if framing == "maps only":
+        assert "teacher" not in seen
+    elif framing == "cut":
         assert corner(seen["teacher"]) == 1.0                        # the white frame
     else:
         assert torch.equal(seen["teacher"], seen["student"])

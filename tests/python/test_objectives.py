@@ -37,7 +37,7 @@ from adatosk.model import AdaTosk  # noqa: E402
 from calibrate import fit_temperature, scale_head_  # noqa: E402
 from dataset import ClipDataset, augment, color_jitter, frame_targets_path, read_clip_list  # noqa: E402
 from evaluate import auc, expected_calibration_error, metrics  # noqa: E402
-from objectives import FrameDistillation, IdentityAdversary, adversary_ramp  # noqa: E402
+from objectives import FrameDistillation, IdentityAdversary, TokenDistillation, adversary_ramp  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -228,6 +228,26 @@ def test_frame_distillation_known_loss_and_gradient():
     # Not the mean (the first frame of each slot): the feature loss is no longer 0.
     feats_bad = (mean + 2 * v1 + torch.cat([e[0, :1], e[0, :1]], 1).expand(slots, 2, FEAT)).reshape(1, T, FEAT)
     assert float(fd(tokens[:1].detach(), slots, probs[:1], feats_bad)) > math.log(C) + 1e-3
+
+
+def test_token_distillation_reads_each_token_at_its_place():
+    torch.manual_seed(0)
+    B, slots, S, visible, Fd = 2, 3, 9, 5, 16
+    maps = torch.relu(torch.randn(B, slots, S, Fd)) * 4 + 1          # cells of sums of ReLUs: >= 0
+    token_index = torch.stack([torch.sort(torch.randperm(slots * S)[:slots * visible]).values for _ in range(B)])
+    td = TokenDistillation(Fd, Fd)
+    with torch.no_grad():                                             # prediction = LayerNorm(token)
+        td.proj.weight.copy_(torch.eye(Fd))
+        td.proj.bias.zero_()
+    cells = torch.gather(maps.reshape(B, slots * S, Fd), 1, token_index[:, :, None].expand(-1, -1, Fd))
+    assert float(td(cells, token_index, maps)) < 1e-5                 # each token is its own cell
+    # The same tokens scored at their neighbours' places (one slot later, wrapping around).
+    shifted = (token_index + S) % (slots * S)
+    assert float(td(cells, shifted, maps)) > 0.3
+    tokens = torch.randn(B, slots * visible, Fd, requires_grad=True)
+    loss = td(tokens, token_index, maps)
+    loss.backward()
+    assert torch.isfinite(loss) and tokens.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize("scale", [0.3, 1.0])

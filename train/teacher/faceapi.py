@@ -31,6 +31,7 @@ import torch.nn.functional as F
 LABELS = ["neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"]
 MEAN_RGB = (122.782, 117.001, 104.298)
 INPUT_SIZE = 112
+FEATURE_DIM = 256          # channels of the last dense block: the pooled feature and the map cells
 MANIFEST = "face_expression_model-weights_manifest.json"
 
 
@@ -137,15 +138,19 @@ class FaceExpressionNet(nn.Module):
 
     def __init__(self, num_outputs=len(LABELS)):
         super().__init__()
-        chans = [3, 32, 64, 128, 256]
+        chans = [3, 32, 64, 128, FEATURE_DIM]
         self.dense = nn.ModuleList([DenseBlock4(chans[i], chans[i + 1], i == 0) for i in range(4)])
-        self.fc = nn.Linear(256, num_outputs)
+        self.fc = nn.Linear(FEATURE_DIM, num_outputs)
+
+    def feature_map(self, x):
+        """The last dense block's output [B, 256, 7, 7] (stride 16: one cell per 16 x 16 pixels)."""
+        for blk in self.dense:
+            x = blk(x)
+        return x
 
     def features(self, x):
         """The 256-wide pooled feature the FC reads (the teacher's penultimate embedding)."""
-        for blk in self.dense:
-            x = blk(x)
-        return F.avg_pool2d(x, 7, stride=2).flatten(1)  # 7x7 -> 1x1 ("valid")
+        return F.avg_pool2d(self.feature_map(x), 7, stride=2).flatten(1)  # 7x7 -> 1x1 ("valid")
 
     def forward(self, x):
         return self.fc(self.features(x))
