@@ -45,7 +45,7 @@ cut ds/stills_hold stills/holdout/*/
 cut ds/stills_train stills/train/*/
 
 # Training. RECIPE=T (default) is the shipped model's (S, then T); v1 is the first default model's
-# (cap12 only); A, B, D1, D2, E, F, S, T7, W, WM are the other recipes that models/README.md compares on
+# (cap12 only); A, B, D1, D2, E, F, S, T7, W, WM, X1, X3, X10, X3C are the other recipes that models/README.md compares on
 # people not in training.
 # E, F and T train on the centre 0.8 of every clip (the element's crop margin 0.1, recorded in the
 # model), T7 on the centre 0.7 (margin 0.025).
@@ -82,7 +82,14 @@ case $recipe in
     stage run-T $t_flags
     flags="$on_flags --init run-T/model.safetensors --crop-scale 0.8 --steps 750 --eval-every 250 --online-teacher $faceapi"
     if [ "$recipe" = WM ]; then flags="$flags --mixup 0.4"; fi ;;
-  *) echo "make_default_model: RECIPE is T (default), v1, A, B, D1, D2, E, F, S, T7, W or WM" >&2; exit 2 ;;
+  # X1, X3, X10: T's stage with the teacher's feature maps as per-token targets at weight 1, 3, 10;
+  # X3C: X3 with cap12 in training as well.
+  X1|X3|X10) stage run-S $s_flags
+    flags="$t_flags --token-targets ${recipe#X}" ;;
+  X3C) stage run-S $s_flags
+    flags="$t_flags --token-targets 3 --train ds/cap12/clips.csv" ;;
+  *) echo "make_default_model: RECIPE is T (default), v1, A, B, D1, D2, E, F, S, T7, W, WM, X1, X3, X10 or X3C" >&2
+    exit 2 ;;
 esac
 # shellcheck disable=SC2086 # the flag lists are split on purpose; a recipe's flags win over common's
 $py "$here/train.py" $common $flags ${TRAIN_FLAGS:-} --out run
