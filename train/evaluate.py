@@ -148,6 +148,8 @@ def metrics(probs, targets, labels, min_clips=3, positive="surprised", hard=None
         "auc_surprised": auc(probs[:, pos], y == pos) if pos is not None else float("nan"),
         "auc": {labels[c]: auc(probs[:, c], y == c) for c in range(C) if counts[c] >= min_clips},
         "ece": expected_calibration_error(probs, y),
+        # Beside ECE: a model can score a low ECE by being wrong with low confidence.
+        "mean_confidence": float(probs.max(1).mean()),
         "single_class_share": float(np.bincount(pred, minlength=C).max() / max(1, len(pred))),
         "confusion": conf.tolist(),
         "labels": list(labels),
@@ -177,7 +179,8 @@ def format_report(m):
               f"recall (classes with >= {m.get('min_clips', 3)} {m.get('unit', 'clips')}): "
               + ", ".join(f"{k} {v:.3f}" for k, v in m["recall"].items()),
               "AUC (class vs rest): " + ", ".join(f"{k} {v:.3f}" for k, v in m["auc"].items()),
-              f"accuracy {m['accuracy']:.3f}; expected calibration error {m['ece']:.3f}; "
+              f"accuracy {m['accuracy']:.3f}, mean confidence {m['mean_confidence']:.3f}; "
+              f"expected calibration error {m['ece']:.3f}; "
               f"the most predicted class on {100 * m['single_class_share']:.0f}% of clips",
               "confusion (rows: label, columns: prediction):",
               "            " + " ".join(f"{labels[j][:9]:>9}" for j in used)]

@@ -399,3 +399,5 @@ def test_metrics_auc_per_class():
     assert abs(m["auc"]["happy"] - 20 / 24) < 1e-12
     assert m["single_class_share"] == 0.5 and m["recall"]["neutral"] == 0.75
     assert 0.0 <= m["ece"] <= 1.0
+    # Top probabilities: 0.85 once and 0.8 nine times.
+    assert abs(m["mean_confidence"] - (0.85 + 9 * 0.8) / 10) < 1e-12
