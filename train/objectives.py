@@ -9,11 +9,11 @@ model file, and inference never runs them.
 - TokenDistillation: the teacher's last feature map as a target per token: every visible token
   of the encoder predicts the teacher's 256-wide cell at its own place in its slot's first frame
   (feature-map distillation, as in FitNets and MaskDistill). Where the clip label is one word per
-  clip, these are 25 x 8 targets of a network trained on many people's expressions. The cells are
-  not local (each sees the whole face: a 16 px patch inverted moves its own cell the most in only 11
-  of 98 trials on two faces), but they differ from cell to cell (mean cosine 0.03 between one
-  frame's standardised cells), so each token has its own target, as the student's tokens, which
-  also attend to the whole clip, can follow.
+  clip, these are 24 x 8 targets (the visible tokens) from a network trained on many people's
+  expressions. The cells are not local (each sees the whole face: a 16 px patch inverted moves its
+  own cell the most in only 11 of 98 trials on two faces), but they differ from cell to cell (mean
+  cosine 0.03 between one frame's standardised cells), so each token has its own target, which the
+  student's tokens, attending to the whole clip as well, can follow.
 - WithinIdentityDistillation: only the teacher's changes within a person are distilled: the
   student's probabilities minus its running mean for that person should equal the teacher's minus
   the teacher's mean for that person. What a person looks like shifts both means alike and cancels,
