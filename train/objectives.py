@@ -29,6 +29,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from adatosk.model import gather_tokens
+
 
 class FrameDistillation(nn.Module):
     def __init__(self, dim, num_classes, feature_dim, feature_mean):
@@ -62,7 +64,7 @@ class TokenDistillation(nn.Module):
         [B, N_v] their places in the clip's T' * S grid; maps [B, T', S, F] the teacher's cells.
         -> mean over tokens of 1 - cos(prediction, the cell standardised over its F channels)."""
         B, T, S, Fd = maps.shape
-        target = torch.gather(maps.reshape(B, T * S, Fd), 1, token_index[:, :, None].expand(-1, -1, Fd))
+        target = gather_tokens(maps.reshape(B, T * S, Fd), token_index)
         # The cells are sums of ReLUs (all >= 0): without centring, every cell is close in angle
         # to every other and the cosine is nearly satisfied by their mean.
         target = F.layer_norm(target.float(), (Fd,))
