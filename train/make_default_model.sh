@@ -33,6 +33,11 @@ faceapi=${ADATOSK_FACEAPI_DIR:-$HOME/.cache/adatoskdfer/face-api}
   $py "$here/render_stills.py" --out stills --holdout 24 --seed 0 --exclude stills-src/excluded.txt \
     $(cat stills-src/stills.txt)
 
+# Blends of two training identities each (never a held-out or validation person): new faces.
+case ${RECIPE:-T} in Y|YX3C)
+  [ -f blends/identities.json ] || $py "$here/render_blends.py" stills --out blends --count 150 --seed 0 ;;
+esac
+
 # Clips cut by the element, labelled per frame by the teacher.
 cut () {  # OUT ARGS...
   local dest=$1; shift
@@ -43,9 +48,10 @@ cut ds/cap13 media/cap13_edit2.webm
 cut ds/franck100 --max-seconds 100 media/franck.webm
 cut ds/stills_hold stills/holdout/*/
 cut ds/stills_train stills/train/*/
+if [ -d blends/train ]; then cut ds/blends --jobs 2 blends/train/*/; fi
 
 # Training. RECIPE=T (default) is the shipped model's (S, then T); v1 is the first default model's
-# (cap12 only); A, B, D1, D2, E, F, S, T7, W, WM, X1, X3, X10, X3C are the other recipes that models/README.md compares on
+# (cap12 only); A, B, D1, D2, E, F, S, T7, W, WM, X1, X3, X10, X3C, Y, YX3C are the other recipes that models/README.md compares on
 # people not in training.
 # E, F and T train on the centre 0.8 of every clip (the element's crop margin 0.1, recorded in the
 # model), T7 on the centre 0.7 (margin 0.025).
@@ -88,7 +94,12 @@ case $recipe in
     flags="$t_flags --token-targets ${recipe#X}" ;;
   X3C) stage run-S $s_flags
     flags="$t_flags --token-targets 3 --train ds/cap12/clips.csv" ;;
-  *) echo "make_default_model: RECIPE is T (default), v1, A, B, D1, D2, E, F, S, T7, W, WM, X1, X3, X10 or X3C" >&2
+  # Y: T's stage with 150 blended identities added; YX3C: X3C's with them.
+  Y) stage run-S $s_flags
+    flags="$t_flags --train ds/blends/clips.csv" ;;
+  YX3C) stage run-S $s_flags
+    flags="$t_flags --token-targets 3 --train ds/cap12/clips.csv --train ds/blends/clips.csv" ;;
+  *) echo "make_default_model: RECIPE is T (default), v1, A, B, D1, D2, E, F, S, T7, W, WM, X1, X3, X10, X3C, Y or YX3C" >&2
     exit 2 ;;
 esac
 # shellcheck disable=SC2086 # the flag lists are split on purpose; a recipe's flags win over common's

@@ -51,13 +51,20 @@ def find_faces(cv2, lm, image, min_size=40):
     boxes = cv2.CascadeClassifier(CASCADE).detectMultiScale(gray, 1.1, 6, minSize=(min_size, min_size))
     found = []
     for (x, y, w, h) in boxes:
-        m = int(0.25 * w)
-        s = w + 2 * m
-        crop = crop_padded(image, x - m, y - m, s)
-        pts = lm.points([crop])[0]
-        if plausible(pts, s):
-            found.append((int(x), int(y), int(w), int(h), pts + [x - m, y - m]))
+        pts = face_points(lm, image, (x, y, w, h))
+        if pts is not None:
+            found.append((int(x), int(y), int(w), int(h), pts))
     return found
+
+
+def face_points(lm, image, box):
+    """-> the 68 landmarks (image pixels) of the face in the detector's box, or None when their
+    layout is not a face's."""
+    x, y, w, _ = box
+    m = int(0.25 * w)
+    s = w + 2 * m
+    pts = lm.points([crop_padded(image, x - m, y - m, s)])[0]
+    return pts + [x - m, y - m] if plausible(pts, s) else None
 
 
 def crop_padded(image, x0, y0, size):
@@ -89,6 +96,11 @@ def envelope(action, n, rng):
     return peak * np.minimum(up, down) ** 1.5              # eased onset
 
 
+def action_order(rng):
+    """A neutral stretch first (the person's rest face), then every action in a random order."""
+    return ["neutral"] + list(rng.permutation(["smile", "surprise", "frown", "sad", "talk"]))
+
+
 def camera(n, rng):
     """A smooth rigid camera path: per frame (dx, dy in frame fractions, scale, angle degrees)."""
     t = np.arange(n, dtype=np.float64) / n
@@ -100,14 +112,25 @@ def camera(n, rng):
     return dx, dy, 1.0 + ds, ang
 
 
-def render(cv2, image, face, actions, n_per_action, rng, out_dir):
+def face_scene(cv2, image, face):
+    """-> (FRAME x FRAME scene around the face, its landmarks in the scene's pixels)."""
     x, y, w, h, pts = face
     side = int(round(SCENE * w))
     x0, y0 = int(round(x + w / 2 - side / 2)), int(round(y + h / 2 - side / 2))
     scene = crop_padded(image, x0, y0, side)
-    scale = FRAME / side
     scene = cv2.resize(scene, (FRAME, FRAME), interpolation=cv2.INTER_AREA)
-    pts = (pts - [x0, y0]) * scale
+    return scene, (pts - [x0, y0]) * (FRAME / side)
+
+
+def render(cv2, image, face, actions, n_per_action, rng, out_dir):
+    """-> frames written: the face's scene through `actions` (render_scene)."""
+    scene, pts = face_scene(cv2, image, face)
+    return render_scene(cv2, scene, pts, actions, n_per_action, rng, out_dir)
+
+
+def render_scene(cv2, scene, pts, actions, n_per_action, rng, out_dir):
+    """Writes out_dir/00001.jpg ...: the scene (FRAME x FRAME, landmarks pts) going through each
+    action's envelope under a smooth camera path; -> the number of frames."""
     # The field of each action at full intensity, scaled per frame: the moves are small beside
     # the kernel's width, so the field is close to linear in the intensity (and 10x cheaper).
     base_y, base_x = np.mgrid[0:FRAME, 0:FRAME].astype(np.float32)
@@ -175,7 +198,7 @@ def main():
     for ident, path, image, face in faces:
         split = ("excluded" if os.path.abspath(path) in excluded
                  else "holdout" if ident in holdout else "train")
-        actions = ["neutral"] + list(rng.permutation(["smile", "surprise", "frown", "sad", "talk"]))
+        actions = action_order(rng)
         n = render(cv2, image, face, actions, args.frames_per_action, rng,
                    os.path.join(args.out, split, ident))
         index[ident] = dict(image=os.path.abspath(path), box=[int(v) for v in face[:4]], split=split,
