@@ -24,3 +24,17 @@ def model_dir():
         pytest.skip(f"npm package @vladmandic/face-api@1.7.15 cannot be fetched: {r.stderr.strip()}")
     assert r.returncode == 0, r.stderr
     return dest
+
+
+@pytest.fixture(scope="session")
+def human_dir():
+    """@vladmandic/human's package folder (npm @vladmandic/human@3.3.6, pinned, through
+    train/teacher/fetch_human.sh): the second teacher; skips only when it cannot be fetched."""
+    from teacher.human_emotion import default_package_dir
+    dest = default_package_dir()
+    script = os.path.join(ROOT, "train", "teacher", "fetch_human.sh")
+    r = subprocess.run(["sh", script, dest], capture_output=True, text=True)
+    if r.returncode == 77:
+        pytest.skip(f"npm package @vladmandic/human@3.3.6 cannot be fetched: {r.stderr.strip()}")
+    assert r.returncode == 0, r.stderr
+    return dest

@@ -58,6 +58,12 @@ def read_tfjs_weights(model_dir, manifest_name=MANIFEST):
     model_dir = _resolve_model_dir(model_dir, manifest_name)
     with open(os.path.join(model_dir, manifest_name)) as f:
         manifest = json.load(f)
+    return decode_tfjs_weights(manifest, model_dir)
+
+
+def decode_tfjs_weights(manifest, model_dir):
+    """A tfjs weights manifest (its groups' files in model_dir) -> dict name -> float32 numpy array
+    in TF layout (int32 tensors, e.g. a graph's reduction axes, as int32)."""
     blob = b"".join(open(os.path.join(model_dir, p), "rb").read()
                     for group in manifest for p in group["paths"])
     out, off = {}, 0
@@ -74,9 +80,11 @@ def read_tfjs_weights(model_dir, manifest_name=MANIFEST):
                 # tfjs: Float32Array of q * scale + min (the product and sum in double).
                 vals = (raw.astype(np.float64) * q["scale"] + q["min"]).astype(np.float32)
             else:
-                if w["dtype"] != "float32":
+                if w["dtype"] not in ("float32", "int32"):
                     raise ValueError(f"{w['name']}: unsupported dtype {w['dtype']}")
-                vals = np.frombuffer(blob, dtype="<f4", count=n, offset=off).astype(np.float32)
+                dtype = np.float32 if w["dtype"] == "float32" else np.int32
+                vals = np.frombuffer(blob, dtype=np.dtype(dtype).newbyteorder("<"), count=n,
+                                     offset=off).astype(dtype)
                 off += 4 * n
             out[w["name"]] = vals.reshape(shape)
     if off != len(blob):
