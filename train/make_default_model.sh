@@ -27,6 +27,8 @@ faceapi=${ADATOSK_FACEAPI_DIR:-$HOME/.cache/adatoskdfer/face-api}
 "$here/teacher/fetch_faceapi.sh" "$faceapi"
 "$root/tests/media/fetch-media.sh" media
 "$here/fetch_stills.sh" stills-src
+human=${ADATOSK_HUMAN_DIR:-$HOME/.cache/adatoskdfer/human}
+"$here/teacher/fetch_human.sh" "$human"
 
 # Stills -> expression videos (identities held out by a seeded shuffle).
 [ -f stills/identities.json ] ||
@@ -51,7 +53,7 @@ cut ds/stills_train stills/train/*/
 if [ -d blends/train ]; then cut ds/blends --jobs 2 blends/train/*/; fi
 
 # Training. RECIPE=T (default) is the shipped model's (S, then T); v1 is the first default model's
-# (cap12 only); A, B, D1, D2, E, F, S, T7, W, WM, X1, X3, X10, X3C, Y, YX3C are the other recipes that models/README.md compares on
+# (cap12 only); A, B, D1, D2, E, F, S, T7, W, WM, X1, X3, X10, X3C, Y, YX3C, Z are the other recipes that models/README.md compares on
 # people not in training.
 # E, F and T train on the centre 0.8 of every clip (the element's crop margin 0.1, recorded in the
 # model), T7 on the centre 0.7 (margin 0.025).
@@ -99,7 +101,13 @@ case $recipe in
     flags="$t_flags --train ds/blends/clips.csv" ;;
   YX3C) stage run-S $s_flags
     flags="$t_flags --token-targets 3 --train ds/cap12/clips.csv --train ds/blends/clips.csv" ;;
-  *) echo "make_default_model: RECIPE is T (default), v1, A, B, D1, D2, E, F, S, T7, W, WM, X1, X3, X10, X3C, Y or YX3C" >&2
+  # Z: T's stage on the training clips whose top class face-api and human's emotion net share.
+  Z) stage run-S $s_flags
+    [ -f ds/stills_train/clips_agreed.csv ] ||
+      $py "$here/second_opinion.py" ds/stills_train/clips.csv --human "$human" \
+        --out ds/stills_train/clips_agreed.csv --json ds/stills_train/second_opinion.json
+    flags=${t_flags//ds\/stills_train\/clips.csv/ds\/stills_train\/clips_agreed.csv} ;;
+  *) echo "make_default_model: RECIPE is T (default), v1, A, B, D1, D2, E, F, S, T7, W, WM, X1, X3, X10, X3C, Y, YX3C or Z" >&2
     exit 2 ;;
 esac
 # shellcheck disable=SC2086 # the flag lists are split on purpose; a recipe's flags win over common's

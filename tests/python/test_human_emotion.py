@@ -87,3 +87,54 @@ def test_an_op_it_does_not_run_is_refused(human_dir, tmp_path):
     shutil.copy(os.path.join(src, "emotion.bin"), tmp_path / "emotion.bin")
     with pytest.raises(ValueError, match="LogSoftmax"):
         he.GraphNet(str(tmp_path))
+
+
+def write_set(folder, clips):
+    """A make_dataset.py-style set in folder: clips/NAME.npy frames and clips.csv with face-api's
+    soft labels."""
+    (folder / "clips").mkdir(parents=True)
+    lines = ["path,label,video,track,start_ns,end_ns,teacher_top"]
+    for k, (frames, label) in enumerate(clips):
+        np.save(folder / "clips" / f"c{k}.npy", frames)
+        soft = " ".join(f"{v:.6f}" for v in label)
+        lines.append(f"clips/c{k}.npy,{soft},v{k},1,0,1,{faceapi.LABELS[int(np.argmax(label))]}")
+    (folder / "clips.csv").write_text("\n".join(lines) + "\n")
+    return folder / "clips.csv"
+
+
+def onehot(name):
+    p = np.full(7, 0.01)
+    p[faceapi.LABELS.index(name)] = 0.94
+    return p
+
+
+def test_second_opinion_keeps_the_clips_both_teachers_agree_on(tmp_path, human_dir):
+    """Clips of the smiling astronaut and the neutral cap13 man, labelled once as face-api would and
+    once against it: only the agreeing ones are written, with paths that still reach their frames,
+    and the cross table counts each case where it belongs."""
+    import second_opinion as so
+    astro = np.stack([cv_resize(crop("astronaut_face_square.npy"))] * 4)
+    man = np.stack([crop("cap13_element_crop_neutral.npy")] * 4)
+    src = write_set(tmp_path / "in",
+                    [(astro, onehot("happy")), (man, onehot("neutral")), (astro, onehot("neutral")),
+                     (man, onehot("surprised"))])
+    out = tmp_path / "out" / "agreed.csv"
+    out.parent.mkdir()
+    report = tmp_path / "report.json"
+    assert so.main([str(src), "--out", str(out), "--json", str(report), "--human", human_dir]) == 0
+    rep = json.loads(report.read_text())
+    assert rep["n"] == 4 and rep["agree"] == 0.5
+    assert rep["second_top"] == ["happy", "neutral", "happy", "neutral"]
+    table = np.array(rep["table"])
+    L = faceapi.LABELS.index
+    assert table[L("happy"), L("happy")] == 1 and table[L("neutral"), L("neutral")] == 1
+    assert table[L("neutral"), L("happy")] == 1 and table[L("surprised"), L("neutral")] == 1
+    _, rows = so.clip_rows(str(out))
+    assert [r["video"] for r in rows] == ["v0", "v1"]
+    for r in rows:                                   # the frames are reached from the new CSV's folder
+        assert np.load(out.parent / r["path"]).shape == (4, 112, 112, 3)
+
+
+def cv_resize(img):
+    import cv2
+    return cv2.resize(img, (112, 112), interpolation=cv2.INTER_AREA)
