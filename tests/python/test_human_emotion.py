@@ -9,18 +9,15 @@ cache or $ADATOSK_HUMAN_DIR); the tests skip only when the package cannot be fet
 import json
 import os
 import shutil
-import sys
 
 import numpy as np
 import pytest
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "train"))
+from teacher import faceapi
+from teacher import human_emotion as he
 
-from teacher import faceapi  # noqa: E402
-from teacher import human_emotion as he  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 torch.set_num_threads(1)
 FIXTURE = os.path.join(HERE, "fixtures", "teacher")

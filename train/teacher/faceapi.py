@@ -35,14 +35,19 @@ FEATURE_DIM = 256          # channels of the last dense block: the pooled featur
 MANIFEST = "face_expression_model-weights_manifest.json"
 
 
-def default_model_dir():
-    """$ADATOSK_FACEAPI_DIR, else the cache fetch_faceapi.sh is pointed at by the tools."""
-    env = os.environ.get("ADATOSK_FACEAPI_DIR")
+def cached_package_dir(env_var, name):
+    """$env_var, else the folder NAME of the cache the fetch scripts are pointed at by the tools."""
+    env = os.environ.get(env_var)
     if env:
         return env
     cache = os.environ.get("ADATOSK_MEDIA_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "adatoskdfer")
-    return os.path.join(cache, "face-api")
+    return os.path.join(cache, name)
+
+
+def default_model_dir():
+    """$ADATOSK_FACEAPI_DIR, else the cache fetch_faceapi.sh is pointed at by the tools."""
+    return cached_package_dir("ADATOSK_FACEAPI_DIR", "face-api")
 
 
 def _resolve_model_dir(path, manifest=MANIFEST):

@@ -8,7 +8,7 @@
 # Leaves DEST/model/face_expression_model-weights_manifest.json, DEST/model/face_expression_model.bin,
 # DEST/model/face_landmark_68_model-weights_manifest.json, DEST/model/face_landmark_68_model.bin,
 # DEST/dist/face-api.esm.js, DEST/package.json and DEST/LICENSE.
-# The tarball comes through scripts/npm-fetch-pinned.sh (cached, verified).
+# The tarball comes through scripts/npm-extract-pinned.sh (cached, verified).
 # Exit status: 0 done; 77 npm or its registry cannot be reached (meson's "skip"); 1 anything else,
 # a checksum mismatch above all.
 set -eu
@@ -28,17 +28,6 @@ if [ -s "$dest/model/face_expression_model.bin" ] && [ -s "$dest/model/face_land
   exit 0
 fi
 
-status=0
-archive=$("$(dirname "$0")/../../scripts/npm-fetch-pinned.sh" "$package" "$tarball" "$sha256") || status=$?
-[ "$status" = 0 ] || exit "$status"
-
-work=$(mktemp -d "$dest/extract.XXXXXX")
-trap 'rm -rf "$work"' EXIT
 # shellcheck disable=SC2086 # the member list is split on purpose
-tar -xzf "$archive" -C "$work" $members
-mkdir -p "$dest/model" "$dest/dist"
-for m in $members; do
-  rel=${m#package/}
-  mv -f "$work/$m" "$dest/$rel"
-done
+"$(dirname "$0")/../../scripts/npm-extract-pinned.sh" "$package" "$tarball" "$sha256" "$dest" $members
 echo "fetch_faceapi: $package (FaceExpressionNet weights + dist/face-api.esm.js) in $dest"

@@ -6,7 +6,7 @@
 #   train/teacher/fetch_human.sh DEST
 #
 # Leaves DEST/models/emotion.json, DEST/models/emotion.bin, DEST/dist/tfjs.esm.js,
-# DEST/package.json and DEST/LICENSE. The tarball comes through scripts/npm-fetch-pinned.sh
+# DEST/package.json and DEST/LICENSE. The tarball comes through scripts/npm-extract-pinned.sh
 # (cached, verified; fetch_stills.sh takes its photos from the same tarball).
 # Exit status: 0 done; 77 npm or its registry cannot be reached (meson's "skip"); 1 anything else,
 # a checksum mismatch above all.
@@ -25,17 +25,6 @@ if [ -s "$dest/models/emotion.bin" ] && [ -s "$dest/models/emotion.json" ] && [ 
   exit 0
 fi
 
-status=0
-archive=$("$(dirname "$0")/../../scripts/npm-fetch-pinned.sh" "$package" "$tarball" "$sha256") || status=$?
-[ "$status" = 0 ] || exit "$status"
-
-work=$(mktemp -d "$dest/extract.XXXXXX")
-trap 'rm -rf "$work"' EXIT
 # shellcheck disable=SC2086 # the member list is split on purpose
-tar -xzf "$archive" -C "$work" $members
-mkdir -p "$dest/models" "$dest/dist"
-for m in $members; do
-  rel=${m#package/}
-  mv -f "$work/$m" "$dest/$rel"
-done
+"$(dirname "$0")/../../scripts/npm-extract-pinned.sh" "$package" "$tarball" "$sha256" "$dest" $members
 echo "fetch_human: $package (emotion net + dist/tfjs.esm.js) in $dest"

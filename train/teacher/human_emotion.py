@@ -32,7 +32,8 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from teacher.faceapi import LABELS as FACEAPI_LABELS, _resize_bilinear_legacy, decode_tfjs_weights  # noqa: E402
+from teacher.faceapi import LABELS as FACEAPI_LABELS  # noqa: E402
+from teacher.faceapi import _resize_bilinear_legacy, cached_package_dir, decode_tfjs_weights  # noqa: E402
 
 LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 # Each face-api label's index in LABELS.
@@ -44,12 +45,7 @@ MODEL_FILE = "emotion.json"
 
 def default_package_dir():
     """$ADATOSK_HUMAN_DIR, else the cache fetch_human.sh is pointed at by the tools."""
-    env = os.environ.get("ADATOSK_HUMAN_DIR")
-    if env:
-        return env
-    cache = os.environ.get("ADATOSK_MEDIA_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "adatoskdfer")
-    return os.path.join(cache, "human")
+    return cached_package_dir("ADATOSK_HUMAN_DIR", "human")
 
 
 def _model_dir(path):

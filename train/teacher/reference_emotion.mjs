@@ -10,47 +10,14 @@
 // CROP.npy: uint8 [H][W][3] RGB face crops.
 import fs from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-
-function readNpyU8(file) {
-  const buf = fs.readFileSync(file);
-  if (buf.toString('latin1', 1, 6) !== 'NUMPY') throw new Error(`${file}: not a .npy file`);
-  const major = buf[6];
-  const hlen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
-  const hstart = major === 1 ? 10 : 12;
-  const header = buf.toString('latin1', hstart, hstart + hlen);
-  if (!/'descr':\s*'\|u1'/.test(header)) throw new Error(`${file}: want uint8, header ${header}`);
-  if (/'fortran_order':\s*True/.test(header)) throw new Error(`${file}: fortran order`);
-  const shape = header.match(/'shape':\s*\(([^)]*)\)/)[1].split(',').filter((s) => s.trim()).map(Number);
-  if (shape.length !== 3 || shape[2] !== 3) throw new Error(`${file}: want [H][W][3], got ${shape}`);
-  return { shape, data: new Uint8Array(buf.buffer, buf.byteOffset + hstart + hlen, shape[0] * shape[1] * 3) };
-}
+import { importTfjsBundle, readNpyU8 } from './node_tfjs.mjs';
 
 const [pkgDir, outFile, ...crops] = process.argv.slice(2);
 if (!pkgDir || !outFile || crops.length === 0) {
   console.error('usage: reference_emotion.mjs PACKAGE_DIR OUT.json CROP.npy...');
   process.exit(2);
 }
-// dist/tfjs.esm.js is a browser bundle: hide Node while it loads (its Node platform needs modules
-// the bundle stubs out), then give tfjs a small platform made of Node's own globals.
-const savedVersions = process.versions;
-Object.defineProperty(process, 'versions', { value: { ...savedVersions, node: undefined }, configurable: true });
-let tf;
-try {
-  tf = await import(pathToFileURL(path.join(pkgDir, 'dist', 'tfjs.esm.js')).href);
-} finally {
-  Object.defineProperty(process, 'versions', { value: savedVersions, configurable: true });
-}
-tf.env().setPlatform('node-globals', {
-  fetch: (...a) => fetch(...a),
-  now: () => performance.now(),
-  encode: (s) => new TextEncoder().encode(s),
-  decode: (b, enc) => new TextDecoder(enc).decode(b),
-  isTypedArray: (a) => ArrayBuffer.isView(a) && !(a instanceof DataView),
-  setTimeoutCustom: (f, t) => setTimeout(f, t),
-});
-await tf.setBackend('cpu');
-await tf.ready();
+const [tf] = await importTfjsBundle(path.join(pkgDir, 'dist', 'tfjs.esm.js'));
 
 const modelDir = path.join(pkgDir, 'models');
 const json = JSON.parse(fs.readFileSync(path.join(modelDir, 'emotion.json'), 'utf8'));

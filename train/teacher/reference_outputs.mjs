@@ -16,21 +16,7 @@
 //   positions: detectLandmarks(...).positions, relative times the crop's width and height (pixels).
 import fs from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-
-function readNpyU8(file) {
-  const buf = fs.readFileSync(file);
-  if (buf.toString('latin1', 1, 6) !== 'NUMPY') throw new Error(`${file}: not a .npy file`);
-  const major = buf[6];
-  const hlen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
-  const hstart = major === 1 ? 10 : 12;
-  const header = buf.toString('latin1', hstart, hstart + hlen);
-  if (!/'descr':\s*'\|u1'/.test(header)) throw new Error(`${file}: want uint8, header ${header}`);
-  if (/'fortran_order':\s*True/.test(header)) throw new Error(`${file}: fortran order`);
-  const shape = header.match(/'shape':\s*\(([^)]*)\)/)[1].split(',').filter((s) => s.trim()).map(Number);
-  if (shape.length !== 3 || shape[2] !== 3) throw new Error(`${file}: want [H][W][3], got ${shape}`);
-  return { shape, data: new Uint8Array(buf.buffer, buf.byteOffset + hstart + hlen, shape[0] * shape[1] * 3) };
-}
+import { importTfjsBundle, readNpyU8 } from './node_tfjs.mjs';
 
 const args = process.argv.slice(2);
 let landmarksFile = null;
@@ -40,28 +26,8 @@ if (!pkgDir || !outFile || crops.length === 0) {
   console.error('usage: reference_outputs.mjs [--landmarks LANDMARKS.json] PACKAGE_DIR OUT.json CROP.npy...');
   process.exit(2);
 }
-// dist/face-api.esm.js is the browser bundle (tfjs inside, CPU backend included). Its tfjs would
-// install a Node platform that needs Node's util module, which the bundle stubs out; so hide Node
-// while it loads, then give tfjs a small platform made of Node's own globals.
-const savedVersions = process.versions;
-Object.defineProperty(process, 'versions', { value: { ...savedVersions, node: undefined }, configurable: true });
-let faceapi;
-try {
-  faceapi = await import(pathToFileURL(path.join(pkgDir, 'dist', 'face-api.esm.js')).href);
-} finally {
-  Object.defineProperty(process, 'versions', { value: savedVersions, configurable: true });
-}
-const tf = faceapi.tf;
-tf.env().setPlatform('node-globals', {
-  fetch: (...a) => fetch(...a),
-  now: () => performance.now(),
-  encode: (s) => new TextEncoder().encode(s),
-  decode: (b, enc) => new TextDecoder(enc).decode(b),
-  isTypedArray: (a) => ArrayBuffer.isView(a) && !(a instanceof DataView),
-  setTimeoutCustom: (f, t) => setTimeout(f, t),
-});
-await tf.setBackend('cpu');
-await tf.ready();
+// dist/face-api.esm.js is the browser bundle (tfjs inside, CPU backend included).
+const [faceapi, tf] = await importTfjsBundle(path.join(pkgDir, 'dist', 'face-api.esm.js'), (m) => m.tf);
 
 // face-api's own environment: only tensors go in, so no Canvas/Image implementation is needed.
 class None_ {}
