@@ -31,12 +31,13 @@ human=${ADATOSK_HUMAN_DIR:-$HOME/.cache/adatoskdfer/human}
 "$here/teacher/fetch_human.sh" "$human"
 
 # Stills -> expression videos (identities held out by a seeded shuffle).
+# shellcheck disable=SC2046 # one photo path a line, split on purpose
 [ -f stills/identities.json ] ||
   $py "$here/render_stills.py" --out stills --holdout 24 --seed 0 --exclude stills-src/excluded.txt \
     $(cat stills-src/stills.txt)
 
 # Blends of two training identities each (never a held-out or validation person): new faces.
-case ${RECIPE:-T} in Y|YX3C)
+case ${RECIPE:-T} in Y|YX3C|YZ)
   [ -f blends/identities.json ] || $py "$here/render_blends.py" stills --out blends --count 150 --seed 0 ;;
 esac
 
@@ -53,7 +54,7 @@ cut ds/stills_train stills/train/*/
 if [ -d blends/train ]; then cut ds/blends --jobs 2 blends/train/*/; fi
 
 # Training. RECIPE=T (default) is the shipped model's (S, then T); v1 is the first default model's
-# (cap12 only); A, B, D1, D2, E, F, S, T7, W, WM, X1, X3, X10, X3C, Y, YX3C, Z are the other recipes that models/README.md compares on
+# (cap12 only); A, B, D1, D2, E, F, S, T7, W, WM, X1, X3, X10, X3C, Y, YX3C, Z, YZ are the other recipes that models/README.md compares on
 # people not in training.
 # E, F and T train on the centre 0.8 of every clip (the element's crop margin 0.1, recorded in the
 # model), T7 on the centre 0.7 (margin 0.025).
@@ -63,6 +64,11 @@ s_flags="--train ds/stills_train/clips.csv --val ds/franck100/clips.csv --steps 
 # Stages on from another run's weights (--init) at half the learning rate; T and U at the centre 0.8.
 on_flags="$s_flags --lr 2.5e-4 --warmup 50"
 t_flags="$on_flags --init run-S/model.safetensors --crop-scale 0.8 --steps 900"
+# The clips of a set whose top class the second teacher shares with face-api, found once.
+agreed () {  # SET
+  [ -f "$1/clips_agreed.csv" ] || $py "$here/second_opinion.py" "$1/clips.csv" --human "$human" \
+    --out "$1/clips_agreed.csv" --json "$1/second_opinion.json"
+}
 # A stage another recipe starts from, trained once.
 stage () {  # RUN FLAGS...
   local dest=$1; shift
@@ -101,13 +107,13 @@ case $recipe in
     flags="$t_flags --train ds/blends/clips.csv" ;;
   YX3C) stage run-S $s_flags
     flags="$t_flags --token-targets 3 --train ds/cap12/clips.csv --train ds/blends/clips.csv" ;;
-  # Z: T's stage on the training clips whose top class face-api and human's emotion net share.
-  Z) stage run-S $s_flags
-    [ -f ds/stills_train/clips_agreed.csv ] ||
-      $py "$here/second_opinion.py" ds/stills_train/clips.csv --human "$human" \
-        --out ds/stills_train/clips_agreed.csv --json ds/stills_train/second_opinion.json
-    flags=${t_flags//ds\/stills_train\/clips.csv/ds\/stills_train\/clips_agreed.csv} ;;
-  *) echo "make_default_model: RECIPE is T (default), v1, A, B, D1, D2, E, F, S, T7, W, WM, X1, X3, X10, X3C, Y, YX3C or Z" >&2
+  # Z: T's stage on the training clips whose top class face-api and human's emotion net share;
+  # YZ: the same with the agreed blends as well.
+  Z|YZ) stage run-S $s_flags
+    agreed ds/stills_train
+    flags=${t_flags//ds\/stills_train\/clips.csv/ds\/stills_train\/clips_agreed.csv}
+    if [ "$recipe" = YZ ]; then agreed ds/blends; flags="$flags --train ds/blends/clips_agreed.csv"; fi ;;
+  *) echo "make_default_model: RECIPE is T (default), v1, A, B, D1, D2, E, F, S, T7, W, WM, X1, X3, X10, X3C, Y, YX3C, Z or YZ" >&2
     exit 2 ;;
 esac
 # shellcheck disable=SC2086 # the flag lists are split on purpose; a recipe's flags win over common's
