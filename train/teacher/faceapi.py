@@ -199,7 +199,7 @@ class FaceExpressionNet(nn.Module):
         return self
 
 
-def _resize_bilinear_legacy(img, size):
+def resize_bilinear_legacy(img, size):
     """tfjs resizeBilinear(alignCorners=false, halfPixelCenters=false) of [H][W][3] float64:
     src = dst * in / out, floor/ceil neighbours clamped to the image, lerp in double."""
     H, W = img.shape[:2]
@@ -236,7 +236,7 @@ def preprocess_one(crop):
         else:
             a = np.pad(a, ((before, after), (0, 0), (0, 0)))
     if a.shape[0] != INPUT_SIZE:
-        a = _resize_bilinear_legacy(a.astype(np.float64), INPUT_SIZE).astype(np.float32)
+        a = resize_bilinear_legacy(a.astype(np.float64), INPUT_SIZE).astype(np.float32)
     a = (a - np.asarray(MEAN_RGB, dtype=np.float32)) / np.float32(255.0)
     return np.ascontiguousarray(a.transpose(2, 0, 1))
 

@@ -33,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from teacher.faceapi import LABELS as FACEAPI_LABELS  # noqa: E402
-from teacher.faceapi import _resize_bilinear_legacy, cached_package_dir, decode_tfjs_weights  # noqa: E402
+from teacher.faceapi import cached_package_dir, decode_tfjs_weights, resize_bilinear_legacy  # noqa: E402
 
 LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 # Each face-api label's index in LABELS.
@@ -89,18 +89,18 @@ class GraphNet(torch.nn.Module):
             if w.dtype == np.float32 and w.ndim == 4:           # HWIO or depthwise HWC1 -> OIHW
                 w = w.transpose(3, 2, 0, 1)
             self.consts[name] = torch.from_numpy(np.ascontiguousarray(w))
+        inline = [n["name"] for n in self.nodes if n["op"] == "Const" and n["name"] not in self.consts]
+        if inline:
+            raise ValueError(f"{MODEL_FILE}: constants not in the weights manifest: {inline}")
         inputs = [n for n in self.nodes if n["op"] == "Placeholder"]
         if len(inputs) != 1:
             raise ValueError(f"{MODEL_FILE}: want one input, found {len(inputs)}")
         dims = inputs[0]["attr"]["shape"]["shape"]["dim"]
         self.input_size, self.input_channels = int(dims[1]["size"]), int(dims[3]["size"])
 
-    def to(self, *args, **kwargs):
-        self.consts = {k: (v.to(*args, **kwargs) if v.is_floating_point() else v) for k, v in self.consts.items()}
-        return self
-
     def forward(self, x):
-        """x: [B][C][H][W] as the graph's input (already preprocessed) -> its output."""
+        """x: [B][C][H][W] as the graph's input (already preprocessed) -> its output, the last node's
+        (the converter lists the nodes in an order where inputs come first, the output last)."""
         values = {}
         for node in self.nodes:
             op, name = node["op"], node["name"]
@@ -164,7 +164,7 @@ def preprocess_one(crop, size, centre=1.0):
         H, W = a.shape[:2]
         h, w = max(1, int(round(H * centre))), max(1, int(round(W * centre)))
         a = a[(H - h) // 2:(H - h) // 2 + h, (W - w) // 2:(W - w) // 2 + w]
-    a = _resize_bilinear_legacy(a.astype(np.float64) / 255.0, size)
+    a = resize_bilinear_legacy(a.astype(np.float64) / 255.0, size)
     grey = (a * np.asarray(GREY)).sum(-1, keepdims=True)
     return ((grey - 0.5) * 2.0).astype(np.float32).transpose(2, 0, 1)
 
