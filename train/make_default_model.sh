@@ -37,7 +37,7 @@ human=${ADATOSK_HUMAN_DIR:-$HOME/.cache/adatoskdfer/human}
     $(cat stills-src/stills.txt)
 
 # Blends of two training identities each (never a held-out or validation person): new faces.
-case ${RECIPE:-T} in Y|YX3C|YZ)
+case ${RECIPE:-T} in Y|YX3C|YZ|YZB)
   [ -f blends/identities.json ] || $py "$here/render_blends.py" stills --out blends --count 150 --seed 0 ;;
 esac
 
@@ -54,7 +54,7 @@ cut ds/stills_train stills/train/*/
 if [ -d blends/train ]; then cut ds/blends --jobs 2 blends/train/*/; fi
 
 # Training. RECIPE=T (default) is the shipped model's (S, then T); v1 is the first default model's
-# (cap12 only); A, B, D1, D2, E, F, S, T7, W, WM, X1, X3, X10, X3C, Y, YX3C, Z, YZ are the other recipes that models/README.md compares on
+# (cap12 only); A, B, D1, D2, E, F, S, T7, W, WM, X1, X3, X10, X3C, Y, YX3C, Z, YZ, YZB are the other recipes that models/README.md compares on
 # people not in training.
 # E, F and T train on the centre 0.8 of every clip (the element's crop margin 0.1, recorded in the
 # model), T7 on the centre 0.7 (margin 0.025).
@@ -108,12 +108,13 @@ case $recipe in
   YX3C) stage run-S $s_flags
     flags="$t_flags --token-targets 3 --train ds/cap12/clips.csv --train ds/blends/clips.csv" ;;
   # Z: T's stage on the training clips whose top class face-api and human's emotion net share;
-  # YZ: the same with the agreed blends as well.
-  Z|YZ) stage run-S $s_flags
+  # YZ: the same with the agreed blends as well; YZB: YZ with neutral and happy sampled more evenly.
+  Z|YZ|YZB) stage run-S $s_flags
     agreed ds/stills_train
     flags=${t_flags//ds\/stills_train\/clips.csv/ds\/stills_train\/clips_agreed.csv}
-    if [ "$recipe" = YZ ]; then agreed ds/blends; flags="$flags --train ds/blends/clips_agreed.csv"; fi ;;
-  *) echo "make_default_model: RECIPE is T (default), v1, A, B, D1, D2, E, F, S, T7, W, WM, X1, X3, X10, X3C, Y, YX3C, Z or YZ" >&2
+    if [ "$recipe" != Z ]; then agreed ds/blends; flags="$flags --train ds/blends/clips_agreed.csv"; fi
+    if [ "$recipe" = YZB ]; then flags="$flags --balance-power 0.8"; fi ;;
+  *) echo "make_default_model: RECIPE is T (default), v1, A, B, D1, D2, E, F, S, T7, W, WM, X1, X3, X10, X3C, Y, YX3C, Z, YZ or YZB" >&2
     exit 2 ;;
 esac
 # shellcheck disable=SC2086 # the flag lists are split on purpose; a recipe's flags win over common's
