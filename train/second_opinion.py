@@ -24,30 +24,18 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from dataset import read_clip_list, target_distribution  # noqa: E402
 from teacher.faceapi import LABELS  # noqa: E402
 
 
-def clip_rows(csv_path):
-    with open(csv_path, newline="") as f:
-        reader = csv.DictReader(f)
-        return reader.fieldnames, list(reader)
-
-
-def faceapi_probs(row):
-    p = np.array([float(v) for v in row["label"].split()])
-    if p.shape != (len(LABELS),):
-        raise ValueError(f"{row['path']}: want {len(LABELS)} soft-label values, got {p.shape}")
-    return p
-
-
-def second_probs(teacher, csv_path, rows):
-    """-> float64 [clips, 7] in face-api's order: the second teacher's mean over each clip's frames."""
-    base = os.path.dirname(os.path.abspath(csv_path))
-    out = np.zeros((len(rows), len(LABELS)))
-    for i, row in enumerate(rows):
-        frames = np.load(os.path.join(base, row["path"]))
+def second_probs(teacher, clips):
+    """clips: dataset.read_clip_list's -> float64 [clips, 7] in face-api's order: the second
+    teacher's mean over each clip's frames."""
+    out = np.zeros((len(clips), len(LABELS)))
+    for i, (path, _, _) in enumerate(clips):
+        frames = np.load(path)
         if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-            raise ValueError(f"{row['path']}: want uint8 [T][H][W][3] frames, got {frames.dtype} {frames.shape}")
+            raise ValueError(f"{path}: want uint8 [T][H][W][3] frames, got {frames.dtype} {frames.shape}")
         out[i] = teacher.probs(list(frames)).mean(0)
     return out
 
@@ -82,31 +70,29 @@ def main(argv=None):
     from teacher.human_emotion import HumanEmotionTeacher
     torch.set_num_threads(args.threads)
     teacher = HumanEmotionTeacher(args.human, centre=args.centre)
-    fields, rows = clip_rows(args.clips)
-    if not rows:
-        raise SystemExit(f"second_opinion: {args.clips} has no clips")
-    first = np.stack([faceapi_probs(r) for r in rows])
-    second = second_probs(teacher, args.clips, rows)
+    clips = read_clip_list(args.clips, LABELS)
+    first = np.stack([target_distribution(label, len(LABELS)) for _, label, _ in clips])
+    second = second_probs(teacher, clips)
     share, table = agreement(first, second)
-    print(f"second_opinion: {args.clips}: {len(rows)} clips, top classes agree on {share:.3f}")
+    print(f"second_opinion: {args.clips}: {len(clips)} clips, top classes agree on {share:.3f}")
     print(format_table(table))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(clips=args.clips, n=len(rows), centre=args.centre, agree=share,
+            json.dump(dict(clips=args.clips, n=len(clips), centre=args.centre, agree=share,
                            labels=LABELS, table=table.tolist(),
                            second_top=[LABELS[k] for k in second.argmax(1)]), f, indent=1)
     if args.out:
         keep = first.argmax(1) == second.argmax(1)
-        base_in = os.path.dirname(os.path.abspath(args.clips))
+        with open(args.clips, newline="") as f:
+            fields = csv.DictReader(f).fieldnames
         base_out = os.path.dirname(os.path.abspath(args.out))
         with open(args.out, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=fields)
+            w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
             w.writeheader()
-            for row, k in zip(rows, keep):
+            for (path, _, row), k in zip(clips, keep):
                 if k:
                     # Clip paths are relative to their CSV: keep them pointing at the same files.
-                    row = dict(row, path=os.path.relpath(os.path.join(base_in, row["path"]), base_out))
-                    w.writerow(row)
+                    w.writerow(dict(row, path=os.path.relpath(path, base_out)))
         print(f"second_opinion: {int(keep.sum())} agreed clips -> {args.out}")
     return 0
 
