@@ -34,7 +34,8 @@ sys.path.insert(0, os.path.join(ROOT, "train"))
 
 from adatosk.config import named_config  # noqa: E402
 from adatosk.model import AdaTosk  # noqa: E402
-from calibrate import fit_temperature, scale_head_  # noqa: E402
+from calibrate import (crossfit_probs, fit_temperature, fit_temperature_and_bias, identity_folds,  # noqa: E402
+                       scale_head_)
 from dataset import ClipDataset, augment, color_jitter, frame_targets_path, read_clip_list  # noqa: E402
 from evaluate import auc, expected_calibration_error, metrics  # noqa: E402
 from objectives import FrameDistillation, IdentityAdversary, TokenDistillation, adversary_ramp  # noqa: E402
@@ -346,6 +347,44 @@ def test_fit_temperature_recovers_known_temperature():
     assert fit_temperature(z / 3, y1) < 0.4
 
 
+def test_fit_temperature_and_bias_recovers_both():
+    """Labels drawn from softmax(z / 2 + b): T within 0.1 and b within 0.1 of the truth (up to the
+    softmax's shift, so compared after removing the mean of the fitted classes); a class left out
+    keeps bias 0, and the decisions move where the bias says."""
+    rng = np.random.default_rng(1)
+    z = rng.normal(0, 3, (30000, 4))
+    truth = np.array([0.8, -0.6, 0.3, 0.0])
+    y = draw_labels(softmax(z / 2 + truth), rng)
+    t, b = fit_temperature_and_bias(z, y, [True, True, True, False], l2=0.0)
+    assert abs(t - 2.0) < 0.1, t
+    assert b[3] == 0.0
+    assert np.abs((b[:3] - b[:3].mean()) - (truth[:3] - truth[:3].mean())).max() < 0.1, b
+    moved = (z / t + b).argmax(1) != z.argmax(1)
+    assert 0.02 < moved.mean() < 0.5
+
+
+def test_identity_folds_and_crossfit_never_score_a_person_under_their_own_fit():
+    identities = [f"p{i % 9}" for i in range(90)]
+    folds = identity_folds(identities, 3)
+    assert np.array_equal(folds, identity_folds(identities, 3))          # seeded
+    for person in set(identities):
+        assert len({f for f, v in zip(folds, identities) if v == person}) == 1
+    assert sorted(np.bincount(folds)) == [30, 30, 30]
+    with pytest.raises(ValueError):
+        identity_folds(identities, 10)
+    # fit() sees the rows of the other folds only; mark each fold's scores with what it saw
+    logits = np.arange(90, dtype=np.float64)[:, None] * np.ones((1, 2))
+    seen = []
+
+    def fit(z, yy):
+        seen.append(set(z[:, 0].astype(int)))
+        return 1.0, np.array([0.0, float(len(z))])
+    probs = crossfit_probs(logits, np.zeros(90, dtype=int), folds, fit)
+    for f, rows in zip(np.unique(folds), seen):
+        assert not rows & set(np.flatnonzero(folds == f))
+    assert np.allclose(probs[:, 1], softmax(np.array([[0.0, 60.0]]))[0, 1])
+
+
 def test_scale_head_divides_logits():
     torch.manual_seed(2)
     model = AdaTosk(config(), with_decoder=False).eval()
@@ -358,6 +397,12 @@ def test_scale_head_divides_logits():
     assert torch.allclose(after, before / 2.5, atol=1e-5, rtol=1e-4)
     assert torch.equal(after.argmax(-1), before.argmax(-1))
     assert before.std() > 0
+    # and a class bias is added after the division
+    c = torch.tensor([0.5, -1.0, 0, 0, 0, 0, 2.0])
+    with torch.no_grad():
+        scale_head_(model, 2.0, c)
+        shifted = model(x)["logits"]
+    assert torch.allclose(shifted, after / 2.0 + c, atol=1e-5, rtol=1e-4)
 
 
 def test_expected_calibration_error_constructed():
