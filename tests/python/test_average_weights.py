@@ -18,16 +18,15 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "train"))
+sys.path.insert(0, HERE)
 
 import average_weights  # noqa: E402
 from adatosk.config import named_config  # noqa: E402
 from adatosk.model import AdaTosk  # noqa: E402
 from adatosk.safetensors_io import load_model, read_safetensors, save_model  # noqa: E402
+from test_training import TINY  # noqa: E402
 
 torch.set_num_threads(1)
-
-TINY = dict(num_frames=4, img_size=32, embed_dim=32, depth=2, num_heads=2, atsm_layer=1,
-            decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2, keep_ratio=0.5, mask_ratio=0.5)
 
 
 def write_model(path, seed, labels=None, **overrides):
