@@ -149,13 +149,18 @@ def main():
     logits = predict(model, ds, output="logits")
     y = ds.hard_labels()
     C = config.num_classes
+    if args.folds > len(ds.identities()):
+        ap.error(f"{args.clips}: {len(ds.identities())} identities cannot fill {args.folds} folds")
 
     def fit(z, yy):
         if args.bias:
             return fit_temperature_and_bias(z, yy, classes_to_fit(yy, C, args.min_clips))
         return fit_temperature(z, yy), np.zeros(C)
 
-    t, b = fit(logits, y)
+    try:
+        t, b = fit(logits, y)
+    except ValueError as e:
+        ap.error(f"{args.clips}: {e}")
     before = expected_calibration_error(softmax(logits), y)
     after = expected_calibration_error(softmax(logits / t + b), y)
     scale_head_(model, t, b if args.bias else None)
