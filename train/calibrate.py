@@ -176,7 +176,10 @@ def main():
           f"wrote {args.out}")
     if args.folds:
         folds = identity_folds([it[2]["video"] for it in ds.items], args.folds)
-        m = metrics(crossfit_probs(logits, y, folds, fit), ds.soft_targets(), labels)
+        try:
+            m = metrics(crossfit_probs(logits, y, folds, fit), ds.soft_targets(), labels)
+        except ValueError as e:
+            ap.error(f"{args.clips}: a fold's fit: {e}")
         report["crossfit"] = dict(folds=args.folds, **m)
         print(f"calibrate: cross-fitted over {args.folds} folds of identities: recall "
               + ", ".join(f"{k} {v:.3f}" for k, v in m["recall"].items())
