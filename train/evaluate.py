@@ -57,6 +57,22 @@ def auc(scores, positive):
     return float((ranks[positive].sum() - npos * (npos + 1) / 2.0) / (npos * nneg))
 
 
+def within_group_auc(scores, positive, groups):
+    """AUC over the (positive, negative) pairs of the same group (person) only: how well `scores`
+    rank one person's clips, whatever they say about who is who. auc() also counts pairs of two
+    people, which a model can order by identity alone. Each group weighs as many pairs as it
+    holds; NaN if no group has both classes."""
+    scores, positive, groups = np.asarray(scores), np.asarray(positive, dtype=bool), np.asarray(groups)
+    total, pairs = 0.0, 0
+    for g in dict.fromkeys(groups.tolist()):
+        sel = groups == g
+        n = int(positive[sel].sum()) * int((~positive[sel]).sum())
+        if n:
+            total += auc(scores[sel], positive[sel]) * n
+            pairs += n
+    return total / pairs if pairs else float("nan")
+
+
 def auc_interval(scores, positive, groups, block=8, n=1000, seed=0, level=0.95):
     """A `level` interval for auc(scores, positive) by a block bootstrap: clips of one video or track
     (`groups`, in time order) come in runs of `block` consecutive clips, and whole runs are drawn

@@ -34,6 +34,25 @@ def head_features(model, dataset, batch=8):
     return model.fc_norm(pooled.to(model.head.weight.dtype)).double()
 
 
+def clip_features(model, config, labels, csv_paths, balance_power=0.5, balance_identity=None):
+    """The head's input for every clip of the lists (the element's crop for this model, no
+    augmentation) -> (features [N, D], soft targets [N, C], weights [N], identities [N]). Clips are
+    weighted like train.py's sampling; each list is weighted as its own set, then weighs as many
+    clips as it has."""
+    from dataset import ClipDataset, crop_scale_for
+    feats, targets, weights, ids = [], [], [], []
+    for csv_path in csv_paths:
+        ds = ClipDataset(csv_path, config, labels, train=False, cache=False,
+                         crop_scale=crop_scale_for(config, csv_path))
+        feats.append(head_features(model, ds))
+        targets.append(ds.soft_targets())
+        w = ds.balanced_weights(balance_power, balance_identity)
+        weights.append(w / w.sum() * len(ds))
+        ids += [it[2]["video"] for it in ds.items]
+        print(f"{len(ds)} clips from {csv_path}", flush=True)
+    return torch.cat(feats), np.concatenate(targets), np.concatenate(weights), np.array(ids)
+
+
 def fit_head(features, targets, weights, l2, init=None, iterations=200):
     """-> (weight [C, D], bias [C]) minimising sum_i w_i CE(targets_i, softmax(W f_i + b)) / sum w
     + l2 / 2 ||W||^2. Convex, so L-BFGS from the old head (or zeros) finds the one minimum."""
@@ -79,21 +98,10 @@ def main(argv=None):
         ap.error("--balance-identity must be >= 0")
     torch.set_num_threads(args.threads)
     from adatosk.safetensors_io import load_model, save_model
-    from dataset import ClipDataset, crop_scale_for
 
     model, config, labels, meta = load_model(args.model)
     model.eval()
-    feats, targets, weights = [], [], []
-    for csv_path in args.train:
-        ds = ClipDataset(csv_path, config, labels, train=False, cache=False,
-                         crop_scale=crop_scale_for(config, csv_path))
-        feats.append(head_features(model, ds))
-        targets.append(ds.soft_targets())
-        # each list is weighted as its own set, then every set weighs as many clips as it has
-        w = ds.balanced_weights(args.balance_power, args.balance_identity)
-        weights.append(w / w.sum() * len(ds))
-        print(f"refit_head: {len(ds)} clips from {csv_path}", flush=True)
-    f, t, w = torch.cat(feats), np.concatenate(targets), np.concatenate(weights)
+    f, t, w, _ = clip_features(model, config, labels, args.train, args.balance_power, args.balance_identity)
     old = (model.head.weight, model.head.bias)
     W, b, loss = fit_head(f, t, w, args.l2, init=old)
     with torch.no_grad():
