@@ -22,8 +22,10 @@ only those). The within head sees each set's clips centred the same way, on thei
 so does the model's own head in a fifth row ("model, person-centred"): what an element would answer
 if it took each tracked person's average face as their baseline (per-person normalisation). That
 shifts each person's logits by one vector: it moves their decisions, and their ranking only a little
-(a class's softmax also depends on the other classes' logits). A head that ranks a new person's clips must have learnt something that changes
-within a person; which of the heads does it tells which part of the training signal carries over.
+(a class's softmax also depends on the other classes' logits).
+
+A head that ranks a new person's clips must have learnt something that changes within a person;
+which of the heads does it tells which part of the training signal carries over.
 """
 
 import argparse
@@ -37,6 +39,7 @@ sys.path.insert(0, HERE)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from calibrate import softmax  # noqa: E402
 from evaluate import group_mean, metrics, within_group_auc  # noqa: E402
 from refit_head import clip_features, fit_head  # noqa: E402
 
@@ -74,11 +77,6 @@ def score(probs, targets, ids, labels):
     m["auc_within_person"] = {k: within_group_auc(probs[:, labels.index(k)], y == labels.index(k), ids)
                               for k in m["auc"]}
     return m
-
-
-def softmax(z):
-    e = np.exp(z - z.max(1, keepdims=True))
-    return e / e.sum(1, keepdims=True)
 
 
 def markdown(rows, classes=("neutral", "happy")):
