@@ -205,6 +205,17 @@ def format_report(m):
     return "\n".join(lines)
 
 
+def write_reports(json_path, report, markdown_path, table):
+    """The JSON (`report`) and markdown (`table`) files a validation tool was asked for; a path
+    that is None is skipped."""
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump(report, f, indent=1)
+    if markdown_path:
+        with open(markdown_path, "w") as f:
+            f.write(table + "\n")
+
+
 def evaluate_model(model, labels, clips_csv, keep=None, min_clips=3, per_video=False):
     """A loaded model on a clip list -> metrics() (per video with per_video)."""
     from dataset import ClipDataset, crop_scale_for

@@ -29,7 +29,6 @@ which of the heads does it tells which part of the training signal carries over.
 """
 
 import argparse
-import json
 import os
 import sys
 
@@ -40,7 +39,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from calibrate import softmax  # noqa: E402
-from evaluate import group_mean, metrics, within_group_auc  # noqa: E402
+from evaluate import group_mean, metrics, within_group_auc, write_reports  # noqa: E402
 from refit_head import clip_features, fit_head  # noqa: E402
 
 # each head, and whether it sees the clips centred on their person's mean
@@ -135,13 +134,8 @@ def main(argv=None):
             rows.append(dict(set=name, head=head, metrics=m))
     table = markdown(rows)
     print(table)
-    if args.json:
-        with open(args.json, "w") as fj:
-            json.dump(dict(model=args.model, train=args.train, l2=args.l2, people=len(set(ids.tolist())),
-                           results=rows), fj, indent=1)
-    if args.markdown:
-        with open(args.markdown, "w") as fm:
-            fm.write(table + "\n")
+    report = dict(model=args.model, train=args.train, l2=args.l2, people=len(set(ids.tolist())), results=rows)
+    write_reports(args.json, report, args.markdown, table)
     return 0
 
 

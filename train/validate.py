@@ -16,7 +16,6 @@ metrics; labels are the teacher's, so "recall" is agreement with the teacher).
 """
 
 import argparse
-import json
 import os
 import sys
 
@@ -25,7 +24,7 @@ sys.path.insert(0, HERE)
 
 import torch  # noqa: E402
 
-from evaluate import auc_interval, format_report, metrics, predict  # noqa: E402
+from evaluate import auc_interval, format_report, metrics, predict, write_reports  # noqa: E402
 
 
 def markdown(results):
@@ -69,12 +68,7 @@ def main():
             results.append(dict(model=path, set=name, metrics=m))
     table = markdown(results)
     print(table)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
-    if args.markdown:
-        with open(args.markdown, "w") as f:
-            f.write(table + "\n")
+    write_reports(args.json, results, args.markdown, table)
     return 0
 
 
